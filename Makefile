@@ -1,0 +1,50 @@
+# Jinqiao: `make up` runs the whole platform, `make test` runs every test. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS_STAMP := $(VENV)/.deps-installed
+GEN_STAMP := gen/.generated
+PROTOS := $(shell find proto -name '*.proto')
+
+.PHONY: up test bench lint gen status down clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Dependencies come from pyproject.toml alone; the package is installed after its code is generated.
+$(DEPS_STAMP): pyproject.toml scripts/deps.py | $(BIN)/python
+	$(BIN)/python scripts/deps.py > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install -q -r $(VENV)/requirements.txt
+	touch $@
+
+$(GEN_STAMP): $(PROTOS) scripts/gen_protos.py $(DEPS_STAMP)
+	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+gen: $(GEN_STAMP)
+
+lint: $(GEN_STAMP)
+	cd proto && ../$(BIN)/buf lint
+	@if git rev-parse --verify -q HEAD:proto >/dev/null; then \
+		cd proto && ../$(BIN)/buf breaking --against '../.git#ref=HEAD,subdir=proto'; fi
+	$(BIN)/ruff check services gateway tests scripts
+
+up: $(GEN_STAMP)
+	$(BIN)/jinqiao up
+
+status: $(GEN_STAMP)
+	$(BIN)/jinqiao status
+
+down: $(GEN_STAMP)
+	$(BIN)/jinqiao down
+
+test: lint
+	$(BIN)/python -m pytest -q -ra
+
+bench: $(GEN_STAMP)
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf gen build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""The HTTP gateway: login, tokens, role checks and the web console."""

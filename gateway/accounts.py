@@ -1,0 +1,51 @@
+"""Console accounts: login against argon2 hashes, and the upsert the demo seed uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinqiao.kit import passwords
+from jinqiao.kit.auth import Role
+from jinqiao.kit.db import Database
+from jinqiao.kit.errors import Unauthenticated
+
+# Verifying against a dummy hash when the user is unknown keeps login timing uniform.
+_DUMMY_HASH = passwords.hash_password("jinqiao-timing-equaliser")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who may log in, with which role, over which scope."""
+
+    username: str
+    role: Role
+    scope: str
+    acting_tenant: str | None
+    display_name: str = ""
+
+
+async def authenticate(*, db: Database, username: str, password: str) -> Account:
+    """The account whose password matches, or Unauthenticated without saying which part was wrong."""
+    async with db.pool.acquire() as conn:
+        record = await conn.fetchrow("SELECT * FROM account_for_login_all_tenants($1)", username)
+    if record is None or record["disabled"]:
+        passwords.verify_password(_DUMMY_HASH, password)
+        raise Unauthenticated("用户名或密码错误")
+    if not passwords.verify_password(record["password_hash"], password):
+        raise Unauthenticated("用户名或密码错误")
+    return Account(username=record["username"], role=Role(record["role"]), scope=record["scope"],
+                   acting_tenant=record["acting_tenant"])
+
+
+async def upsert_account(*, db: Database, account: Account, password: str) -> None:
+    """Create or reset an account (used by the demo seed and by operators)."""
+    async with db.unit_of_work_in_scope(scope=account.scope) as uow:
+        await uow.conn.execute(
+            "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, username) DO UPDATE SET"
+            " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, acting_tenant = EXCLUDED.acting_tenant,"
+            " display_name = EXCLUDED.display_name, updated_at = now()",
+            account.scope, account.username, passwords.hash_password(password), account.role.value, account.scope,
+            account.acting_tenant, account.display_name,
+        )
+        await uow.commit()

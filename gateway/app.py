@@ -1,0 +1,64 @@
+"""The FastAPI application: routes, problem+json errors, health, and the console's static files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from jinqiao.gateway import insights, members, problems, session
+from jinqiao.gateway.clients import ServiceClients
+from jinqiao.gateway.deps import Gateway
+from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit.auth import TokenIssuer, TokenVerifier
+from jinqiao.kit.db import Database
+
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """Build the app; its parts are opened in the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = await Database.connect(settings.database_url, min_size=1, max_size=settings.db_pool_max)
+        clients = ServiceClients.connect(
+            registry_target=settings.registry_target, insights_target=settings.insights_target,
+            timeout=settings.grpc_timeout_seconds,
+        )
+        app.state.gateway = Gateway(
+            settings=settings, db=db, clients=clients, issuer=TokenIssuer.from_settings(settings),
+            verifier=TokenVerifier.from_settings(settings),
+        )
+        try:
+            yield
+        finally:
+            await clients.close()
+            await db.close()
+
+    app = FastAPI(title="金桥 Jinqiao API", version="1", lifespan=lifespan, docs_url="/api/docs",
+                  openapi_url="/api/openapi.json", redoc_url=None)
+    problems.install(app)
+    app.include_router(session.router)
+    app.include_router(members.router)
+    app.include_router(insights.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def console() -> FileResponse:
+        return FileResponse(WEB / "index.html")
+
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    return app

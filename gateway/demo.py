@@ -1,0 +1,109 @@
+"""Seeds the demo province: accounts for every role's demo user, and synthetic members via the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import date, timedelta
+
+import grpc
+
+from jinqiao.gateway.accounts import Account, upsert_account
+from jinqiao.gateway.clients import call_metadata
+from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit import pii
+from jinqiao.kit.auth import Role, TokenIssuer
+from jinqiao.kit.db import Database
+from jinqiao.kit.regions import name_of
+from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+XINYANG = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
+ZHENGZHOU = ["410102", "410103", "410104", "410105", "410108"]
+COUNTIES = XINYANG + ZHENGZHOU
+MEMBERS_PER_XINYANG_COUNTY = 30
+MEMBERS_PER_ZHENGZHOU_DISTRICT = 8
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "建国伟华军平红明秀英丽强磊洋勇艳杰娟涛超霞刚玲桂芳敏静海波辉鹏宇浩凯俊峰志新春燕兰凤琴云亮成林胜利忠民学文德永长"
+TOWNSHIPS = ["城关镇", "陈淋子镇", "黎集镇", "蒋集镇", "往流镇", "郭陆滩镇", "胡族镇", "三河尖镇", "段集镇", "汪棚镇"]
+VILLAGES = ["新庄村", "李店村", "王楼村", "张湾村", "河口村", "桥头村", "东岗村", "西湾社区", "南街社区", "北关村"]
+OCCUPATIONS = ["建筑工人", "个体经营", "物流配送", "餐饮服务", "电子厂工人", "家政服务", "农业种植", "网约车司机", "装修工", "外卖骑手"]
+
+
+def demo_accounts() -> list[Account]:
+    """The province, the city and one county administrator per demo county."""
+    accounts = [
+        Account(username="province", role=Role.PROVINCE_ANALYST, scope="41", acting_tenant=None,
+                display_name="河南省委组织部"),
+        Account(username="city-4115", role=Role.CITY_ANALYST, scope="4115", acting_tenant=None,
+                display_name="信阳市委组织部"),
+        Account(username="city-4101", role=Role.CITY_ANALYST, scope="4101", acting_tenant=None,
+                display_name="郑州市委组织部"),
+    ]
+    accounts += [
+        Account(username=f"county-{code}", role=Role.COUNTY_ADMIN, scope=code, acting_tenant=code,
+                display_name=f"{name_of(code)}委组织部")
+        for code in COUNTIES
+    ]
+    return accounts
+
+
+def synthetic_members(county: str, count: int, *, rng: random.Random) -> list[registry_pb2.CreateMemberRequest]:
+    """Plausible members with valid ID numbers; request ids make re-seeding idempotent."""
+    requests = []
+    for i in range(count):
+        birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 365 * 42))
+        id_number = pii.make_id_number(county, birth, rng.randrange(0, 1000))
+        join = birth + timedelta(days=365 * rng.randint(19, 30) + rng.randrange(0, 365))
+        requests.append(
+            registry_pb2.CreateMemberRequest(
+                name=rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
+                id_number=id_number,
+                phone=f"1{rng.choice('3578')}{rng.randrange(0, 10**9):09d}",
+                membership_status=(registry_pb2.MEMBERSHIP_STATUS_FULL if rng.random() < 0.93
+                                   else registry_pb2.MEMBERSHIP_STATUS_PROBATIONARY),
+                township=rng.choice(TOWNSHIPS), village=rng.choice(VILLAGES), occupation=rng.choice(OCCUPATIONS),
+                join_date=min(join, date(2025, 6, 30)).isoformat(),
+                request_id=f"demo-{county}-{i:04d}",
+            )
+        )
+    return requests
+
+
+async def seed(settings: GatewaySettings) -> int:
+    """Create the accounts and members; return the number of members now registered by the seed."""
+    db = await Database.connect(settings.database_url, min_size=1, max_size=4)
+    try:
+        password = settings.demo_password.get_secret_value()
+        for account in demo_accounts():
+            await upsert_account(db=db, account=account, password=password)
+    finally:
+        await db.close()
+    issuer = TokenIssuer.from_settings(settings)
+    rng = random.Random(20261124)
+    created = 0
+    async with grpc.aio.insecure_channel(settings.registry_target) as channel:
+        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        for county in COUNTIES:
+            token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
+            count = MEMBERS_PER_XINYANG_COUNTY if county in XINYANG else MEMBERS_PER_ZHENGZHOU_DISTRICT
+            for request in synthetic_members(county, count, rng=rng):
+                try:
+                    await stub.CreateMember(request, metadata=call_metadata(token), timeout=10)
+                    created += 1
+                except grpc.aio.AioRpcError as err:
+                    # A random birth date and sequence may collide within a county: skip, never abort.
+                    if err.code() != grpc.StatusCode.ALREADY_EXISTS:
+                        raise
+    return created
+
+
+def main() -> None:
+    """Entry point used by ``jinqiao up`` on first start."""
+    settings = GatewaySettings(service_name="gateway-demo")
+    created = asyncio.run(seed(settings))
+    print(f"演示数据已就绪 demo province seeded: {len(demo_accounts())} accounts, {created} members")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""RFC 9457 problem+json responses, and the one mapping from gRPC status to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from google.rpc import error_details_pb2, status_pb2
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jinqiao.kit import errors
+from jinqiao.kit.grpcserver import code_for
+
+MEDIA_TYPE = "application/problem+json"
+
+_HTTP_FOR_GRPC = {
+    grpc.StatusCode.INVALID_ARGUMENT: (422, "请求参数无效"),
+    grpc.StatusCode.NOT_FOUND: (404, "未找到"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "已存在"),
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "当前状态不允许此操作"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "未登录或登录已过期"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "无权执行此操作"),
+    grpc.StatusCode.UNAVAILABLE: (503, "服务暂不可用，请稍后再试"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "服务响应超时"),
+}
+
+
+def problem(status: int, title: str, detail: str = "", errors_: list[dict[str, str]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    """A problem+json response; ``errors`` lists offending fields as {field, detail}."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors_:
+        body["errors"] = errors_
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_violations(err: grpc.aio.AioRpcError) -> list[dict[str, str]]:
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                bad = error_details_pb2.BadRequest()
+                if detail.Unpack(bad):
+                    return [{"field": v.field, "detail": v.description} for v in bad.field_violations]
+    return []
+
+
+def from_grpc(err: grpc.aio.AioRpcError) -> JSONResponse:
+    """Translate a service's status to HTTP, keeping the field violations."""
+    status, title = _HTTP_FOR_GRPC.get(err.code(), (502, "上游服务错误"))
+    detail = (err.details() or "") if status < 500 else ""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, title, detail, _field_violations(err), headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _grpc(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        return from_grpc(exc)
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(_: Request, exc: errors.DomainError) -> JSONResponse:
+        code, title = _HTTP_FOR_GRPC[code_for(exc)]
+        fields = [{"field": v.field, "detail": v.description} for v in getattr(exc, "violations", [])]
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return problem(code, title, exc.message, fields, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = []
+        for e in exc.errors():
+            loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            fields.append({"field": ".".join(loc) or "body", "detail": e.get("msg", "无效")})
+        return problem(422, "请求参数无效", "", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail))

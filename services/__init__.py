@@ -1,0 +1,1 @@
+"""Jinqiao (金桥): a province-wide platform for managing and serving 流动党员."""

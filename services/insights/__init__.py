@@ -1,0 +1,1 @@
+"""insights: province and city read models built only from events."""

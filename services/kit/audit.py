@@ -1,0 +1,74 @@
+"""Append-only audit rows, hash-chained per tenant so any edit or gap is detectable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jinqiao.kit.db import UnitOfWork
+
+GENESIS = b"\x00" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audited act: who, in which role, did what to which object, and why."""
+
+    actor: str
+    role: str
+    action: str
+    object_type: str
+    object_id: str
+    reason: str | None = None
+    trace_id: str | None = None
+
+
+def chain_hash(*, prev_hash: bytes, tenant_id: str, seq: int, at: datetime, entry: AuditEntry) -> bytes:
+    """SHA-256 over the previous hash and a canonical JSON of the row."""
+    body = json.dumps(
+        [tenant_id, seq, at.isoformat(), entry.actor, entry.role, entry.action,
+         entry.object_type, entry.object_id, entry.reason, entry.trace_id],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    return hashlib.sha256(prev_hash + body).digest()
+
+
+async def record(uow: UnitOfWork, entry: AuditEntry) -> None:
+    """Append an entry in the unit of work's transaction; call it last, just before commit."""
+    conn = uow.conn
+    # Serialises appends per tenant so the chain has no forks; held only until this commit.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))", uow.tenant)
+    last = await conn.fetchrow(
+        "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", uow.tenant
+    )
+    seq = (last["seq"] + 1) if last else 1
+    prev = bytes(last["hash"]) if last else GENESIS
+    at = datetime.now(UTC)
+    digest = chain_hash(prev_hash=prev, tenant_id=uow.tenant, seq=seq, at=at, entry=entry)
+    await conn.execute(
+        "INSERT INTO audit_log (tenant_id, seq, at, actor, role, action, object_type, object_id, reason,"
+        " trace_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        uow.tenant, seq, at, entry.actor, entry.role, entry.action, entry.object_type, entry.object_id,
+        entry.reason, entry.trace_id, prev, digest,
+    )
+
+
+async def verify_chain(uow: UnitOfWork) -> int | None:
+    """Return the first broken ``seq`` of the tenant's chain, or None when it is intact."""
+    prev = GENESIS
+    expected_seq = 1
+    rows = await uow.conn.fetch("SELECT * FROM audit_log WHERE tenant_id = $1 ORDER BY seq", uow.tenant)
+    for row in rows:
+        entry = AuditEntry(
+            actor=row["actor"], role=row["role"], action=row["action"], object_type=row["object_type"],
+            object_id=row["object_id"], reason=row["reason"], trace_id=row["trace_id"],
+        )
+        digest = chain_hash(prev_hash=prev, tenant_id=row["tenant_id"], seq=row["seq"], at=row["at"], entry=entry)
+        if row["seq"] != expected_seq or bytes(row["prev_hash"]) != prev or bytes(row["hash"]) != digest:
+            return row["seq"]
+        prev = digest
+        expected_seq += 1
+    return None

@@ -1,0 +1,232 @@
+"""Signed access tokens (EdDSA JWTs) and the verified principal every call acts as."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from jinqiao.kit.errors import Unauthenticated
+from jinqiao.kit.tenancy import parse_scope, parse_tenant, scope_contains
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from jinqiao.kit.settings import KitSettings
+
+ALGORITHM = "EdDSA"
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# tenancy's patterns use \d and $, which admit Unicode digits and a trailing newline.
+_ASCII_CODE = re.compile(r"[0-9]{2,6}")
+
+
+class Role(StrEnum):
+    """What a principal may do; the value is what tokens and the accounts table carry."""
+
+    PROVINCE_ANALYST = "province_analyst"
+    CITY_ANALYST = "city_analyst"
+    COUNTY_ADMIN = "county_admin"
+    TOWNSHIP_OFFICER = "township_officer"
+    STATION_STAFF = "station_staff"
+    GUIDANCE_OFFICER = "guidance_officer"
+    BRANCH_SECRETARY = "branch_secretary"
+    MEMBER = "member"
+    SERVICE = "service"
+
+
+_AGGREGATE_ONLY = frozenset({Role.PROVINCE_ANALYST, Role.CITY_ANALYST})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A verified caller: who, in which role, over which scope, acting on which county (if any)."""
+
+    user: str
+    role: Role
+    scope: str
+    tenant: str | None
+    org: str | None = None
+
+    def acts_on(self, tenant: str) -> bool:
+        """True only for the one county this principal acts on."""
+        return self.tenant is not None and tenant == self.tenant
+
+    def within_scope(self, code: str) -> bool:
+        """True when a county or narrower scope lies inside this principal's scope."""
+        return scope_contains(self.scope, code)
+
+    @property
+    def is_aggregate_only(self) -> bool:
+        """Province and city analysts see aggregates, never member rows."""
+        return self.role in _AGGREGATE_ONLY
+
+
+def generate_signing_keypair() -> tuple[bytes, bytes]:
+    """A fresh Ed25519 key pair as (private PKCS#8 PEM, public SubjectPublicKeyInfo PEM)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+def _scope_and_tenant(scope: Any, tenant: Any) -> tuple[str, str | None]:
+    """Validate scope and tenant (ValueError otherwise); a county scope is its own tenant."""
+    if not isinstance(scope, str) or not _ASCII_CODE.fullmatch(scope):
+        raise ValueError("scope must be a 2, 4 or 6 digit code")
+    parse_scope(scope)
+    if tenant is None:
+        return scope, (scope if len(scope) == 6 else None)
+    if not isinstance(tenant, str) or not _ASCII_CODE.fullmatch(tenant):
+        raise ValueError("tenant must be a 6-digit county code")
+    parse_tenant(tenant)
+    if not scope_contains(scope, tenant):
+        raise ValueError("tenant lies outside the scope")
+    return scope, tenant
+
+
+def _read_key_file(path: Path | None, setting: str) -> bytes:
+    if path is None:
+        raise ValueError(f"{setting} is not set")
+    return path.read_bytes()
+
+
+class TokenIssuer:
+    """Signs access tokens with the Ed25519 private key."""
+
+    def __init__(
+        self,
+        *,
+        private_key_pem: bytes,
+        issuer: str,
+        audience: str,
+        ttl_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the signing key must be an Ed25519 private key")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl_seconds
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> TokenIssuer:
+        """Build from the JWT settings, reading the private key PEM file."""
+        return cls(
+            private_key_pem=_read_key_file(settings.jwt_private_key_file, "JINQIAO_JWT_PRIVATE_KEY_FILE"),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.jwt_ttl_seconds,
+        )
+
+    def issue(
+        self, *, user: str, role: Role, scope: str, tenant: str | None = None, org: str | None = None
+    ) -> tuple[str, int]:
+        """Sign a token and return it with its lifetime in seconds; ValueError on an inconsistent request."""
+        if not isinstance(user, str) or not user:
+            raise ValueError("user must be a non-empty string")
+        role = Role(role)
+        _scope_and_tenant(scope, tenant)
+        if org is not None and (not isinstance(org, str) or not org):
+            raise ValueError("org must be a non-empty string when given")
+        now = int(self._clock())
+        claims: dict[str, Any] = {
+            "sub": user,
+            "role": role.value,
+            "scope": scope,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        if tenant is not None:
+            claims["tenant"] = tenant
+        if org is not None:
+            claims["org"] = org
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl
+
+
+class TokenVerifier:
+    """Verifies access tokens with the Ed25519 public key and turns them into principals."""
+
+    def __init__(self, *, public_key_pem: bytes, issuer: str, audience: str, leeway_seconds: int = 5) -> None:
+        key = serialization.load_pem_public_key(public_key_pem)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the verification key must be an Ed25519 public key")
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> TokenVerifier:
+        """Build from the JWT settings, reading the public key PEM file."""
+        return cls(
+            public_key_pem=_read_key_file(settings.jwt_public_key_file, "JINQIAO_JWT_PUBLIC_KEY_FILE"),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token names; Unauthenticated for anything else (never echoing the token)."""
+        if not isinstance(token, str) or not token:
+            raise Unauthenticated("缺少身份凭证")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                # Only EdDSA: refuses "none" and HS256 signed with the public key as its secret.
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("身份凭证已过期") from None
+        except jwt.PyJWTError:
+            # PyJWT's own messages may quote token parts, so the cause is not chained.
+            raise Unauthenticated("身份凭证无效") from None
+        return _principal_from(claims)
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    user, role, org = claims.get("sub"), claims.get("role"), claims.get("org")
+    if not isinstance(user, str) or not user:
+        raise Unauthenticated("身份凭证无效")
+    try:
+        parsed_role = Role(role)
+        scope, tenant = _scope_and_tenant(claims.get("scope"), claims.get("tenant"))
+    except ValueError:
+        raise Unauthenticated("身份凭证无效") from None
+    if org is not None and (not isinstance(org, str) or not org):
+        raise Unauthenticated("身份凭证无效")
+    return Principal(user=user, role=parsed_role, scope=scope, tenant=tenant, org=org)
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` value (scheme case-insensitive)."""
+    parts = authorization.split() if authorization else []
+    if not parts:
+        raise Unauthenticated("缺少身份凭证")
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        raise Unauthenticated("身份凭证格式错误")
+    return parts[1]

@@ -1,0 +1,177 @@
+"""FastStream over NATS JetStream: streams, durable pull consumers that are idempotent and never lose a message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from google.protobuf.message import DecodeError, Message
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from jinqiao.kit import events as ev
+from jinqiao.kit import telemetry
+from jinqiao.kit.db import Database, UnitOfWork
+from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
+
+log = logging.getLogger("jinqiao.broker")
+
+
+def build_broker(*, url: str, name: str) -> NatsBroker:
+    """A broker whose per-message logs sit at DEBUG (DESIGN §7: no per-message info logging)."""
+    return NatsBroker(url, name=name, log_level=logging.DEBUG, graceful_timeout=10.0)
+
+
+async def ensure_stream(broker: NatsBroker, *, service: str) -> None:
+    """Create or update a producing service's stream: file storage, two-minute duplicate window."""
+    js = broker.config.connection_state.stream
+    config = StreamConfig(
+        name=ev.stream_name(service),
+        subjects=ev.stream_subjects(service),
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+    )
+    try:
+        await js.stream_info(config.name)
+        await js.update_stream(config)
+    except NotFoundError:
+        await js.add_stream(config)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a handler may know about the message beyond the event itself."""
+
+    event_id: str
+    tenant: str
+    subject: str
+    deliveries: int
+
+
+Handler = Callable[[UnitOfWork, Any, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Redeliveries with exponential back-off; after ``max_deliver`` a dead-letter row."""
+
+    max_deliver: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    ack_wait: float = 30.0
+
+    def delay(self, deliveries: int) -> float:
+        """Back-off before the next delivery of a message delivered ``deliveries`` times."""
+        return min(self.base_delay * (2 ** max(deliveries - 1, 0)), self.max_delay)
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed (bad headers or payload)."""
+
+
+def subscribe(
+    broker: NatsBroker,
+    *,
+    db: Database,
+    consumer: str,
+    source_service: str,
+    event: type[Message],
+    handler: Handler,
+    retry: RetryPolicy,
+    batch_size: int = 32,
+) -> None:
+    """Register a durable pull consumer; the effect and its inbox row commit together, then ack."""
+    wanted = ev.event_type(event)
+    filter_subject = f"jinqiao.*.{source_service}.{ev.event_subject_name(event)}"
+
+    async def on_message(body: bytes, msg: NatsMessage) -> None:
+        headers = dict(msg.headers or {})
+        deliveries = msg.raw_message.metadata.num_delivered
+        with telemetry.start_consumer_span(f"{consumer} {wanted}", headers=headers):
+            try:
+                tenant, event_id, decoded = _decode(msg, headers, event, wanted)
+                delivery = Delivery(event_id=event_id, tenant=tenant, subject=msg.raw_message.subject,
+                                    deliveries=deliveries)
+                async with db.unit_of_work(tenant=tenant) as uow:
+                    fresh = await uow.conn.fetchval(
+                        "INSERT INTO inbox (tenant_id, consumer, event_id) VALUES ($1, $2, $3)"
+                        " ON CONFLICT DO NOTHING RETURNING true",
+                        tenant, consumer, event_id,
+                    )
+                    if fresh:
+                        await handler(uow, decoded, delivery)
+                        await uow.commit()
+                await msg.ack()
+            except Exception as exc:
+                if isinstance(exc, PoisonMessage) or deliveries >= retry.max_deliver:
+                    await _dead_letter(db, consumer=consumer, msg=msg, headers=headers, error=exc,
+                                       deliveries=deliveries)
+                    log.error("dead-lettered %s after %d deliveries: %s", consumer, deliveries, type(exc).__name__)
+                else:
+                    log.warning("handler %s failed (delivery %d), will retry: %s", consumer, deliveries,
+                                type(exc).__name__)
+                    await msg.nack(delay=retry.delay(deliveries))
+
+    broker.subscriber(
+        filter_subject,
+        stream=JStream(ev.stream_name(source_service), declare=False),
+        durable=consumer,
+        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+        config=ConsumerConfig(durable_name=consumer, max_deliver=retry.max_deliver, ack_wait=retry.ack_wait,
+                              filter_subject=filter_subject),
+        ack_policy=AckPolicy.MANUAL,
+    )(on_message)
+
+
+def _decode(msg: NatsMessage, headers: dict[str, str], event: type[Message], wanted: str) -> tuple[str, str, Any]:
+    tenant = _tenant_or_none(msg)
+    if tenant is None:
+        raise PoisonMessage("no valid tenant on the message")
+    if headers.get(ev.HEADER_TYPE) != wanted:
+        raise PoisonMessage(f"expected {wanted}")
+    try:
+        decoded = event.FromString(msg.body)
+        # The payload's event id is the identity the inbox keys on: a re-publish after the stream's
+        # duplicate window carries a new Nats-Msg-Id but the same event.
+        event_id = str(uuid.UUID(decoded.meta.event_id))  # type: ignore[attr-defined]
+    except (DecodeError, ValueError) as exc:
+        raise PoisonMessage("payload is not a valid event") from exc
+    if decoded.meta.tenant_id != tenant:  # type: ignore[attr-defined]
+        raise PoisonMessage("the payload's tenant differs from the subject's")
+    return tenant, event_id, decoded
+
+
+async def _dead_letter(
+    db: Database, *, consumer: str, msg: NatsMessage, headers: dict[str, str], error: Exception, deliveries: int
+) -> None:
+    tenant = _tenant_or_none(msg)
+    if tenant is None:
+        # Dead letters are tenant rows; a message naming no county can only be terminated and logged.
+        log.error("terminated %s message on %s: no tenant to file it under", consumer, msg.raw_message.subject)
+        await msg.reject()
+        return
+    async with db.unit_of_work(tenant=tenant) as uow:
+        await uow.conn.execute(
+            "INSERT INTO dead_letters (tenant_id, consumer, subject, event_id, event_type, headers, payload, error,"
+            " deliveries) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)",
+            tenant, consumer, msg.raw_message.subject, headers.get(ev.HEADER_MSG_ID),
+            headers.get(ev.HEADER_TYPE), json.dumps(headers), msg.body, f"{type(error).__name__}: {error}"[:2000],
+            deliveries,
+        )
+        await uow.commit()
+    await msg.ack()
+
+
+def _tenant_or_none(msg: NatsMessage) -> str | None:
+    """The county in the subject (``jinqiao.<tenant>.<service>.<event>``), or None if it names none."""
+    parts = msg.raw_message.subject.split(".")
+    try:
+        return parse_tenant(parts[1]) if len(parts) == 4 else None
+    except InvalidTenant:
+        return None

@@ -1,0 +1,169 @@
+"""Field encryption (AES-256-GCM, versioned keys, row-bound) and an HMAC blind index for exact look-up.
+
+Blob layout: ``b"\\x01"`` (format) | key version (2 bytes, big-endian) | nonce (12 bytes) | ciphertext+tag.
+
+Associated data: the 3 header bytes, then tenant, table, column and row, each as a 4-byte big-endian
+length followed by its UTF-8 bytes. Length prefixes make the encoding unambiguous for any strings, so
+("ab", "c") and ("a", "bc") never bind alike, and a ciphertext copied to another tenant, table,
+column or row fails to decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from jinqiao.kit.settings import KitSettings
+
+FORMAT = 1
+KEY_BYTES = 32
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_HEADER_BYTES = 3
+_MAX_VERSION = 0xFFFF
+
+
+class DecryptionError(Exception):
+    """A blob that is malformed, tampered with, bound to another cell, or under an unknown key."""
+
+
+def generate_key() -> bytes:
+    """32 random bytes: an AES-256 key or a blind-index key."""
+    return os.urandom(KEY_BYTES)
+
+
+def encode_keyring(keys: Mapping[int, bytes]) -> str:
+    """The ``"1:base64,2:base64"`` form that ``JINQIAO_PII_KEYS`` carries."""
+    return ",".join(f"{version}:{base64.b64encode(keys[version]).decode()}" for version in sorted(keys))
+
+
+def decode_keyring(text: str) -> dict[int, bytes]:
+    """Parse ``"1:base64,2:base64"``; errors never quote key material."""
+    keys: dict[int, bytes] = {}
+    for position, entry in enumerate(part.strip() for part in text.split(",")):
+        version_text, sep, encoded = entry.partition(":")
+        version_text = version_text.strip()
+        if not sep or not (version_text.isascii() and version_text.isdigit()):
+            raise ValueError(f"keyring entry {position} is not 'version:base64key'")
+        version = int(version_text)
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"keyring entry {position} (version {version}) is not valid base64") from None
+        if version in keys:
+            raise ValueError(f"keyring names version {version} twice")
+        keys[version] = key
+    return keys
+
+
+def _associated_data(header: bytes, tenant: str, table: str, column: str, row: str) -> bytes:
+    parts = [header]
+    for name, value in (("tenant", tenant), ("table", table), ("column", column), ("row", row)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} binding must be a non-empty string")
+        encoded = value.encode()
+        parts.append(len(encoded).to_bytes(4, "big"))
+        parts.append(encoded)
+    return b"".join(parts)
+
+
+class FieldCipher:
+    """Encrypts one column value of one row; decrypts with whichever key version the blob names."""
+
+    def __init__(self, *, keys: Mapping[int, bytes], active: int) -> None:
+        if not keys:
+            raise ValueError("at least one key is required")
+        for version, key in keys.items():
+            if not isinstance(version, int) or not 0 <= version <= _MAX_VERSION:
+                raise ValueError(f"key version must be an integer in 0..{_MAX_VERSION}")
+            if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+                raise ValueError(f"key version {version} must be exactly {KEY_BYTES} bytes")
+        if active not in keys:
+            raise ValueError(f"active key version {active} is not in the keyring")
+        self._aeads = {version: AESGCM(key) for version, key in keys.items()}
+        self._active = active
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> FieldCipher:
+        """Build from ``JINQIAO_PII_KEYS`` and ``JINQIAO_PII_ACTIVE_KEY``."""
+        text = settings.pii_keys.get_secret_value().strip()
+        if not text:
+            raise ValueError("JINQIAO_PII_KEYS is not set")
+        return cls(keys=decode_keyring(text), active=settings.pii_active_key)
+
+    @property
+    def active_version(self) -> int:
+        """The key version new blobs are written under."""
+        return self._active
+
+    def encrypt(self, plaintext: str, *, tenant: str, table: str, column: str, row: str) -> bytes:
+        """Encrypt under the active key with a fresh random nonce, bound to the cell it is stored in."""
+        header = bytes([FORMAT]) + self._active.to_bytes(2, "big")
+        nonce = os.urandom(_NONCE_BYTES)
+        aad = _associated_data(header, tenant, table, column, row)
+        return header + nonce + self._aeads[self._active].encrypt(nonce, plaintext.encode(), aad)
+
+    def decrypt(self, blob: bytes, *, tenant: str, table: str, column: str, row: str) -> str:
+        """Decrypt a blob written for exactly this tenant, table, column and row."""
+        data = bytes(blob)
+        version = self._version_of(data)
+        aead = self._aeads.get(version)
+        if aead is None:
+            raise DecryptionError(f"no key for version {version}")
+        body_start = _HEADER_BYTES + _NONCE_BYTES
+        header, nonce, body = data[:_HEADER_BYTES], data[_HEADER_BYTES:body_start], data[body_start:]
+        aad = _associated_data(header, tenant, table, column, row)
+        try:
+            return aead.decrypt(nonce, body, aad).decode()
+        except (InvalidTag, UnicodeDecodeError):
+            raise DecryptionError("ciphertext failed authentication") from None
+
+    def needs_rotation(self, blob: bytes) -> bool:
+        """True when the blob was written under a key version other than the active one."""
+        return self._version_of(bytes(blob)) != self._active
+
+    @staticmethod
+    def _version_of(data: bytes) -> int:
+        if len(data) < _HEADER_BYTES + _NONCE_BYTES + _TAG_BYTES:
+            raise DecryptionError("blob too short")
+        if data[0] != FORMAT:
+            raise DecryptionError(f"unknown blob format {data[0]}")
+        return int.from_bytes(data[1:_HEADER_BYTES], "big")
+
+
+class BlindIndex:
+    """Keyed HMAC-SHA256 of a normalised value per purpose; not tenant-bound, so look-ups span counties."""
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) < KEY_BYTES:
+            raise ValueError(f"blind index key must be at least {KEY_BYTES} bytes")
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> BlindIndex:
+        """Build from ``JINQIAO_BLIND_INDEX_KEY`` (base64)."""
+        text = settings.blind_index_key.get_secret_value().strip()
+        if not text:
+            raise ValueError("JINQIAO_BLIND_INDEX_KEY is not set")
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("JINQIAO_BLIND_INDEX_KEY is not valid base64") from None
+        return cls(key)
+
+    def digest(self, value: str, *, purpose: str) -> bytes:
+        """HMAC-SHA256 over ``purpose``, a NUL separator and the stripped, upper-cased value."""
+        # NUL cannot occur in a purpose, so the purpose/value boundary is unambiguous.
+        if not purpose or "\x00" in purpose:
+            raise ValueError("purpose must be a non-empty string without NUL")
+        message = purpose.encode() + b"\x00" + value.strip().upper().encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()

@@ -1,0 +1,220 @@
+"""gRPC server bootstrap: health, reflection, graceful stop, and the interceptor chain every service uses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from jinqiao.kit import errors, telemetry
+from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
+
+log = logging.getLogger("jinqiao.grpc")
+
+_principal: ContextVar[Principal | None] = ContextVar("jinqiao_principal", default=None)
+
+# Health and reflection answer without a token (probes, grpcurl); everything else needs one.
+_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+
+def current_principal() -> Principal:
+    """The verified caller of the RPC being served."""
+    principal = _principal.get()
+    if principal is None:
+        raise errors.Unauthenticated("缺少身份凭证")
+    return principal
+
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Around = Callable[[Behavior, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def wrap_unary(handler: grpc.RpcMethodHandler | None, around: Around) -> grpc.RpcMethodHandler | None:
+    """Rebuild a unary-request handler so ``around(behavior, request, context)`` runs each call."""
+    if handler is None or handler.request_streaming:
+        return handler
+    if handler.response_streaming:
+        inner_stream = handler.unary_stream
+
+        async def stream_behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def collect(req: Any, ctx: grpc.aio.ServicerContext) -> list[Any]:
+                return [item async for item in inner_stream(req, ctx)]
+
+            for item in await around(collect, request, context):
+                yield item
+
+        return grpc.unary_stream_rpc_method_handler(
+            stream_behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    inner = handler.unary_unary
+
+    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await around(inner, request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def code_for(exc: errors.DomainError) -> grpc.StatusCode:
+    """The status code of a domain error (its nearest known base class decides)."""
+    for cls in type(exc).__mro__:
+        if cls in _CODES:
+            return _CODES[cls]
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
+def status_for(exc: errors.DomainError) -> grpc.Status:
+    """The google.rpc.Status (with BadRequest field violations) that represents a domain error."""
+    code = code_for(exc)
+    details: list[any_pb2.Any] = []
+    if isinstance(exc, errors.InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.message, details=details)
+    return _RpcStatus(code, exc.message, (("grpc-status-details-bin", status.SerializeToString()),))
+
+
+@dataclass(frozen=True)
+class _RpcStatus(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps domain errors to status codes in one place; anything else becomes a bare INTERNAL."""
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        """Wrap the handler."""
+        return wrap_unary(await continuation(details), self._around)
+
+    @staticmethod
+    async def _around(inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await inner(request, context)
+        except errors.DomainError as exc:
+            status = status_for(exc)
+            await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("unhandled error in RPC")
+            await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Verifies the bearer token of every call and makes its principal the call's context."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        """Wrap the handler unless it is a public probe."""
+        handler = await continuation(details)
+        if details.method.startswith(_PUBLIC_PREFIXES):
+            return handler
+        metadata = dict(details.invocation_metadata or ())
+
+        async def around(inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+            principal = self._verifier.verify(bearer_token(metadata.get("authorization")))
+            token = _principal.set(principal)
+            try:
+                return await inner(request, context)
+            finally:
+                _principal.reset(token)
+
+        return wrap_unary(handler, around)
+
+
+@dataclass
+class GrpcApp:
+    """A started server, its bound port and its health servicer."""
+
+    server: grpc.aio.Server
+    health: HealthServicer
+    port: int
+    service_names: tuple[str, ...]
+
+    async def serving(self) -> None:
+        """Report SERVING for the process and each service."""
+        for name in ("", *self.service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Refuse new calls, let in-flight ones finish, then stop."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(
+    *,
+    verifier: TokenVerifier,
+    service_names: Sequence[str],
+    register: Iterable[Callable[[grpc.aio.Server], None]],
+    host: str,
+    port: int,
+    service: str,
+) -> GrpcApp:
+    """Build, bind and start a server with the standard interceptor chain (outermost first)."""
+    server = grpc.aio.server(
+        interceptors=[
+            telemetry.TracingServerInterceptor(),
+            telemetry.MetricsServerInterceptor(),
+            ErrorInterceptor(),
+            AuthInterceptor(verifier),
+        ],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    for add in register:
+        add(server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"端口 {host}:{port} 已被占用 / cannot bind gRPC port {host}:{port}")
+    await server.start()
+    app = GrpcApp(server=server, health=health, port=bound, service_names=tuple(service_names))
+    await app.serving()
+    return app
+
+
+async def wait_for_shutdown_signal() -> None:
+    """Return on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,207 @@
+"""Per-service Alembic migrations, run as the owner role, and the DDL every service shares."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import pool, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+TENANT_POLICY = "tenant_id = current_setting('app.tenant', true)"
+# An empty scope must match nothing: starts_with(x, '') would be true for every row.
+SCOPE_POLICY = (
+    f"{TENANT_POLICY} OR (coalesce(current_setting('app.scope', true), '') <> ''"
+    " AND starts_with(tenant_id, current_setting('app.scope', true)))"
+)
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def migrations_dir(service: str) -> Path:
+    """The folder of a service's Alembic scripts (``jinqiao.<service>.migrations``)."""
+    module = importlib.import_module(f"jinqiao.{service}.migrations")
+    return Path(module.__file__).parent
+
+
+def _config(service: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir(service)))
+    cfg.set_main_option("version_locations", str(migrations_dir(service) / "versions"))
+    return cfg
+
+
+async def migrate(*, service: str, admin_dsn: str, owner_role: str, revision: str = "head") -> None:
+    """Upgrade a service's database, creating objects as its owner role so the app role owns nothing."""
+    url = admin_dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    cfg = _config(service)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"SET ROLE {_ident(owner_role)}"))
+
+            def upgrade(sync_conn: Connection) -> None:
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, revision)
+
+            await conn.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+def run_env() -> None:
+    """The body of every service's ``env.py``: run online on the connection ``migrate`` passes."""
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=None, transaction_per_migration=False)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def enable_tenant_rls(table: str) -> None:
+    """ENABLE and FORCE row-level security keyed on ``app.tenant``."""
+    _enable_rls(table, using=TENANT_POLICY, check=TENANT_POLICY)
+
+
+def enable_scope_rls(table: str) -> None:
+    """RLS for aggregate tables: writes per tenant, reads by tenant or by a code-prefix scope."""
+    _enable_rls(table, using=SCOPE_POLICY, check=TENANT_POLICY)
+
+
+def _enable_rls(table: str, *, using: str, check: str) -> None:
+    t = _ident(table)
+    op.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY {t}_tenant_isolation ON {t} USING ({using}) WITH CHECK ({check})")
+
+
+def create_outbox() -> None:
+    """The outbox, and the two narrow functions through which the relay crosses tenants."""
+    op.execute(
+        """
+        CREATE TABLE outbox (
+            tenant_id text NOT NULL,
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            event_id uuid NOT NULL,
+            subject text NOT NULL,
+            event_type text NOT NULL,
+            event_version integer NOT NULL,
+            payload bytea NOT NULL,
+            traceparent text,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at timestamptz,
+            PRIMARY KEY (tenant_id, id),
+            UNIQUE (tenant_id, event_id)
+        )
+        """
+    )
+    op.execute("CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL")
+    enable_tenant_rls("outbox")
+    # The relay publishes every county's events; these SECURITY DEFINER functions (owned by the
+    # BYPASSRLS owner role) are the only way the app role sees rows of more than one tenant.
+    op.execute(
+        """
+        CREATE FUNCTION outbox_pending_all_tenants(batch integer)
+        RETURNS TABLE (id bigint, tenant_id text, event_id uuid, subject text, event_type text,
+                       event_version integer, payload bytea, traceparent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+            SELECT id, tenant_id, event_id, subject, event_type, event_version, payload, traceparent
+            FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT batch
+        $$
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION outbox_mark_sent_all_tenants(ids bigint[])
+        RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+            WITH done AS (UPDATE outbox SET sent_at = now() WHERE id = ANY(ids) AND sent_at IS NULL RETURNING 1)
+            SELECT count(*)::integer FROM done
+        $$
+        """
+    )
+
+
+def create_inbox() -> None:
+    """The inbox of processed events (consumer, event id) that makes consumers idempotent."""
+    op.execute(
+        """
+        CREATE TABLE inbox (
+            tenant_id text NOT NULL,
+            consumer text NOT NULL,
+            event_id uuid NOT NULL,
+            processed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, consumer, event_id)
+        )
+        """
+    )
+    enable_tenant_rls("inbox")
+
+
+def create_dead_letters() -> None:
+    """Messages a consumer gave up on after the maximum number of deliveries."""
+    op.execute(
+        """
+        CREATE TABLE dead_letters (
+            tenant_id text NOT NULL,
+            id bigint GENERATED ALWAYS AS IDENTITY,
+            consumer text NOT NULL,
+            subject text NOT NULL,
+            event_id text,
+            event_type text,
+            headers jsonb NOT NULL,
+            payload bytea NOT NULL,
+            error text NOT NULL,
+            deliveries integer NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, id)
+        )
+        """
+    )
+    enable_tenant_rls("dead_letters")
+
+
+def create_audit_log() -> None:
+    """The append-only, per-tenant hash-chained audit log; triggers refuse UPDATE, DELETE, TRUNCATE."""
+    op.execute(
+        """
+        CREATE TABLE audit_log (
+            tenant_id text NOT NULL,
+            seq bigint NOT NULL,
+            at timestamptz NOT NULL DEFAULT now(),
+            actor text NOT NULL,
+            role text NOT NULL,
+            action text NOT NULL,
+            object_type text NOT NULL,
+            object_id text NOT NULL,
+            reason text,
+            trace_id text,
+            prev_hash bytea NOT NULL,
+            hash bytea NOT NULL,
+            PRIMARY KEY (tenant_id, seq)
+        )
+        """
+    )
+    enable_tenant_rls("audit_log")
+    op.execute(
+        """
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"
+        " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+    )

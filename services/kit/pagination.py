@@ -1,0 +1,37 @@
+"""Opaque keyset cursors for list RPCs and page-size rules shared by every service."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from jinqiao.kit.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def page_size(value: int) -> int:
+    """0 means the default; negative is refused; large values are capped."""
+    if value < 0:
+        raise InvalidArgument.field("page_size", "不能为负数")
+    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode_cursor(at: datetime, key: str) -> str:
+    """Token for the position after (at, key)."""
+    raw = json.dumps([at.isoformat(), key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[datetime, str] | None:
+    """The (at, key) position of a token; '' means the first page."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        at, key = json.loads(raw)
+        return datetime.fromisoformat(at), str(key)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument.field("page_token", "分页标记无效") from exc

@@ -1,0 +1,124 @@
+"""Running a service process: settings, telemetry, pool, broker, relay and gRPC wired once for all."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+from faststream.nats import NatsBroker
+
+from jinqiao.kit import broker as kit_broker
+from jinqiao.kit import grpcserver, telemetry
+from jinqiao.kit.auth import TokenVerifier
+from jinqiao.kit.db import Database
+from jinqiao.kit.outbox import OutboxRelay
+from jinqiao.kit.settings import KitSettings
+
+Register = Callable[[grpc.aio.Server], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """The shared parts a service's ``setup`` wires its servicers and consumers to."""
+
+    settings: KitSettings
+    db: Database
+    broker: NatsBroker
+
+    def retry_policy(self) -> kit_broker.RetryPolicy:
+        """The consumers' redelivery policy from settings."""
+        return kit_broker.RetryPolicy(
+            max_deliver=self.settings.consumer_max_deliver, ack_wait=self.settings.consumer_ack_wait_seconds
+        )
+
+
+Setup = Callable[[ServiceContext], Awaitable[Sequence[Register]]]
+
+
+@dataclass
+class RunningService:
+    """A started service: its gRPC server, pool, broker and relay, stopped in the right order."""
+
+    name: str
+    app: grpcserver.GrpcApp
+    db: Database
+    broker: NatsBroker
+    relay: OutboxRelay | None
+
+    @property
+    def port(self) -> int:
+        """The bound gRPC port."""
+        return self.app.port
+
+    async def stop(self) -> None:
+        """Drain gRPC calls, then the relay, the broker and the pool."""
+        await self.app.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        await self.broker.stop()
+        await self.db.close()
+
+
+async def start_service(
+    settings: KitSettings,
+    *,
+    service: str,
+    service_names: Sequence[str],
+    produces_events: bool,
+    setup: Setup,
+) -> RunningService:
+    """Open the pool and broker, let ``setup`` wire the service, start consumers and gRPC."""
+    db = await Database.connect(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    broker = kit_broker.build_broker(url=settings.nats_url, name=service)
+    await broker.connect()
+    relay: OutboxRelay | None = None
+    if produces_events:
+        await kit_broker.ensure_stream(broker, service=service)
+        relay = OutboxRelay(dsn=settings.database_url, broker=broker, service=service,
+                            batch=settings.relay_batch, poll_seconds=settings.relay_poll_seconds)
+        db.on_outbox_commit(relay.wake)
+        relay.start()
+    registers = await setup(ServiceContext(settings=settings, db=db, broker=broker))
+    await broker.start()
+    app = await grpcserver.start_server(
+        verifier=TokenVerifier.from_settings(settings), service_names=service_names, register=registers,
+        host=settings.host, port=settings.grpc_port, service=service,
+    )
+    return RunningService(name=service, app=app, db=db, broker=broker, relay=relay)
+
+
+async def serve(
+    settings: KitSettings,
+    *,
+    service: str,
+    service_names: Sequence[str],
+    produces_events: bool,
+    setup: Setup,
+) -> None:
+    """Start the service, serve until SIGTERM or SIGINT, stop in order."""
+    log = telemetry.get_logger(f"jinqiao.{service}")
+    running = await start_service(
+        settings, service=service, service_names=service_names, produces_events=produces_events, setup=setup
+    )
+    telemetry.start_metrics_server(port=settings.metrics_port, host=settings.host)
+    log.info("serving", port=running.port)
+    try:
+        await grpcserver.wait_for_shutdown_signal()
+    finally:
+        await running.stop()
+        log.info("stopped")
+
+
+def run_service(main: Callable[[KitSettings], Awaitable[None]], *, service: str) -> None:
+    """Read settings, configure telemetry, run ``main`` on uvloop."""
+    settings = KitSettings(service_name=service)
+    telemetry.configure_logging(service=service, level=settings.log_level, json=settings.log_json)
+    telemetry.configure_tracing(service=service)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main(settings))
+    else:
+        uvloop.run(main(settings))

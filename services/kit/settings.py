@@ -1,0 +1,43 @@
+"""Settings read from the environment (prefix ``JINQIAO_``); built in ``server.py``, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KitSettings(BaseSettings):
+    """What every service process needs: identity, database, broker, auth and PII keys."""
+
+    model_config = SettingsConfigDict(env_prefix="JINQIAO_", extra="ignore")
+
+    service_name: str = "jinqiao"
+    environment: str = "embedded"
+    host: str = "127.0.0.1"
+    grpc_port: int = 0
+    metrics_port: int = 0
+
+    database_url: str = Field(default="", description="asyncpg DSN of the service's own database (app role)")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    relay_batch: int = 256
+    relay_poll_seconds: float = 1.0
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_seconds: float = 30.0
+
+    jwt_issuer: str = "jinqiao"
+    jwt_audience: str = "jinqiao"
+    jwt_public_key_file: Path | None = None
+    jwt_private_key_file: Path | None = None
+    jwt_ttl_seconds: int = 3600
+
+    pii_keys: SecretStr = Field(default=SecretStr(""), description="'version:base64key,…' AES-256 keys")
+    pii_active_key: int = 1
+    blind_index_key: SecretStr = SecretStr("")
+
+    log_level: str = "info"
+    log_json: bool = True

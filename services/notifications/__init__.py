@@ -1,0 +1,1 @@
+"""notifications: templates, channels, preferences and delivery (not built yet)."""

@@ -1,0 +1,1 @@
+"""organizations: the org tree, stations, grids, officers and placement rules (not built yet)."""

@@ -1,0 +1,1 @@
+"""registry: members, flows and their ledgers."""

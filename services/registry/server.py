@@ -1,0 +1,32 @@
+"""Registry process: wires the use cases to gRPC; everything else comes from the kit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jinqiao.kit.crypto import BlindIndex, FieldCipher
+from jinqiao.kit.process import Register, ServiceContext, run_service, serve
+from jinqiao.kit.settings import KitSettings
+from jinqiao.registry import service
+from jinqiao.registry.api import RegistryServicer
+from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
+
+SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+async def setup(ctx: ServiceContext) -> Sequence[Register]:
+    """Build the servicer over the shared pool and the PII keys."""
+    deps = service.RegistryDeps(
+        db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings), blind_index=BlindIndex.from_settings(ctx.settings)
+    )
+    servicer = RegistryServicer(deps)
+    return [lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)]
+
+
+async def main(settings: KitSettings) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
+
+
+if __name__ == "__main__":
+    run_service(main, service=service.SERVICE)

@@ -1,0 +1,222 @@
+"""`make bench`: the platform's figures against the raw-component floor, measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import grpc
+import psutil
+
+from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
+from jinqiao.kit.crypto import encode_keyring, generate_key
+from jinqiao.kit.migrations import migrate
+from jinqiao.kit.process import start_service
+from jinqiao.kit.runtime.nats import EmbeddedNats
+from jinqiao.kit.runtime.ports import free_port
+from jinqiao.kit.runtime.postgres import EmbeddedPostgres
+from jinqiao.kit.runtime.provision import provision_service_database
+from jinqiao.kit.settings import KitSettings
+from jinqiao.registry import server as registry_server
+from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
+from tests.support import member_request
+
+CONCURRENCY = 16
+WARMUP = 300
+CALLS = 4000
+COUNTIES = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
+
+
+def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, float]:
+    """Throughput and percentiles of one run."""
+    ordered = sorted(latencies)
+    result = {
+        "calls_per_s": len(ordered) / elapsed,
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+        "mean_ms": statistics.fmean(ordered) * 1000,
+    }
+    print(f"  {name:<34} {result['calls_per_s']:>8.0f} calls/s   p50 {result['p50_ms']:6.2f} ms"
+          f"   p99 {result['p99_ms']:6.2f} ms")
+    return result
+
+
+async def load(call: Callable[[int], Awaitable[object]], *, calls: int, concurrency: int) -> tuple[list[float], float]:
+    """Run ``calls`` calls with ``concurrency`` workers; return latencies and wall time."""
+    counter = iter(range(calls))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+FLOOR_DDL = """
+CREATE TABLE IF NOT EXISTS floor_rows (tenant_id text, id uuid, payload bytea, PRIMARY KEY (tenant_id, id));
+CREATE TABLE IF NOT EXISTS floor_outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text,
+    event_id uuid, payload bytea, sent_at timestamptz);
+"""
+
+
+async def floor(admin_dsn: str) -> dict[str, float]:
+    """A bare grpc.aio unary call into an asyncpg transaction inserting a row and an outbox row."""
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute(FLOOR_DDL)
+    await conn.close()
+    pool = await asyncpg.create_pool(admin_dsn, min_size=10, max_size=10)
+
+    async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        async with pool.acquire() as c, c.transaction():
+            await c.execute("INSERT INTO floor_rows VALUES ($1, $2, $3)", "411525", uuid.uuid4(), request)
+            await c.execute("INSERT INTO floor_outbox (tenant_id, event_id, payload) VALUES ($1, $2, $3)",
+                            "411525", uuid.uuid4(), request)
+        return request
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "floor.Floor", {"Insert": grpc.unary_unary_rpc_method_handler(handle)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    method = channel.unary_unary("/floor.Floor/Insert")
+    payload = b"x" * 300
+
+    async def call(_: int) -> object:
+        return await method(payload)
+
+    await load(call, calls=WARMUP, concurrency=CONCURRENCY)
+    result = summary("floor: grpc.aio + asyncpg + outbox", *await load(call, calls=CALLS, concurrency=CONCURRENCY))
+    await channel.close()
+    await server.stop(None)
+    await pool.close()
+    return result
+
+
+async def create_member(settings: KitSettings, issuer: TokenIssuer) -> dict[str, float]:
+    """The platform's CreateMember over gRPC: validation, encryption, RLS, outbox, audit, relay running."""
+    running = await start_service(settings, service="registry", service_names=[registry_server.SERVICE_NAME],
+                                  produces_events=True, setup=registry_server.setup)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    stub = registry_pb2_grpc.RegistryServiceStub(channel)
+    tokens = {c: (("authorization", f"Bearer {issuer.issue(user='bench', role=Role.COUNTY_ADMIN, scope=c)[0]}"),)
+              for c in COUNTIES}
+    requests = [(c, member_request(c)) for c in (COUNTIES[i % len(COUNTIES)] for i in range(WARMUP + CALLS))]
+
+    async def call(i: int) -> object:
+        county, request = requests[i]
+        return await stub.CreateMember(request, metadata=tokens[county])
+
+    await load(call, calls=WARMUP, concurrency=CONCURRENCY)
+    shifted = requests[WARMUP:]
+    requests[:] = shifted
+    result = summary("platform: CreateMember", *await load(call, calls=CALLS, concurrency=CONCURRENCY))
+    await channel.close()
+    await running.stop()
+    return result
+
+
+def stack_memory(root: Path) -> None:
+    """Start `jinqiao up`, let it settle, and print each process's resident memory."""
+    env = dict(os.environ)
+    data = root / "stack"
+    data.mkdir()
+    data.chmod(0o755)
+    env.update({"JINQIAO_DATA_DIR": str(data), "JINQIAO_PG_PORT": str(free_port()),
+                "JINQIAO_NATS_PORT": str(free_port()), "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
+                "JINQIAO_HTTP_PORT": str(free_port()), "JINQIAO_REGISTRY_GRPC_PORT": str(free_port()),
+                "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()), "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
+                "JINQIAO_INSIGHTS_METRICS_PORT": str(free_port())})
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "jinqiao"), "up"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            if "http://127.0.0.1:" in line or time.monotonic() > deadline:
+                break
+        time.sleep(5)
+        run = json.loads((data / "run.json").read_text())
+        total = 0.0
+        print("\nresident memory at rest (embedded stack, after the demo seed)")
+        for name, pid in _pids(run):
+            try:
+                process = psutil.Process(pid)
+                rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
+            except psutil.NoSuchProcess:
+                continue
+            total += rss
+            print(f"  {name:<12} {rss / 2**20:8.1f} MiB")
+        print(f"  {'total':<12} {total / 2**20:8.1f} MiB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=90)
+
+
+def _pids(run: dict) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    for key, value in run.items():
+        if isinstance(value, int) and key != "supervisor":
+            found.append((key, value))
+        elif isinstance(value, dict):
+            found += [(k, v) for k, v in value.items() if isinstance(v, int)]
+    return found
+
+
+async def main() -> None:
+    """Run every figure in one go on this machine."""
+    root = Path(tempfile.mkdtemp(prefix="jinqiao-bench-"))
+    root.chmod(0o755)
+    pg = EmbeddedPostgres(data_dir=root / "pg", port=free_port(), superuser_password="bench")
+    nats = EmbeddedNats(data_dir=root / "nats", port=free_port())
+    pg.start()
+    nats.start()
+    try:
+        db = await provision_service_database(admin_dsn=pg.admin_dsn(), service="registry", app_password="bench")
+        await migrate(service="registry", admin_dsn=db.admin_dsn_for_db, owner_role=db.owner_role)
+        keys = root / "keys"
+        keys.mkdir()
+        private, public = generate_signing_keypair()
+        (keys / "private.pem").write_bytes(private)
+        (keys / "public.pem").write_bytes(public)
+        settings = KitSettings(
+            service_name="registry", grpc_port=0, database_url=db.app_dsn, nats_url=nats.url,
+            jwt_public_key_file=keys / "public.pem", pii_keys=encode_keyring({1: generate_key()}),
+            blind_index_key=base64.b64encode(generate_key()).decode(), db_pool_max=10, log_level="warning",
+        )
+        issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=3600)
+        print(f"write path, concurrency {CONCURRENCY}, {CALLS} calls each, client and server in one process, "
+              f"{os.cpu_count()} cores")
+        raw = await floor(pg.admin_dsn(db.database))
+        platform = await create_member(settings, issuer)
+        print(f"  ratio platform/floor: throughput {platform['calls_per_s'] / raw['calls_per_s']:.2f}x, "
+              f"p99 {platform['p99_ms'] / raw['p99_ms']:.2f}x")
+    finally:
+        nats.stop()
+        pg.stop()
+    stack_memory(root)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -1,0 +1,161 @@
+"""Session fixtures: real PostgreSQL and NATS (containers when a Docker daemon answers, else the wheels)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
+from jinqiao.kit.crypto import encode_keyring, generate_key
+from jinqiao.kit.settings import KitSettings
+
+SERVICES_WITH_DATABASES = ("registry", "insights", "gateway")
+
+
+def docker_answers() -> bool:
+    """A daemon that accepts a connection, not merely a docker client on PATH."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            sock.connect(host.removeprefix("unix://"))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b"OK" in sock.recv(256)
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the real PostgreSQL and NATS of this test session listen."""
+
+    admin_dsn: str
+    nats_url: str
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """Start PostgreSQL and NATS JetStream once for the whole session; stop them by pid at the end."""
+    if docker_answers():
+        from testcontainers.nats import NatsContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", driver=None) as pg, NatsContainer("nats:2.11").with_command("-js") as nats:
+            yield Infra(admin_dsn=pg.get_connection_url(), nats_url=nats.nats_uri())
+        return
+    from jinqiao.kit.runtime.nats import EmbeddedNats
+    from jinqiao.kit.runtime.ports import free_port
+    from jinqiao.kit.runtime.postgres import EmbeddedPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="jinqiao-test-"))
+    root.chmod(0o755)
+    pg = EmbeddedPostgres(data_dir=root / "pg", port=free_port(), superuser_password="test-superuser")
+    nats = EmbeddedNats(data_dir=root / "nats", port=free_port())
+    pg.start()
+    nats.start()
+    try:
+        yield Infra(admin_dsn=pg.admin_dsn(), nats_url=nats.url)
+    finally:
+        nats.stop()
+        pg.stop()
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Keys of this test session: JWT signing pair and PII keyring."""
+
+    jwt_private: Path
+    jwt_public: Path
+    pii_keys: str
+    blind_index_key: str
+
+
+@pytest.fixture(scope="session")
+def secrets(tmp_path_factory: pytest.TempPathFactory) -> Secrets:
+    """Fresh keys, written where settings expect them."""
+    folder = tmp_path_factory.mktemp("keys")
+    private, public = generate_signing_keypair()
+    (folder / "jwt_private.pem").write_bytes(private)
+    (folder / "jwt_public.pem").write_bytes(public)
+    return Secrets(
+        jwt_private=folder / "jwt_private.pem",
+        jwt_public=folder / "jwt_public.pem",
+        pii_keys=encode_keyring({1: generate_key()}),
+        blind_index_key=base64.b64encode(generate_key()).decode(),
+    )
+
+
+@pytest.fixture(scope="session")
+async def databases(infra: Infra) -> dict[str, object]:
+    """Provision and migrate every service's database once per session."""
+    from jinqiao.kit.migrations import migrate
+    from jinqiao.kit.runtime.provision import provision_service_database
+
+    provisioned = {}
+    for service in SERVICES_WITH_DATABASES:
+        db = await provision_service_database(admin_dsn=infra.admin_dsn, service=service, app_password=f"pw-{service}")
+        await migrate(service=service, admin_dsn=db.admin_dsn_for_db, owner_role=db.owner_role)
+        provisioned[service] = db
+    return provisioned
+
+
+@pytest.fixture(scope="session")
+def settings_for(infra: Infra, secrets: Secrets, databases: dict[str, object]) -> Callable[..., KitSettings]:
+    """Settings of a service as the embedded runner would give them, on port 0."""
+
+    def build(service: str, cls: type[KitSettings] = KitSettings, **overrides: object) -> KitSettings:
+        values: dict[str, object] = {
+            "service_name": service, "grpc_port": 0, "nats_url": infra.nats_url,
+            "jwt_public_key_file": secrets.jwt_public, "jwt_private_key_file": secrets.jwt_private,
+            "pii_keys": secrets.pii_keys, "pii_active_key": 1, "blind_index_key": secrets.blind_index_key,
+            "relay_poll_seconds": 0.2, "log_json": False,
+        }
+        if service in databases:
+            values["database_url"] = databases[service].app_dsn  # type: ignore[attr-defined]
+        values.update(overrides)
+        return cls(**values)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def issuer(secrets: Secrets) -> TokenIssuer:
+    """Mints tokens the services accept."""
+    return TokenIssuer(private_key_pem=secrets.jwt_private.read_bytes(), issuer="jinqiao", audience="jinqiao",
+                       ttl_seconds=600)
+
+
+@pytest.fixture(scope="session")
+def county_token(issuer: TokenIssuer) -> Callable[[str], str]:
+    """A county_admin token of the given county."""
+
+    def make(county: str) -> str:
+        return issuer.issue(user=f"admin-{county}", role=Role.COUNTY_ADMIN, scope=county)[0]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def admin_conn_factory(databases: dict[str, object]) -> AsyncIterator[Callable[[str], object]]:
+    """Superuser connections to a service's database, for assertions that must see every tenant."""
+    import asyncpg
+
+    opened: list[asyncpg.Connection] = []
+
+    async def connect(service: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(databases[service].admin_dsn_for_db)  # type: ignore[attr-defined]
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        await conn.close()

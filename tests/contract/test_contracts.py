@@ -1,0 +1,85 @@
+"""Contracts integrators rely on: the public HTTP routes and field names, and the protobuf conventions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from google.protobuf import descriptor
+
+from jinqiao.events.v1 import registry_events_pb2
+from jinqiao.gateway.app import create_app
+from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.insights.v1 import insights_pb2
+from jinqiao.registry.v1 import registry_pb2
+
+FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, registry_events_pb2.DESCRIPTOR]
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict:
+    return create_app(GatewaySettings()).openapi()
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/auth/token", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/tenants/{tenant}/members", "post"),
+        ("/api/v1/tenants/{tenant}/members", "get"),
+        ("/api/v1/tenants/{tenant}/members/{member_id}", "get"),
+        ("/api/v1/scopes/{scope}/insights/members", "get"),
+    ],
+)
+def test_stable_routes_exist(openapi, path, method):
+    assert method in openapi["paths"][path]
+
+
+def test_every_json_field_is_snake_case(openapi):
+    for name, schema in openapi["components"]["schemas"].items():
+        for field in schema.get("properties", {}):
+            assert SNAKE.match(field), f"{name}.{field}"
+
+
+def test_token_response_shape(openapi):
+    props = openapi["components"]["schemas"]["TokenResponse"]["properties"]
+    assert set(props) == {"access_token", "token_type", "expires_in"}
+    assert props["expires_in"]["type"] == "integer"
+
+
+def test_member_output_exposes_only_masked_pii(openapi):
+    props = set(openapi["components"]["schemas"]["MemberOut"]["properties"])
+    assert {"id_number_masked", "phone_masked"} <= props
+    assert not {"id_number", "phone"} & props
+
+
+def _enums(file: descriptor.FileDescriptor):
+    yield from file.enum_types_by_name.values()
+    for message in file.message_types_by_name.values():
+        yield from message.enum_types
+
+
+@pytest.mark.parametrize("file", FILES, ids=lambda f: f.name)
+def test_enums_start_at_unspecified_zero(file):
+    for enum in _enums(file):
+        first = enum.values[0]
+        assert first.number == 0 and first.name.endswith("_UNSPECIFIED"), enum.full_name
+
+
+@pytest.mark.parametrize("file", [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR], ids=lambda f: f.name)
+def test_each_rpc_has_its_own_request_and_response(file):
+    for service in file.services_by_name.values():
+        assert service.name.endswith("Service")
+        for method in service.methods:
+            assert method.input_type.name == f"{method.name}Request"
+            assert method.output_type.name == f"{method.name}Response"
+
+
+def test_every_event_carries_meta_and_no_clear_pii():
+    for message in registry_events_pb2.DESCRIPTOR.message_types_by_name.values():
+        if message.name == "EventMeta":
+            continue
+        assert message.fields_by_name["meta"].message_type.name == "EventMeta"
+        assert not {"id_number", "phone"} & set(message.fields_by_name)

@@ -1,0 +1,145 @@
+"""`jinqiao up` end to end: the whole embedded platform as a user gets it, walked over HTTP."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jinqiao.kit.runtime.ports import free_port
+from tests.support import member_json
+
+pytestmark = pytest.mark.e2e
+
+JINQIAO = str(Path(sys.executable).parent / "jinqiao")
+URL = re.compile(r"http://127\.0\.0\.1:\d+/")
+
+
+class Platform:
+    """A `jinqiao up` process and the lines it printed."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.proc = subprocess.Popen([JINQIAO, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for_url(self, timeout: float = 240) -> str:
+        """Block until the console URL is printed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None and self.lines.empty():
+                break
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if match := URL.search(line):
+                return match.group(0)
+        raise AssertionError("jinqiao up printed no URL:\n" + "".join(self.seen[-60:]))
+
+    def stop(self) -> int:
+        """SIGTERM by pid, as Ctrl-C would; return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[dict[str, str]]:
+    data = Path(tempfile.mkdtemp(prefix="jinqiao-e2e-"))
+    data.chmod(0o755)
+    values = dict(os.environ)
+    values.update({
+        "JINQIAO_DATA_DIR": str(data),
+        "JINQIAO_PG_PORT": str(free_port()),
+        "JINQIAO_NATS_PORT": str(free_port()),
+        "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
+        "JINQIAO_HTTP_PORT": str(free_port()),
+        "JINQIAO_REGISTRY_GRPC_PORT": str(free_port()),
+        "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()),
+        "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
+        "JINQIAO_INSIGHTS_METRICS_PORT": str(free_port()),
+        "JINQIAO_DEMO_PASSWORD": "e2e-password",
+    })
+    yield values
+
+
+def login(http: httpx.Client, username: str) -> dict[str, str]:
+    reply = http.post("/api/v1/auth/token", json={"username": username, "password": "e2e-password"})
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+def county_count(http: httpx.Client, headers: dict[str, str], county: str) -> int:
+    body = http.get("/api/v1/scopes/41/insights/members", headers=headers).json()
+    return next((c["members"] for c in body["counties"] if c["tenant_id"] == county), 0)
+
+
+def wait_until(check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met before the timeout"
+        time.sleep(0.2)
+
+
+def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
+    first = Platform(env)
+    try:
+        url = first.wait_for_url()
+        printed = "".join(first.seen)
+        assert "county-411525" in printed and "province" in printed
+        with httpx.Client(base_url=url, timeout=15) as http:
+            assert http.get("/healthz").status_code == 200
+            province = login(http, "province")
+            county = login(http, "county-411525")
+            seeded = http.get("/api/v1/tenants/411525/members?page_size=200", headers=county).json()["members"]
+            assert len(seeded) >= 10
+            assert all("**********" in m["id_number_masked"] for m in seeded)
+            wait_until(lambda: county_count(http, province, "411525") == len(seeded), timeout=60)
+            created = http.post("/api/v1/tenants/411525/members", json=member_json("411525"), headers=county)
+            assert created.status_code == 201, created.text
+            member_id = created.json()["id"]
+            wait_until(lambda: county_count(http, province, "411525") == len(seeded) + 1)
+            other = login(http, "county-411503")
+            assert http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=other).status_code == 404
+        status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
+    finally:
+        assert first.stop() == 0
+    assert not (Path(env["JINQIAO_DATA_DIR"]) / "run.json").exists()
+
+    second = Platform(env)
+    try:
+        url = second.wait_for_url()
+        with httpx.Client(base_url=url, timeout=15) as http:
+            county = login(http, "county-411525")
+            again = http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=county)
+            assert again.status_code == 200
+            listed = http.get("/api/v1/tenants/411525/members?page_size=200", headers=county).json()["members"]
+            assert len(listed) == len(seeded) + 1  # survived, and the demo seed did not run twice
+    finally:
+        assert second.stop() == 0
