@@ -49,7 +49,8 @@ def infra() -> Iterator[Infra]:
         from testcontainers.nats import NatsContainer
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:17", driver=None) as pg, NatsContainer("nats:2.11").with_command("-js") as nats:
+        nats_container = NatsContainer("nats:2.11").with_command("-js")
+        with PostgresContainer("postgres:17", driver=None) as pg, nats_container as nats:
             yield Infra(admin_dsn=pg.get_connection_url(), nats_url=nats.nats_uri())
         return
     from jinqiao.kit.runtime.nats import EmbeddedNats

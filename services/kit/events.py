@@ -75,7 +75,9 @@ def new_event(
     )
 
 
-def headers_for(*, event_id: str, event_type: str, event_version: int, tenant: str, traceparent: str | None) -> dict[str, str]:
+def headers_for(
+    *, event_id: str, event_type: str, event_version: int, tenant: str, traceparent: str | None
+) -> dict[str, str]:
     """The NATS headers of an event (DESIGN §4)."""
     headers = {
         HEADER_MSG_ID: event_id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from jinqiao.kit import errors, telemetry
 from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
+from jinqiao.kit.grpcwrap import wrap_unary
 
 log = logging.getLogger("jinqiao.grpc")
 
@@ -43,41 +45,6 @@ def current_principal() -> Principal:
     if principal is None:
         raise errors.Unauthenticated("缺少身份凭证")
     return principal
-
-
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-Around = Callable[[Behavior, Any, grpc.aio.ServicerContext], Awaitable[Any]]
-
-
-def wrap_unary(handler: grpc.RpcMethodHandler | None, around: Around) -> grpc.RpcMethodHandler | None:
-    """Rebuild a unary-request handler so ``around(behavior, request, context)`` runs each call."""
-    if handler is None or handler.request_streaming:
-        return handler
-    if handler.response_streaming:
-        inner_stream = handler.unary_stream
-
-        async def stream_behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            async def collect(req: Any, ctx: grpc.aio.ServicerContext) -> list[Any]:
-                return [item async for item in inner_stream(req, ctx)]
-
-            for item in await around(collect, request, context):
-                yield item
-
-        return grpc.unary_stream_rpc_method_handler(
-            stream_behavior,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-    inner = handler.unary_unary
-
-    async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await around(inner, request, context)
-
-    return grpc.unary_unary_rpc_method_handler(
-        behavior,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
 
 
 def code_for(exc: errors.DomainError) -> grpc.StatusCode:
@@ -118,20 +85,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         """Wrap the handler."""
-        return wrap_unary(await continuation(details), self._around)
+        return wrap_unary(await continuation(details), _mapping_errors)
 
-    @staticmethod
-    async def _around(inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            return await inner(request, context)
-        except errors.DomainError as exc:
-            status = status_for(exc)
-            await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except Exception:
-            log.exception("unhandled error in RPC")
-            await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
+
+@asynccontextmanager
+async def _mapping_errors(_: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    try:
+        yield
+    except errors.DomainError as exc:
+        status = status_for(exc)
+        await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
+    except (grpc.aio.AbortError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("unhandled error in RPC")
+        await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -145,17 +113,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if details.method.startswith(_PUBLIC_PREFIXES):
             return handler
-        metadata = dict(details.invocation_metadata or ())
+        authorization = dict(details.invocation_metadata or ()).get("authorization")
 
-        async def around(inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
-            principal = self._verifier.verify(bearer_token(metadata.get("authorization")))
-            token = _principal.set(principal)
+        @asynccontextmanager
+        async def authenticated(_: Any, __: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+            token = _principal.set(self._verifier.verify(bearer_token(authorization)))
             try:
-                return await inner(request, context)
+                yield
             finally:
                 _principal.reset(token)
 
-        return wrap_unary(handler, around)
+        return wrap_unary(handler, authenticated)
 
 
 @dataclass

@@ -61,7 +61,8 @@ class OutboxRelay:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self._dsn)
-                while not await conn.fetchval(_RELAY_LOCK):
+                # Polling the database lock: no in-process event can say when another relay lets go.
+                while not await conn.fetchval(_RELAY_LOCK):  # noqa: ASYNC110
                     await asyncio.sleep(self._poll)
                 while True:
                     sent = await self.drain_once(conn)

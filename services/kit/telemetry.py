@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import sys
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,8 @@ from prometheus_client import (
     process_collector,
     start_http_server,
 )
+
+from jinqiao.kit.grpcwrap import wrap_unary
 
 log = logging.getLogger("jinqiao.telemetry")
 
@@ -308,12 +309,9 @@ def _status_of(context: grpc.aio.ServicerContext, exc: BaseException | None) -> 
 
 def _observed(handler: grpc.RpcMethodHandler | None, observe: _Observer) -> grpc.RpcMethodHandler | None:
     """Rebuild a unary-request handler so every call runs inside ``observe()`` and reports its status."""
-    if handler is None or handler.request_streaming:
-        return handler
-    inner = handler.unary_stream if handler.response_streaming else handler.unary_unary
 
-    @contextmanager
-    def observing(context: grpc.aio.ServicerContext) -> Iterator[None]:
+    @asynccontextmanager
+    async def observing(_: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
         with observe() as outcome:
             try:
                 yield
@@ -324,31 +322,7 @@ def _observed(handler: grpc.RpcMethodHandler | None, observe: _Observer) -> grpc
                 raise
             outcome.code = _status_of(context, None)
 
-    if inspect.isasyncgenfunction(inner):
-        async def streamed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with observing(context):
-                async for response in inner(request, context):
-                    yield response
-
-        behavior: Callable[..., Any] = streamed
-    elif inspect.iscoroutinefunction(inner):
-        async def awaited(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with observing(context):
-                return await inner(request, context)
-
-        behavior = awaited
-    else:
-        # A sync handler runs on the server's thread pool; wrapping it in a coroutine would block the loop.
-        return handler
-    if handler.response_streaming:
-        make = grpc.unary_stream_rpc_method_handler
-    else:
-        make = grpc.unary_unary_rpc_method_handler
-    return make(
-        behavior,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return wrap_unary(handler, observing)
 
 
 class TracingServerInterceptor(grpc.aio.ServerInterceptor):

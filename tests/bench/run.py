@@ -29,7 +29,7 @@ from jinqiao.kit.runtime.postgres import EmbeddedPostgres
 from jinqiao.kit.runtime.provision import provision_service_database
 from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import server as registry_server
-from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
+from jinqiao.registry.v1 import registry_pb2_grpc
 from tests.support import member_request
 
 CONCURRENCY = 16

@@ -6,13 +6,12 @@ from datetime import date
 
 import pytest
 
+from jinqiao.events.v1 import registry_events_pb2
+from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.db import Database
 from jinqiao.kit.events import new_event
-from jinqiao.events.v1 import registry_events_pb2
-from jinqiao.registry import domain, service
+from jinqiao.registry import domain, repo, service
 from jinqiao.registry.service import _new_row
-from jinqiao.registry import repo
-from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from tests.support import id_number
 
 

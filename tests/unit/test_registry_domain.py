@@ -15,7 +15,8 @@ TODAY = date(2026, 11, 24)
 
 def valid(**overrides: object) -> dict[str, object]:
     fields: dict[str, object] = {
-        "name": " 张  建国 ", "id_number": pii.make_id_number("411525", date(1985, 3, 9), 123), "phone": "+86 138-1234-5678",
+        "name": " 张  建国 ", "id_number": pii.make_id_number("411525", date(1985, 3, 9), 123),
+        "phone": "+86 138-1234-5678",
         "membership_status": 2, "township": "城关镇", "village": "", "occupation": "", "join_date": "2008-07-01",
         "today": TODAY,
     }
