@@ -45,6 +45,11 @@ class Infra:
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     """Start PostgreSQL and NATS JetStream once for the whole session; stop them by pid at the end."""
+    external_pg, external_nats = os.environ.get("JINQIAO_TEST_PG_DSN"), os.environ.get("JINQIAO_TEST_NATS_URL")
+    if external_pg and external_nats:
+        # Servers someone already runs (e.g. a developer's); the tests create their own databases in them.
+        yield Infra(admin_dsn=external_pg, nats_url=external_nats)
+        return
     if docker_answers():
         from testcontainers.nats import NatsContainer
         from testcontainers.postgres import PostgresContainer

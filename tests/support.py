@@ -16,7 +16,8 @@ _sequence = itertools.count(1)
 def id_number(county: str = "411525") -> str:
     """A valid, session-unique ID number of someone born in the county."""
     n = next(_sequence)
-    birth = date(1970, 1, 1) + timedelta(days=(n * 37 + _rng.randrange(0, 9000)) % 12000)
+    # Born 1955-1984, so that any join date used by the tests falls after the 18th birthday.
+    birth = date(1955, 1, 1) + timedelta(days=(n * 37 + _rng.randrange(0, 9000)) % 10950)
     return pii.make_id_number(county, birth, _rng.randrange(0, 1000))
 
 

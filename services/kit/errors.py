@@ -44,9 +44,10 @@ class PermissionDenied(DomainError):
 class InvalidArgument(DomainError):
     """Input that breaks a rule; carries the field violations."""
 
-    def __init__(self, violations: list[FieldViolation] | FieldViolation, message: str = "请求参数无效") -> None:
-        super().__init__(message)
-        self.violations = [violations] if isinstance(violations, FieldViolation) else list(violations)
+    def __init__(self, violations: list[FieldViolation] | FieldViolation, message: str = "") -> None:
+        found = [violations] if isinstance(violations, FieldViolation) else list(violations)
+        super().__init__(message or "请求参数无效：" + "；".join(f"{v.field} {v.description}" for v in found))
+        self.violations = found
 
     @classmethod
     def field(cls, field: str, description: str) -> InvalidArgument:

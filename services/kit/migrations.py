@@ -36,6 +36,7 @@ def migrations_dir(service: str) -> Path:
 
 def _config(service: str) -> Config:
     cfg = Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("version_locations", str(migrations_dir(service) / "versions"))
     return cfg

@@ -25,6 +25,7 @@ async def accounts(settings_for):
     for account in (
         Account(username="t-county-411525", role=Role.COUNTY_ADMIN, scope="411525", acting_tenant="411525"),
         Account(username="t-county-411503", role=Role.COUNTY_ADMIN, scope="411503", acting_tenant="411503"),
+        Account(username="t-county-410104", role=Role.COUNTY_ADMIN, scope="410104", acting_tenant="410104"),
         Account(username="t-province", role=Role.PROVINCE_ANALYST, scope="41", acting_tenant=None),
         Account(username="t-city-4101", role=Role.CITY_ANALYST, scope="4101", acting_tenant=None),
     ):
@@ -118,17 +119,19 @@ async def test_idempotency_key_makes_a_retry_safe(platform, accounts):
 
 async def test_province_sees_counts_that_follow_registrations(platform, accounts):
     province = await login(platform, "t-province")
-    county = await login(platform, "t-county-411525")
+    # A county no other test writes to, so no earlier event can still be on its way to the counter.
+    county = await login(platform, "t-county-410104")
 
     async def total() -> int:
         reply = await platform.http.get("/api/v1/scopes/41/insights/members", headers=province)
         assert reply.status_code == 200
         body = reply.json()
         assert body["scope_name"] == "河南省"
-        return next((c["members"] for c in body["counties"] if c["tenant_id"] == "411525"), 0)
+        return next((c["members"] for c in body["counties"] if c["tenant_id"] == "410104"), 0)
 
     before = await total()
-    await platform.http.post("/api/v1/tenants/411525/members", json=member_json("411525"), headers=county)
+    created = await platform.http.post("/api/v1/tenants/410104/members", json=member_json("410104"), headers=county)
+    assert created.status_code == 201
 
     async def grew() -> bool:
         return await total() == before + 1
