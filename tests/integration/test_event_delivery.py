@@ -77,13 +77,14 @@ async def _at_least(value_coro, expected) -> bool:
 
 @pytest.fixture
 async def probe(settings_for, infra):
-    """A separate stream and consumer (service 'probe') whose handler the test controls."""
+    """A stream of its own (a fresh 'probe…' service) and a consumer whose handler the test controls."""
     settings = settings_for("insights")
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
     broker = kit_broker.build_broker(url=infra.nats_url, name="probe-test")
     await broker.connect()
-    await kit_broker.ensure_stream(broker, service="probe")
-    state = {"calls": {}, "fail_times": 0}
+    service = f"probe{uuid.uuid4().hex[:8]}"
+    await kit_broker.ensure_stream(broker, service=service)
+    state = {"calls": {}, "fail_times": 0, "service": service}
 
     async def handler(uow, event, delivery):
         state["calls"][event.meta.event_id] = state["calls"].get(event.meta.event_id, 0) + 1
@@ -91,7 +92,7 @@ async def probe(settings_for, infra):
             raise ConnectionError("transient")
 
     consumer = f"probe-{uuid.uuid4().hex[:8]}"
-    kit_broker.subscribe(broker, db=db, consumer=consumer, source_service="probe",
+    kit_broker.subscribe(broker, db=db, consumer=consumer, source_service=service,
                          event=registry_events_pb2.MemberRegistered, handler=handler,
                          retry=kit_broker.RetryPolicy(max_deliver=3, base_delay=0.05, max_delay=0.2, ack_wait=5))
     await broker.start()
@@ -104,7 +105,7 @@ async def test_a_transient_failure_is_redelivered_and_applied_once(probe, infra,
     state, consumer = probe
     state["fail_times"] = 2
     event = built_event("411525")
-    await republish(infra.nats_url, tenant="411525", event=event, service="probe")
+    await republish(infra.nats_url, tenant="411525", event=event, service=state["service"])
     conn = await admin_conn_factory("insights")
 
     async def processed() -> bool:
@@ -120,7 +121,7 @@ async def test_a_message_that_always_fails_lands_in_the_dead_letter_table(probe,
     state, consumer = probe
     state["fail_times"] = 99
     event = built_event("411525")
-    await republish(infra.nats_url, tenant="411525", event=event, service="probe")
+    await republish(infra.nats_url, tenant="411525", event=event, service=state["service"])
     conn = await admin_conn_factory("insights")
 
     async def dead() -> object:
@@ -134,15 +135,15 @@ async def test_a_message_that_always_fails_lands_in_the_dead_letter_table(probe,
 
 
 async def test_an_undecodable_payload_is_dead_lettered(probe, infra, admin_conn_factory):
-    _, consumer = probe
+    state, consumer = probe
     broker = NatsBroker(infra.nats_url)
     await broker.connect()
     msg_id = str(uuid.uuid4())
     try:
-        await broker.publish(b"\xff\xfenot protobuf", "jinqiao.411525.probe.member_registered",
+        await broker.publish(b"\xff\xfenot protobuf", f"jinqiao.411525.{state['service']}.member_registered",
                              headers=ev.headers_for(event_id=msg_id, event_type=ev.event_type(
                                  registry_events_pb2.MemberRegistered), event_version=1, tenant="411525",
-                                 traceparent=None), stream=ev.stream_name("probe"))
+                                 traceparent=None), stream=ev.stream_name(state["service"]))
     finally:
         await broker.stop()
     conn = await admin_conn_factory("insights")

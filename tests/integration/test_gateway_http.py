@@ -110,7 +110,7 @@ async def test_unknown_membership_status_is_422_naming_the_field(platform, accou
 
 
 async def test_idempotency_key_makes_a_retry_safe(platform, accounts):
-    headers = {**await login(platform, "t-county-411525"), "Idempotency-Key": "http-retry-1"}
+    headers = {**await login(platform, "t-county-411525"), "Idempotency-Key": f"http-retry-{time.time_ns()}"}
     body = member_json("411525")
     first = await platform.http.post("/api/v1/tenants/411525/members", json=body, headers=headers)
     second = await platform.http.post("/api/v1/tenants/411525/members", json=body, headers=headers)

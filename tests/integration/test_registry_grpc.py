@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -101,7 +103,7 @@ async def test_repeated_request_id_returns_the_first_member_and_one_event(
 ):
     conn = await admin_conn_factory("registry")
     before = await counts(conn, "411527")
-    request = member_request("411527", request_id="retry-test-1")
+    request = member_request("411527", request_id=f"retry-{uuid.uuid4()}")
     first = await platform.registry_stub.CreateMember(request, metadata=bearer(county_token("411527")))
     second = await platform.registry_stub.CreateMember(request, metadata=bearer(county_token("411527")))
     assert first.member.id == second.member.id
