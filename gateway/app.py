@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,6 +15,7 @@ from jinqiao.gateway import insights, members, problems, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway
 from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit import telemetry
 from jinqiao.kit.auth import TokenIssuer, TokenVerifier
 from jinqiao.kit.db import Database
 
@@ -44,6 +45,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(title="金桥 Jinqiao API", version="1", lifespan=lifespan, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
     problems.install(app)
+
+    @app.middleware("http")
+    async def traced(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # A SERVER span continuing the caller's traceparent; gRPC calls made inside it carry it on.
+        with telemetry.start_server_span(f"{request.method} {request.url.path}", headers=request.headers):
+            return await call_next(request)
+
     app.include_router(session.router)
     app.include_router(members.router)
     app.include_router(insights.router)

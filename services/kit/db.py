@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from jinqiao.kit import telemetry
 from jinqiao.kit.tenancy import parse_scope, parse_tenant
 
 
@@ -105,6 +106,14 @@ class UnitOfWork:
         """Write queued outbox rows and commit, once."""
         if self._committed:
             raise RuntimeError("a unit of work commits once")
+        with telemetry.db_span("COMMIT", attributes={"jinqiao.outbox_rows": len(self.events)}):
+            await self._write_outbox_and_commit()
+        self._committed = True
+        if self.events:
+            for callback in self.db._after_commit:
+                callback()
+
+    async def _write_outbox_and_commit(self) -> None:
         if self.events:
             await self._conn.executemany(
                 "INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload, traceparent)"
@@ -115,10 +124,6 @@ class UnitOfWork:
                 ],
             )
         await self._tx.commit()
-        self._committed = True
-        if self.events:
-            for callback in self.db._after_commit:
-                callback()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -270,6 +270,20 @@ def start_consumer_span(
 
 
 @contextmanager
+def start_server_span(name: str, *, headers: Mapping[str, Any]) -> Iterator[trace.Span]:
+    """A current SERVER span continuing the trace in incoming HTTP headers (the gateway's requests)."""
+    with _span(name, SpanKind.SERVER, extract_context(headers), {}) as span:
+        yield span
+
+
+@contextmanager
+def db_span(name: str, *, attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
+    """A CLIENT span around a database round trip (the unit of work's commit)."""
+    with _span(name, SpanKind.CLIENT, None, {"db.system": "postgresql", **(attributes or {})}) as span:
+        yield span
+
+
+@contextmanager
 def start_producer_span(
     name: str, *, traceparent: str | None, attributes: dict[str, Any] | None = None
 ) -> Iterator[trace.Span]:
