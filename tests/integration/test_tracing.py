@@ -48,6 +48,7 @@ async def test_one_trace_spans_gateway_grpc_db_relay_and_consumer(platform, span
     assert "COMMIT" in seen
     assert "publish jinqiao.events.v1.MemberRegistered" in seen
     conn = await admin_conn_factory("registry")
-    traceparent = await conn.fetchval("SELECT traceparent FROM outbox WHERE event_id = ("
-                                      " SELECT event_id FROM outbox WHERE tenant_id = '410105' ORDER BY id DESC LIMIT 1)")
+    traceparent = await conn.fetchval(
+        "SELECT traceparent FROM outbox WHERE tenant_id = '410105' ORDER BY id DESC LIMIT 1"
+    )
     assert traceparent.split("-")[1] == TRACE_ID
