@@ -39,13 +39,10 @@ def chain_hash(*, prev_hash: bytes, tenant_id: str, seq: int, at: datetime, entr
 async def record(uow: UnitOfWork, entry: AuditEntry) -> None:
     """Append an entry in the unit of work's transaction; call it last, just before commit."""
     conn = uow.conn
-    # Serialises appends per tenant so the chain has no forks; held only until this commit.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))", uow.tenant)
-    last = await conn.fetchrow(
-        "SELECT seq, hash FROM audit_log WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", uow.tenant
-    )
-    seq = (last["seq"] + 1) if last else 1
-    prev = bytes(last["hash"]) if last else GENESIS
+    # Takes the tenant's chain lock (held until this commit, so the chain never forks) and reads its head.
+    last = await conn.fetchrow("SELECT * FROM audit_chain_head($1)", uow.tenant)
+    seq = (last["seq"] + 1) if last and last["seq"] else 1
+    prev = bytes(last["hash"]) if last and last["hash"] else GENESIS
     at = datetime.now(UTC)
     digest = chain_hash(prev_hash=prev, tenant_id=uow.tenant, seq=seq, at=at, entry=entry)
     await conn.execute(

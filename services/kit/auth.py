@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -167,7 +168,16 @@ class TokenIssuer:
 class TokenVerifier:
     """Verifies access tokens with the Ed25519 public key and turns them into principals."""
 
-    def __init__(self, *, public_key_pem: bytes, issuer: str, audience: str, leeway_seconds: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        public_key_pem: bytes,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = 5,
+        cache_size: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         key = serialization.load_pem_public_key(public_key_pem)
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("the verification key must be an Ed25519 public key")
@@ -175,6 +185,11 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._clock = clock
+        # A signature check costs more than the rest of a write RPC; the same token string always verifies
+        # the same way, so a verified token is remembered until its exp (re-checked on every hit).
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_size = cache_size
 
     @classmethod
     def from_settings(cls, settings: KitSettings) -> TokenVerifier:
@@ -189,6 +204,13 @@ class TokenVerifier:
         """The principal a valid token names; Unauthenticated for anything else (never echoing the token)."""
         if not isinstance(token, str) or not token:
             raise Unauthenticated("缺少身份凭证")
+        cached = self._cache.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if self._clock() < expires + self._leeway:
+                self._cache.move_to_end(token)
+                return principal
+            del self._cache[token]
         try:
             claims = jwt.decode(
                 token,
@@ -205,7 +227,11 @@ class TokenVerifier:
         except jwt.PyJWTError:
             # PyJWT's own messages may quote token parts, so the cause is not chained.
             raise Unauthenticated("身份凭证无效") from None
-        return _principal_from(claims)
+        principal = _principal_from(claims)
+        self._cache[token] = (principal, float(claims["exp"]))
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return principal
 
 
 def _principal_from(claims: dict[str, Any]) -> Principal:

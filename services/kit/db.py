@@ -14,6 +14,12 @@ from jinqiao.kit import telemetry
 from jinqiao.kit.tenancy import parse_scope, parse_tenant
 
 
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload, traceparent)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+
+
 @dataclass(slots=True)
 class PendingEvent:
     """An event recorded by a use case; written to the outbox in the same transaction."""
@@ -71,7 +77,6 @@ class UnitOfWork:
     readonly: bool = False
     events: list[PendingEvent] = field(default_factory=list)
     _conn: Any = None
-    _tx: Any = None
     _committed: bool = False
 
     @property
@@ -87,10 +92,11 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self.db.pool.acquire()
         try:
-            self._tx = self._conn.transaction(readonly=self.readonly)
-            await self._tx.start()
-            # set_config(..., true) is transaction-local: the pool can never leak a tenant to the next user.
-            await self._conn.execute("SELECT set_config($1, $2, true)", self.setting, self.value)
+            # One round trip: BEGIN and the transaction-local setting (set_config(..., true) dies with the
+            # transaction, so the pool can never leak a tenant). The value is safe to inline: parse_tenant and
+            # parse_scope admitted only ASCII digits, and the setting name is one of two constants.
+            mode = "READ ONLY" if self.readonly else "READ WRITE"
+            await self._conn.execute(f"BEGIN {mode}; SELECT set_config('{self.setting}', '{self.value}', true)")
         except BaseException:
             await self.db.pool.release(self._conn)
             raise
@@ -114,22 +120,19 @@ class UnitOfWork:
                 callback()
 
     async def _write_outbox_and_commit(self) -> None:
-        if self.events:
-            await self._conn.executemany(
-                "INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload, traceparent)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [
-                    (e.tenant_id, e.event_id, e.subject, e.event_type, e.event_version, e.payload, e.traceparent)
-                    for e in self.events
-                ],
-            )
-        await self._tx.commit()
+        rows = [(e.tenant_id, e.event_id, e.subject, e.event_type, e.event_version, e.payload, e.traceparent)
+                for e in self.events]
+        if len(rows) == 1:
+            await self._conn.execute(_INSERT_OUTBOX, *rows[0])
+        elif rows:
+            await self._conn.executemany(_INSERT_OUTBOX, rows)
+        await self._conn.execute("COMMIT")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
             if not self._committed:
-                await self._tx.rollback()
+                await self._conn.execute("ROLLBACK")
         finally:
             await self.db.pool.release(self._conn)

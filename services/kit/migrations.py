@@ -194,6 +194,17 @@ def create_audit_log() -> None:
     enable_tenant_rls("audit_log")
     op.execute(
         """
+        CREATE FUNCTION audit_chain_head(p_tenant text) RETURNS TABLE (seq bigint, hash bytea)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtextextended('audit:' || p_tenant, 0));
+            RETURN QUERY SELECT a.seq, a.hash FROM audit_log a WHERE a.tenant_id = p_tenant
+                ORDER BY a.seq DESC LIMIT 1;
+        END $$
+        """
+    )
+    op.execute(
+        """
         CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$
         """
@@ -206,3 +217,27 @@ def create_audit_log() -> None:
         "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"
         " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
     )
+
+
+def drop_outbox() -> None:
+    """Undo ``create_outbox``."""
+    op.execute("DROP FUNCTION IF EXISTS outbox_pending_all_tenants(integer)")
+    op.execute("DROP FUNCTION IF EXISTS outbox_mark_sent_all_tenants(bigint[])")
+    op.execute("DROP TABLE IF EXISTS outbox")
+
+
+def drop_inbox() -> None:
+    """Undo ``create_inbox``."""
+    op.execute("DROP TABLE IF EXISTS inbox")
+
+
+def drop_dead_letters() -> None:
+    """Undo ``create_dead_letters``."""
+    op.execute("DROP TABLE IF EXISTS dead_letters")
+
+
+def drop_audit_log() -> None:
+    """Undo ``create_audit_log``."""
+    op.execute("DROP TABLE IF EXISTS audit_log")
+    op.execute("DROP FUNCTION IF EXISTS audit_chain_head(text)")
+    op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")

@@ -198,3 +198,24 @@ def test_bearer_token_extracts_the_token(value):
 def test_bearer_token_refuses_other_values(value):
     with pytest.raises(Unauthenticated):
         bearer_token(value)
+
+
+def test_a_remembered_token_is_refused_once_it_expires():
+    private, public = generate_signing_keypair()
+    issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=1)
+    verifier = TokenVerifier(public_key_pem=public, issuer="jinqiao", audience="jinqiao", leeway_seconds=0)
+    token, _ = issuer.issue(user="u", role=Role.COUNTY_ADMIN, scope="411525")
+    assert verifier.verify(token).tenant == "411525"
+    assert verifier.verify(token).tenant == "411525"  # served from the cache
+    time.sleep(1.2)
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
+
+
+def test_the_verified_token_cache_is_bounded():
+    private, public = generate_signing_keypair()
+    issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=60)
+    verifier = TokenVerifier(public_key_pem=public, issuer="jinqiao", audience="jinqiao", cache_size=3)
+    for i in range(10):
+        verifier.verify(issuer.issue(user=f"u{i}", role=Role.COUNTY_ADMIN, scope="411525")[0])
+    assert len(verifier._cache) == 3

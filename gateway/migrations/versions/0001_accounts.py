@@ -52,7 +52,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop everything this revision created."""
+    kit.drop_audit_log()
     op.execute("DROP FUNCTION IF EXISTS account_for_login_all_tenants(text)")
-    op.execute("DROP TABLE IF EXISTS audit_log CASCADE")
-    op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
-    op.execute("DROP TABLE IF EXISTS accounts CASCADE")
+    op.execute("DROP TABLE IF EXISTS accounts")

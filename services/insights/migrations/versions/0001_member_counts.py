@@ -32,5 +32,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop everything this revision created."""
-    for table in ("dead_letters", "inbox", "member_counts"):
-        op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    kit.drop_dead_letters()
+    kit.drop_inbox()
+    op.execute("DROP TABLE IF EXISTS member_counts")

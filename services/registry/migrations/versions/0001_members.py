@@ -54,8 +54,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop everything this revision created."""
-    for table in ("audit_log", "dead_letters", "inbox", "outbox", "members"):
-        op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-    op.execute("DROP FUNCTION IF EXISTS outbox_pending_all_tenants(integer)")
-    op.execute("DROP FUNCTION IF EXISTS outbox_mark_sent_all_tenants(bigint[])")
-    op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    kit.drop_audit_log()
+    kit.drop_dead_letters()
+    kit.drop_inbox()
+    kit.drop_outbox()
+    op.execute("DROP TABLE IF EXISTS members")
