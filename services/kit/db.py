@@ -13,7 +13,6 @@ import asyncpg
 from jinqiao.kit import telemetry
 from jinqiao.kit.tenancy import parse_scope, parse_tenant
 
-
 _INSERT_OUTBOX = (
     "INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload, traceparent)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
