@@ -7,10 +7,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import quote
-
-import warnings
 
 with warnings.catch_warnings():
     # Importing the wheel's package probes XDG_RUNTIME_DIR for a server API we do not use.

@@ -278,9 +278,9 @@ def _announce(config: EmbeddedConfig) -> None:
     http = next((s.http_port for s in config.services if s.http_port), None)
     password = os.environ.get("JINQIAO_DEMO_PASSWORD", "jinqiao")
     logins = [*config.demo_logins, *(f"county-{c}" for c in config.demo_counties)]
-    print("\n金桥 Jinqiao 已启动  console: " + f"http://{HOST}:{http}/", flush=True)
-    print(f"演示账号 demo logins (密码 password: {password}): " + ", ".join(logins), flush=True)
-    print("按 Ctrl-C 停止 / press Ctrl-C to stop\n", flush=True)
+    print(f"\n演示账号 demo logins (密码 password: {password}): " + ", ".join(logins), flush=True)
+    print("按 Ctrl-C 停止 / press Ctrl-C to stop", flush=True)
+    print("金桥 Jinqiao 已启动  console: " + f"http://{HOST}:{http}/\n", flush=True)
 
 
 def _pids(nats: EmbeddedNats, pg: EmbeddedPostgres, children: list[Child]) -> dict[str, object]:
