@@ -6,7 +6,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 GEN_STAMP := gen/.generated
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: up test bench lint gen status down clean
+.PHONY: up test bench lint gen status down clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ status: $(GEN_STAMP)
 down: $(GEN_STAMP)
 	$(BIN)/jinqiao down
 
-test: lint
+# The console's browser tests drive Debian's chromium (Playwright cannot download browsers here).
+browser:
+	bash scripts/install_browser.sh
+
+test: lint browser
 	$(BIN)/python -m pytest -q -ra
 
 bench: $(GEN_STAMP)
