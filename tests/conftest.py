@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,21 +57,10 @@ def infra() -> Iterator[Infra]:
         with PostgresContainer("postgres:17", driver=None) as pg, nats_container as nats:
             yield Infra(admin_dsn=pg.get_connection_url(), nats_url=nats.nats_uri())
         return
-    from jinqiao.kit.runtime.nats import EmbeddedNats
-    from jinqiao.kit.runtime.ports import free_port
-    from jinqiao.kit.runtime.postgres import EmbeddedPostgres
+    from jinqiao.kit.runtime.sandbox import Sandbox
 
-    root = Path(tempfile.mkdtemp(prefix="jinqiao-test-"))
-    root.chmod(0o755)
-    pg = EmbeddedPostgres(data_dir=root / "pg", port=free_port(), superuser_password="test-superuser")
-    nats = EmbeddedNats(data_dir=root / "nats", port=free_port())
-    pg.start()
-    nats.start()
-    try:
-        yield Infra(admin_dsn=pg.admin_dsn(), nats_url=nats.url)
-    finally:
-        nats.stop()
-        pg.stop()
+    with Sandbox(prefix="jinqiao-test-") as box:
+        yield Infra(admin_dsn=box.admin_dsn, nats_url=box.nats_url)
 
 
 @dataclass(frozen=True)

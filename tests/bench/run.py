@@ -23,10 +23,9 @@ from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
 from jinqiao.kit.crypto import encode_keyring, generate_key
 from jinqiao.kit.migrations import migrate
 from jinqiao.kit.process import start_service
-from jinqiao.kit.runtime.nats import EmbeddedNats
 from jinqiao.kit.runtime.ports import free_port
-from jinqiao.kit.runtime.postgres import EmbeddedPostgres
 from jinqiao.kit.runtime.provision import provision_service_database
+from jinqiao.kit.runtime.sandbox import Sandbox
 from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
@@ -183,12 +182,8 @@ async def main() -> None:
     """Run every figure in one go on this machine."""
     root = Path(tempfile.mkdtemp(prefix="jinqiao-bench-"))
     root.chmod(0o755)
-    pg = EmbeddedPostgres(data_dir=root / "pg", port=free_port(), superuser_password="bench")
-    nats = EmbeddedNats(data_dir=root / "nats", port=free_port())
-    pg.start()
-    nats.start()
-    try:
-        db = await provision_service_database(admin_dsn=pg.admin_dsn(), service="registry", app_password="bench")
+    with Sandbox(prefix="jinqiao-bench-") as box:
+        db = await provision_service_database(admin_dsn=box.admin_dsn, service="registry", app_password="bench")
         await migrate(service="registry", admin_dsn=db.admin_dsn_for_db, owner_role=db.owner_role)
         keys = root / "keys"
         keys.mkdir()
@@ -196,20 +191,17 @@ async def main() -> None:
         (keys / "private.pem").write_bytes(private)
         (keys / "public.pem").write_bytes(public)
         settings = KitSettings(
-            service_name="registry", grpc_port=0, database_url=db.app_dsn, nats_url=nats.url,
+            service_name="registry", grpc_port=0, database_url=db.app_dsn, nats_url=box.nats_url,
             jwt_public_key_file=keys / "public.pem", pii_keys=encode_keyring({1: generate_key()}),
             blind_index_key=base64.b64encode(generate_key()).decode(), db_pool_max=10, log_level="warning",
         )
         issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=3600)
         print(f"write path, concurrency {CONCURRENCY}, {CALLS} calls each, client and server in one process, "
               f"{os.cpu_count()} cores")
-        raw = await floor(pg.admin_dsn(db.database))
+        raw = await floor(db.admin_dsn_for_db)
         platform = await create_member(settings, issuer)
         print(f"  ratio platform/floor: throughput {platform['calls_per_s'] / raw['calls_per_s']:.2f}x, "
               f"p99 {platform['p99_ms'] / raw['p99_ms']:.2f}x")
-    finally:
-        nats.stop()
-        pg.stop()
     stack_memory(root)
 
 

@@ -1,0 +1,59 @@
+"""The embedded runner's pieces that need no servers: ports, NATS config, service list, environment."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from jinqiao.kit.runtime import config
+from jinqiao.kit.runtime.nats import EmbeddedNats
+from jinqiao.kit.runtime.ports import PortBusy, ensure_free, free_port, port_is_free
+from jinqiao.kit.runtime.supervisor import service_env
+
+
+def test_a_taken_port_is_reported_with_the_setting_to_change():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert not port_is_free("127.0.0.1", port)
+        with pytest.raises(PortBusy, match="JINQIAO_PG_PORT"):
+            ensure_free(host="127.0.0.1", port=port, what="PostgreSQL", setting="JINQIAO_PG_PORT")
+    assert port_is_free("127.0.0.1", free_port())
+
+
+def test_jetstream_fsyncs_every_write_and_listens_on_loopback(tmp_path: Path):
+    text = EmbeddedNats(data_dir=tmp_path, port=4999, monitor_port=5999).config()
+    assert "sync_interval: always" in text
+    assert "listen: 127.0.0.1:4999" in text and "http: 127.0.0.1:5999" in text
+
+
+def test_services_come_from_one_list_and_ports_from_the_environment(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("JINQIAO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JINQIAO_REGISTRY_GRPC_PORT", "61001")
+    monkeypatch.setenv("JINQIAO_HTTP_PORT", "61080")
+    loaded = config.load()
+    names = [s.name for s in loaded.services]
+    assert names[:2] == ["registry", "insights"] and "gateway" in names
+    registry = next(s for s in loaded.services if s.name == "registry")
+    gateway = next(s for s in loaded.services if s.name == "gateway")
+    assert (registry.grpc_port, gateway.http_port, loaded.data_dir) == (61001, 61080, tmp_path.resolve())
+    assert "411525" in loaded.demo_counties
+
+
+def test_a_service_learns_where_every_other_service_listens(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("JINQIAO_DATA_DIR", str(tmp_path))
+    loaded = config.load()
+    gateway = next(s for s in loaded.services if s.name == "gateway")
+    stored = {"pii_keys": "1:x", "pii_active_key": 1, "blind_index_key": "y"}
+    env = service_env(gateway, config=loaded, stored=stored, nats_url="nats://127.0.0.1:1",
+                      app_dsns={"gateway": "postgresql://jq_gateway@127.0.0.1/jinqiao_gateway"})
+    assert env["JINQIAO_REGISTRY_TARGET"].startswith("127.0.0.1:")
+    assert env["JINQIAO_INSIGHTS_TARGET"].startswith("127.0.0.1:")
+    assert env["JINQIAO_DATABASE_URL"].startswith("postgresql://jq_gateway@")
+    assert env["JINQIAO_JWT_PRIVATE_KEY_FILE"].endswith("jwt_private.pem")
+    registry = next(s for s in loaded.services if s.name == "registry")
+    assert "JINQIAO_JWT_PRIVATE_KEY_FILE" not in service_env(registry, config=loaded, stored=stored,
+                                                            nats_url="nats://x", app_dsns={})
