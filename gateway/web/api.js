@@ -1,0 +1,98 @@
+// The gateway's HTTP API as the console uses it: bearer token, JSON, problem+json errors.
+
+const TOKEN_KEY = "jinqiao.token";
+
+// sessionStorage, not localStorage: the token dies with the tab, so a shared office computer
+// does not keep a colleague logged in.
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+/** A non-2xx answer (or no answer at all), carrying the RFC 9457 problem body. */
+export class Problem extends Error {
+  constructor(problem) {
+    super(problem.title);
+    this.problem = problem;
+    this.status = problem.status;
+  }
+
+  get errors() {
+    return Array.isArray(this.problem.errors) ? this.problem.errors : [];
+  }
+}
+
+let unauthorizedHandler = () => {};
+
+/** Called on every 401 of an authenticated call: the token expired or was refused. */
+export function onUnauthorized(handler) {
+  unauthorizedHandler = handler;
+}
+
+async function problemOf(response) {
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("json")) {
+    try {
+      const body = await response.json();
+      return { status: response.status, ...body, title: body.title || `请求失败（HTTP ${response.status}）` };
+    } catch {
+      // A malformed body still deserves a readable notice; fall through.
+    }
+  }
+  return { status: response.status, title: `请求失败（HTTP ${response.status}）` };
+}
+
+/**
+ * Call the API. Resolves to the parsed JSON body; rejects with a Problem.
+ * Everything personal travels in the body or headers, never in the path or query.
+ */
+export async function request(path, { method = "GET", body, headers = {}, auth = true } = {}) {
+  const sent = { Accept: "application/json, application/problem+json", ...headers };
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit", cache: "no-store",
+    });
+  } catch {
+    throw new Problem({ status: 0, title: "无法连接服务器", detail: "请检查网络连接后重试。" });
+  }
+  if (!response.ok) {
+    const problem = new Problem(await problemOf(response));
+    if (auth && response.status === 401) {
+      session.token = null;
+      unauthorizedHandler(problem);
+    }
+    throw problem;
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+/** Exchange credentials for a token; a 401 here means wrong credentials, not an expired session. */
+export async function login(username, password) {
+  const reply = await request("/api/v1/auth/token", { method: "POST", body: { username, password }, auth: false });
+  session.token = reply.access_token;
+}
+
+export const me = () => request("/api/v1/me");
+
+export function listMembers(tenant, pageToken = "") {
+  const query = new URLSearchParams({ page_size: "50" });
+  if (pageToken) query.set("page_token", pageToken);
+  return request(`/api/v1/tenants/${encodeURIComponent(tenant)}/members?${query}`);
+}
+
+export function createMember(tenant, member, idempotencyKey) {
+  return request(`/api/v1/tenants/${encodeURIComponent(tenant)}/members`, {
+    method: "POST", body: member, headers: { "Idempotency-Key": idempotencyKey },
+  });
+}
+
+export const memberCounts = (scope) => request(`/api/v1/scopes/${encodeURIComponent(scope)}/insights/members`);

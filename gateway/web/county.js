@@ -1,0 +1,11 @@
+// The county organisation department's page: register members and browse the roster.
+
+import { fromTemplate } from "./dom.js";
+import { mountRegisterForm } from "./register.js";
+import { mountRoster } from "./roster.js";
+
+export function renderCounty(view, who) {
+  view.replaceChildren(fromTemplate("tpl-county"));
+  const roster = mountRoster(view, who.tenant);
+  mountRegisterForm(view, who.tenant, (member) => roster.prepend(member));
+}
