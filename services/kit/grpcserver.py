@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import structlog
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from jinqiao.kit import errors, telemetry
 from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import wrap_unary
+from jinqiao.kit.tenancy import current_tenant
 
 log = logging.getLogger("jinqiao.grpc")
 
@@ -117,11 +119,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         @asynccontextmanager
         async def authenticated(_: Any, __: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-            token = _principal.set(self._verifier.verify(bearer_token(authorization)))
-            try:
-                yield
-            finally:
-                _principal.reset(token)
+            principal = self._verifier.verify(bearer_token(authorization))
+            token = _principal.set(principal)
+            tenant_token = current_tenant.set(principal.tenant)  # type: ignore[arg-type]
+            # Log lines of this call carry who and which county; never what (no PII in logs).
+            with structlog.contextvars.bound_contextvars(tenant=principal.tenant, role=principal.role.value):
+                try:
+                    yield
+                finally:
+                    current_tenant.reset(tenant_token)
+                    _principal.reset(token)
 
         return wrap_unary(handler, authenticated)
 
