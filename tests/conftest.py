@@ -15,7 +15,7 @@ from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
 from jinqiao.kit.crypto import encode_keyring, generate_key
 from jinqiao.kit.settings import KitSettings
 
-SERVICES_WITH_DATABASES = ("registry", "insights", "gateway")
+SERVICES_WITH_DATABASES = ("registry", "organizations", "insights", "gateway")
 
 
 def docker_answers() -> bool:

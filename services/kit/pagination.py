@@ -35,3 +35,22 @@ def decode_cursor(token: str) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(at), str(key)
     except (ValueError, TypeError) as exc:
         raise InvalidArgument.field("page_token", "分页标记无效") from exc
+
+
+def encode_key(*parts: str) -> str:
+    """Token for the position after a keyset of strings (e.g. name and id, or a tree path)."""
+    raw = json.dumps(list(parts), ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_key(token: str, *, parts: int) -> tuple[str, ...] | None:
+    """The keyset of a token made by ``encode_key``; '' means the first page."""
+    if not token:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError as exc:
+        raise InvalidArgument.field("page_token", "分页标记无效") from exc
+    if not isinstance(values, list) or len(values) != parts or not all(isinstance(v, str) for v in values):
+        raise InvalidArgument.field("page_token", "分页标记无效")
+    return tuple(values)

@@ -140,7 +140,10 @@ def stack_memory(root: Path) -> None:
     env.update({"JINQIAO_DATA_DIR": str(data), "JINQIAO_PG_PORT": str(free_port()),
                 "JINQIAO_NATS_PORT": str(free_port()), "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
                 "JINQIAO_HTTP_PORT": str(free_port()), "JINQIAO_REGISTRY_GRPC_PORT": str(free_port()),
-                "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()), "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
+                "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()),
+        "JINQIAO_ORGANIZATIONS_GRPC_PORT": str(free_port()),
+                "JINQIAO_ORGANIZATIONS_METRICS_PORT": str(free_port()),
+                "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
                 "JINQIAO_INSIGHTS_METRICS_PORT": str(free_port())})
     proc = subprocess.Popen([str(Path(sys.executable).parent / "jinqiao"), "up"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

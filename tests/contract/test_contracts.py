@@ -7,13 +7,16 @@ import re
 import pytest
 from google.protobuf import descriptor
 
-from jinqiao.events.v1 import registry_events_pb2
+from jinqiao.events.v1 import meta_pb2, organizations_events_pb2, registry_events_pb2
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.insights.v1 import insights_pb2
+from jinqiao.organizations.v1 import organizations_pb2
 from jinqiao.registry.v1 import registry_pb2
 
-FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, registry_events_pb2.DESCRIPTOR]
+SERVICE_FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, organizations_pb2.DESCRIPTOR]
+EVENT_FILES = [registry_events_pb2.DESCRIPTOR, organizations_events_pb2.DESCRIPTOR]
+FILES = [*SERVICE_FILES, *EVENT_FILES, meta_pb2.DESCRIPTOR]
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -68,7 +71,7 @@ def test_enums_start_at_unspecified_zero(file):
         assert first.number == 0 and first.name.endswith("_UNSPECIFIED"), enum.full_name
 
 
-@pytest.mark.parametrize("file", [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR], ids=lambda f: f.name)
+@pytest.mark.parametrize("file", SERVICE_FILES, ids=lambda f: f.name)
 def test_each_rpc_has_its_own_request_and_response(file):
     for service in file.services_by_name.values():
         assert service.name.endswith("Service")
@@ -77,9 +80,8 @@ def test_each_rpc_has_its_own_request_and_response(file):
             assert method.output_type.name == f"{method.name}Response"
 
 
-def test_every_event_carries_meta_and_no_clear_pii():
-    for message in registry_events_pb2.DESCRIPTOR.message_types_by_name.values():
-        if message.name == "EventMeta":
-            continue
+@pytest.mark.parametrize("file", EVENT_FILES, ids=lambda f: f.name)
+def test_every_event_carries_meta_and_no_clear_pii(file):
+    for message in file.message_types_by_name.values():
         assert message.fields_by_name["meta"].message_type.name == "EventMeta"
         assert not {"id_number", "phone"} & set(message.fields_by_name)

@@ -81,6 +81,7 @@ def env() -> Iterator[dict[str, str]]:
         "JINQIAO_HTTP_PORT": str(free_port()),
         "JINQIAO_REGISTRY_GRPC_PORT": str(free_port()),
         "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()),
+        "JINQIAO_ORGANIZATIONS_GRPC_PORT": str(free_port()), "JINQIAO_ORGANIZATIONS_METRICS_PORT": str(free_port()),
         "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
         "JINQIAO_INSIGHTS_METRICS_PORT": str(free_port()),
         "JINQIAO_DEMO_PASSWORD": "e2e-password",

@@ -1,0 +1,87 @@
+"""Organisations gRPC servicer: unpack, one use-case call, map back."""
+
+from __future__ import annotations
+
+import grpc
+
+from jinqiao.kit.grpcserver import current_principal
+from jinqiao.organizations import domain, service
+from jinqiao.organizations.v1 import organizations_pb2 as pb
+from jinqiao.organizations.v1 import organizations_pb2_grpc
+
+
+def org_to_proto(org: domain.Org) -> pb.Org:
+    """The wire form of an organisation."""
+    message = pb.Org(
+        id=org.id, tenant_id=org.tenant_id, parent_id=org.parent_id or "", name=org.name, kind=int(org.kind),
+        city_code=org.city_code, founding_mode=int(org.founding_mode) if org.founding_mode else 0,
+        industry=org.industry, status=int(org.status), depth=org.depth, version=org.version,
+    )
+    message.create_time.FromDatetime(org.created_at)
+    return message
+
+
+class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer):
+    """jinqiao.organizations.v1.OrganizationsService."""
+
+    def __init__(self, deps: service.OrgDeps) -> None:
+        self._deps = deps
+
+    async def CreateOrg(self, request: pb.CreateOrgRequest, context: grpc.aio.ServicerContext) -> pb.CreateOrgResponse:
+        """Found an organisation."""
+        org = await service.create_org(deps=self._deps, principal=current_principal(), data=service.OrgInput(
+            parent_id=request.parent_id, name=request.name, kind=request.kind, city_code=request.city_code,
+            founding_mode=request.founding_mode, industry=request.industry,
+        ))
+        return pb.CreateOrgResponse(org=org_to_proto(org))
+
+    async def GetOrg(self, request: pb.GetOrgRequest, context: grpc.aio.ServicerContext) -> pb.GetOrgResponse:
+        """One organisation."""
+        org = await service.get_org(deps=self._deps, principal=current_principal(), org_id=request.id)
+        return pb.GetOrgResponse(org=org_to_proto(org))
+
+    async def RenameOrg(self, request: pb.RenameOrgRequest, context: grpc.aio.ServicerContext) -> pb.RenameOrgResponse:
+        """Rename."""
+        org = await service.rename_org(deps=self._deps, principal=current_principal(), org_id=request.id,
+                                       name=request.name)
+        return pb.RenameOrgResponse(org=org_to_proto(org))
+
+    async def MoveOrg(self, request: pb.MoveOrgRequest, context: grpc.aio.ServicerContext) -> pb.MoveOrgResponse:
+        """Move with the subtree."""
+        org, moved = await service.move_org(deps=self._deps, principal=current_principal(), org_id=request.id,
+                                            new_parent_id=request.new_parent_id)
+        return pb.MoveOrgResponse(org=org_to_proto(org), moved=moved)
+
+    async def DissolveOrg(
+        self, request: pb.DissolveOrgRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DissolveOrgResponse:
+        """Dissolve an empty organisation."""
+        org = await service.dissolve_org(deps=self._deps, principal=current_principal(), org_id=request.id,
+                                         reason=request.reason)
+        return pb.DissolveOrgResponse(org=org_to_proto(org))
+
+    async def ListChildOrgs(
+        self, request: pb.ListChildOrgsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListChildOrgsResponse:
+        """Direct children."""
+        orgs, token = await service.list_children(
+            deps=self._deps, principal=current_principal(), parent_id=request.parent_id,
+            page_size=request.page_size, page_token=request.page_token, include_dissolved=request.include_dissolved,
+        )
+        return pb.ListChildOrgsResponse(orgs=[org_to_proto(o) for o in orgs], next_page_token=token)
+
+    async def ListSubtreeOrgs(
+        self, request: pb.ListSubtreeOrgsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSubtreeOrgsResponse:
+        """A subtree in tree order."""
+        orgs, token = await service.list_subtree(deps=self._deps, principal=current_principal(),
+                                                 root_id=request.root_id, page_size=request.page_size,
+                                                 page_token=request.page_token)
+        return pb.ListSubtreeOrgsResponse(orgs=[org_to_proto(o) for o in orgs], next_page_token=token)
+
+    async def ListAncestorOrgs(
+        self, request: pb.ListAncestorOrgsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAncestorOrgsResponse:
+        """Ancestors, root first."""
+        orgs = await service.list_ancestors(deps=self._deps, principal=current_principal(), org_id=request.id)
+        return pb.ListAncestorOrgsResponse(orgs=[org_to_proto(o) for o in orgs])

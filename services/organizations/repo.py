@@ -1,0 +1,127 @@
+"""Organisations repository: SQL over the unit of work's connection (RLS scopes it to one county)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.errors import AlreadyExists
+from jinqiao.organizations.domain import NewOrg, Org, OrgStatus
+from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
+
+
+async def lock_tree(uow: UnitOfWork) -> None:
+    """Serialise structural changes of one county's tree (two crossing moves could otherwise make a cycle)."""
+    await uow.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('org-tree:' || $1, 0))", uow.tenant)
+
+
+async def get(uow: UnitOfWork, *, org_id: str) -> tuple[Org, str] | None:
+    """An organisation and its path, or None."""
+    record = await uow.conn.fetchrow(f"SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1", org_id)
+    return (org_from_record(record), record["path"]) if record else None
+
+
+async def insert(uow: UnitOfWork, *, org_id: str, parent_id: str | None, parent_path: str | None, org: NewOrg,
+                 created_at: datetime) -> None:
+    """Insert an organisation under a parent (or as the county's root)."""
+    path = f"{parent_path}.{label(org_id)}" if parent_path else label(org_id)
+    try:
+        await uow.conn.execute(
+            "INSERT INTO orgs (tenant_id, id, parent_id, path, name, kind, city_code, founding_mode, industry,"
+            " created_at) VALUES ($1, $2, $3, $4::ltree, $5, $6, $7, $8, $9, $10)",
+            uow.tenant, org_id, parent_id, path, org.name, int(org.kind), org.city_code,
+            int(org.founding_mode) if org.founding_mode else None, org.industry, created_at,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _conflict(exc) from exc
+
+
+def _conflict(exc: asyncpg.UniqueViolationError) -> AlreadyExists:
+    if exc.constraint_name == "orgs_one_root":
+        return AlreadyExists("本县已有县委根组织")
+    return AlreadyExists("同一上级组织下已有同名组织")
+
+
+async def rename(uow: UnitOfWork, *, org_id: str, name: str) -> None:
+    """Change the name, bumping the version."""
+    try:
+        await uow.conn.execute(
+            "UPDATE orgs SET name = $2, version = version + 1, updated_at = now() WHERE id = $1", org_id, name
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _conflict(exc) from exc
+
+
+async def move_subtree(uow: UnitOfWork, *, org_id: str, old_path: str, new_parent_id: str,
+                       new_parent_path: str) -> int:
+    """Re-root every path under ``old_path`` beneath the new parent; return how many rows moved."""
+    moved = await uow.conn.fetchval(
+        "WITH moved AS (UPDATE orgs SET path = $2::ltree || subpath(path, nlevel($1::ltree) - 1),"
+        " updated_at = now() WHERE path <@ $1::ltree RETURNING 1) SELECT count(*) FROM moved",
+        old_path, new_parent_path,
+    )
+    try:
+        await uow.conn.execute(
+            "UPDATE orgs SET parent_id = $2, version = version + 1 WHERE id = $1", org_id, new_parent_id
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _conflict(exc) from exc
+    return int(moved)
+
+
+async def active_children(uow: UnitOfWork, *, org_id: str) -> int:
+    """How many active organisations sit directly under this one."""
+    return await uow.conn.fetchval(
+        "SELECT count(*) FROM orgs WHERE parent_id = $1 AND status = $2", org_id, int(OrgStatus.ACTIVE)
+    )
+
+
+async def members(uow: UnitOfWork, *, org_id: str) -> int:
+    """How many members the organisation holds."""
+    return await uow.conn.fetchval("SELECT member_count FROM orgs WHERE id = $1", org_id)
+
+
+async def dissolve(uow: UnitOfWork, *, org_id: str, reason: str) -> None:
+    """Mark dissolved; the row stays for the ledgers."""
+    await uow.conn.execute(
+        "UPDATE orgs SET status = $2, dissolve_reason = $3, version = version + 1, updated_at = now() WHERE id = $1",
+        org_id, int(OrgStatus.DISSOLVED), reason,
+    )
+
+
+async def children(uow: UnitOfWork, *, parent_id: str, after: tuple[str, str] | None, limit: int,
+                   include_dissolved: bool) -> list[Org]:
+    """A page of direct children by name."""
+    statuses = [1, 2] if include_dissolved else [1]
+    if after is None:
+        records = await uow.conn.fetch(
+            f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = $1 AND status = ANY($2::smallint[])"
+            " ORDER BY name, id LIMIT $3", parent_id, statuses, limit,
+        )
+    else:
+        records = await uow.conn.fetch(
+            f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = $1 AND status = ANY($2::smallint[])"
+            " AND (name, id) > ($3, $4::uuid) ORDER BY name, id LIMIT $5",
+            parent_id, statuses, after[0], after[1], limit,
+        )
+    return [org_from_record(r) for r in records]
+
+
+async def subtree(uow: UnitOfWork, *, root_path: str, after_path: str | None, limit: int) -> list[tuple[Org, str]]:
+    """A page of the subtree in path order (a parent always before its children)."""
+    records = await uow.conn.fetch(
+        f"SELECT {ORG_COLUMNS} FROM orgs WHERE path <@ $1::ltree AND ($2::ltree IS NULL OR path > $2::ltree)"
+        " ORDER BY path LIMIT $3",
+        root_path, after_path, limit,
+    )
+    return [(org_from_record(r), r["path"]) for r in records]
+
+
+async def ancestors(uow: UnitOfWork, *, path: str) -> list[Org]:
+    """Every proper ancestor, root first."""
+    records = await uow.conn.fetch(
+        f"SELECT {ORG_COLUMNS} FROM orgs WHERE path @> $1::ltree AND path <> $1::ltree ORDER BY nlevel(path)", path
+    )
+    return [org_from_record(r) for r in records]

@@ -1,0 +1,28 @@
+"""Organisations process: wires the use cases to gRPC; everything else comes from the kit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jinqiao.kit.process import Register, ServiceContext, run_service, serve
+from jinqiao.kit.settings import KitSettings
+from jinqiao.organizations import service
+from jinqiao.organizations.api import OrganizationsServicer
+from jinqiao.organizations.v1 import organizations_pb2, organizations_pb2_grpc
+
+SERVICE_NAME = organizations_pb2.DESCRIPTOR.services_by_name["OrganizationsService"].full_name
+
+
+async def setup(ctx: ServiceContext) -> Sequence[Register]:
+    """Build the servicer over the shared pool."""
+    servicer = OrganizationsServicer(service.OrgDeps(db=ctx.db))
+    return [lambda server: organizations_pb2_grpc.add_OrganizationsServiceServicer_to_server(servicer, server)]
+
+
+async def main(settings: KitSettings) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
+
+
+if __name__ == "__main__":
+    run_service(main, service=service.SERVICE)

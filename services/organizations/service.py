@@ -1,0 +1,201 @@
+"""Organisations use cases: each one transaction, tenant explicit, event and audit row in the same commit."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+
+from jinqiao.events.v1 import organizations_events_pb2 as events
+from jinqiao.kit import audit, pagination, telemetry
+from jinqiao.kit.auth import Principal
+from jinqiao.kit.db import Database, UnitOfWork
+from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.events import new_event
+from jinqiao.organizations import domain, repo
+
+SERVICE = "organizations"
+_PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
+
+
+@dataclass(frozen=True, slots=True)
+class OrgDeps:
+    """What the use cases need, built once in ``server.py``."""
+
+    db: Database
+
+
+@dataclass(frozen=True, slots=True)
+class OrgInput:
+    """The raw fields of a create request."""
+
+    parent_id: str
+    name: str
+    kind: int
+    city_code: str
+    founding_mode: int
+    industry: str
+
+
+def _tenant(principal: Principal) -> str:
+    if principal.tenant is None:
+        raise NotFound("未找到")
+    return principal.tenant
+
+
+def _uuid(value: str, *, field: str | None = None) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        if field:
+            raise InvalidArgument.field(field, "组织编号无效") from None
+        raise NotFound("未找到该组织") from None
+
+
+async def _load(uow: UnitOfWork, org_id: str, *, field: str | None = None) -> tuple[domain.Org, str]:
+    found = await repo.get(uow, org_id=_uuid(org_id, field=field))
+    if found is None:
+        if field:
+            raise InvalidArgument.field(field, "上级组织不存在")
+        raise NotFound("未找到该组织")
+    return found
+
+
+async def _record(uow: UnitOfWork, principal: Principal, *, message: Message, action: str, org_id: str,
+                  version: int, reason: str | None = None) -> None:
+    traceparent = telemetry.current_traceparent()
+    uow.add_event(new_event(message, service=SERVICE, tenant=uow.tenant, aggregate_id=org_id,
+                            aggregate_version=version, traceparent=traceparent))
+    await audit.record(uow, audit.AuditEntry(
+        actor=principal.user, role=principal.role, action=action, object_type="org", object_id=org_id,
+        reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
+    ))
+
+
+async def create_org(*, deps: OrgDeps, principal: Principal, data: OrgInput) -> domain.Org:
+    """Found an organisation under a parent of the caller's county (or the county committee itself)."""
+    domain.ensure_may_write(principal.role)
+    tenant = _tenant(principal)
+    new = domain.validate_new_org(name=data.name, kind=data.kind, city_code=data.city_code,
+                                  founding_mode=data.founding_mode, industry=data.industry,
+                                  has_parent=bool(data.parent_id))
+    org_id = str(uuid.uuid4())
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        parent_path = None
+        if data.parent_id:
+            parent, parent_path = await _load(uow, data.parent_id, field="parent_id")
+            domain.ensure_may_sit_under(child=new.kind, parent=parent)
+        await repo.insert(uow, org_id=org_id, parent_id=data.parent_id or None, parent_path=parent_path, org=new,
+                          created_at=datetime.now(UTC))
+        org, _ = await _load(uow, org_id)
+        await _record(uow, principal, message=events.OrgCreated(
+            org_id=org_id, parent_id=data.parent_id, kind=new.kind.name, city_code=new.city_code, name=new.name,
+        ), action="org.create", org_id=org_id, version=org.version)
+        await uow.commit()
+    return org
+
+
+async def get_org(*, deps: OrgDeps, principal: Principal, org_id: str) -> domain.Org:
+    """One organisation of the caller's county."""
+    domain.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, org_id)
+    return org
+
+
+async def rename_org(*, deps: OrgDeps, principal: Principal, org_id: str, name: str) -> domain.Org:
+    """Rename an organisation."""
+    domain.ensure_may_write(principal.role)
+    violations: list[FieldViolation] = []
+    clean = domain.clean_name(name, violations=violations)
+    if violations:
+        raise InvalidArgument(violations)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        await _load(uow, org_id)
+        await repo.rename(uow, org_id=_uuid(org_id), name=clean)
+        org, _ = await _load(uow, org_id)
+        await _record(uow, principal, message=events.OrgRenamed(org_id=org.id, name=clean), action="org.rename",
+                      org_id=org.id, version=org.version)
+        await uow.commit()
+    return org
+
+
+async def move_org(*, deps: OrgDeps, principal: Principal, org_id: str, new_parent_id: str) -> tuple[domain.Org, int]:
+    """Move an organisation with its subtree; never under itself or its own descendants."""
+    domain.ensure_may_write(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        await repo.lock_tree(uow)
+        org, path = await _load(uow, org_id)
+        parent, parent_path = await _load(uow, new_parent_id, field="new_parent_id")
+        if parent_path == path or parent_path.startswith(path + "."):
+            raise InvalidArgument.field("new_parent_id", "不能把组织移到它自己或它的下级组织之下")
+        domain.ensure_may_sit_under(child=org.kind, parent=parent)
+        moved = await repo.move_subtree(uow, org_id=org.id, old_path=path, new_parent_id=parent.id,
+                                        new_parent_path=parent_path)
+        after, _ = await _load(uow, org_id)
+        await _record(uow, principal, message=events.OrgMoved(
+            org_id=org.id, old_parent_id=org.parent_id or "", new_parent_id=parent.id,
+        ), action="org.move", org_id=org.id, version=after.version)
+        await uow.commit()
+    return after, moved
+
+
+async def dissolve_org(*, deps: OrgDeps, principal: Principal, org_id: str, reason: str) -> domain.Org:
+    """Dissolve an empty organisation, recording why."""
+    domain.ensure_may_write(principal.role)
+    clean_reason = " ".join(reason.split())
+    if not clean_reason:
+        raise InvalidArgument.field("reason", "撤销须说明原因")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        await repo.lock_tree(uow)
+        org, _ = await _load(uow, org_id)
+        domain.ensure_may_dissolve(org=org, active_children=await repo.active_children(uow, org_id=org.id),
+                                   members=await repo.members(uow, org_id=org.id))
+        await repo.dissolve(uow, org_id=org.id, reason=clean_reason)
+        after, _ = await _load(uow, org_id)
+        await _record(uow, principal, message=events.OrgDissolved(org_id=org.id, reason=clean_reason),
+                      action="org.dissolve", org_id=org.id, version=after.version, reason=clean_reason)
+        await uow.commit()
+    return after
+
+
+async def list_children(*, deps: OrgDeps, principal: Principal, parent_id: str, page_size: int, page_token: str,
+                        include_dissolved: bool) -> tuple[list[domain.Org], str]:
+    """A page of an organisation's direct children, by name."""
+    domain.ensure_may_read(principal.role)
+    limit = pagination.page_size(page_size)
+    after = pagination.decode_key(page_token, parts=2)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        parent, _ = await _load(uow, parent_id)
+        rows = await repo.children(uow, parent_id=parent.id, after=after, limit=limit + 1,  # type: ignore[arg-type]
+                                   include_dissolved=include_dissolved)
+    page = rows[:limit]
+    token = pagination.encode_key(page[-1].name, page[-1].id) if len(rows) > limit else ""
+    return page, token
+
+
+async def list_subtree(*, deps: OrgDeps, principal: Principal, root_id: str, page_size: int,
+                       page_token: str) -> tuple[list[domain.Org], str]:
+    """A page of a subtree in tree order (each organisation after its parent)."""
+    domain.ensure_may_read(principal.role)
+    limit = pagination.page_size(page_size)
+    after = pagination.decode_key(page_token, parts=1)
+    if after and not _PATH.fullmatch(after[0]):
+        raise InvalidArgument.field("page_token", "分页标记无效")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        _, root_path = await _load(uow, root_id)
+        rows = await repo.subtree(uow, root_path=root_path, after_path=after[0] if after else None, limit=limit + 1)
+    page = rows[:limit]
+    token = pagination.encode_key(page[-1][1]) if len(rows) > limit else ""
+    return [org for org, _ in page], token
+
+
+async def list_ancestors(*, deps: OrgDeps, principal: Principal, org_id: str) -> list[domain.Org]:
+    """The chain from the county committee down to the organisation's parent."""
+    domain.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        _, path = await _load(uow, org_id)
+        return await repo.ancestors(uow, path=path)

@@ -1,0 +1,170 @@
+"""The organisation tree over gRPC on real PostgreSQL: founding, moving subtrees, dissolving, tenancy."""
+
+from __future__ import annotations
+
+import base64
+
+import grpc
+import pytest
+
+from jinqiao.kit.auth import Role
+from jinqiao.kit.process import start_service
+from jinqiao.organizations import server as org_server
+from jinqiao.organizations.v1 import organizations_pb2 as pb
+from jinqiao.organizations.v1 import organizations_pb2_grpc
+from tests.integration.conftest import bearer
+from tests.integration.test_registry_grpc import field_violations
+
+K = pb.OrgKind
+
+
+@pytest.fixture(scope="module")
+async def orgs(settings_for):
+    running = await start_service(settings_for("organizations"), service="organizations",
+                                  service_names=[org_server.SERVICE_NAME], produces_events=True,
+                                  setup=org_server.setup)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    yield organizations_pb2_grpc.OrganizationsServiceStub(channel)
+    await channel.close()
+    await running.stop()
+
+
+class Tree:
+    """Builds orgs in one county with its admin's token."""
+
+    def __init__(self, stub, token: str) -> None:
+        self.stub, self.md = stub, bearer(token)
+
+    async def add(self, name: str, kind: int, parent: str = "", **extra: object) -> pb.Org:
+        reply = await self.stub.CreateOrg(pb.CreateOrgRequest(parent_id=parent, name=name, kind=kind, **extra),
+                                          metadata=self.md)
+        return reply.org
+
+
+@pytest.fixture(scope="module")
+async def county(orgs, county_token):
+    """A small tree in 411526: 县委 → two townships → villages; an external branch in Beijing."""
+    tree = Tree(orgs, county_token("411526"))
+    root = await tree.add("中共潢川县委员会", K.ORG_KIND_COUNTY_COMMITTEE)
+    east = await tree.add("春申街道党工委", K.ORG_KIND_TOWNSHIP_COMMITTEE, root.id)
+    west = await tree.add("双柳树镇党委", K.ORG_KIND_TOWNSHIP_COMMITTEE, root.id)
+    village = await tree.add("李店村党支部", K.ORG_KIND_VILLAGE_BRANCH, east.id)
+    group = await tree.add("电商功能党小组", K.ORG_KIND_FUNCTIONAL_GROUP, village.id)
+    beijing = await tree.add("潢川县驻北京流动党员党支部", K.ORG_KIND_EXTERNAL_BRANCH, root.id, city_code="110000",
+                             founding_mode=pb.FOUNDING_MODE_HOSTED)
+    return tree, {"root": root, "east": east, "west": west, "village": village, "group": group, "beijing": beijing}
+
+
+async def test_subtree_lists_every_descendant_after_its_parent(county):
+    tree, o = county
+    reply = await tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["root"].id, page_size=2),
+                                            metadata=tree.md)
+    seen = [org.id for org in reply.orgs]
+    token = reply.next_page_token
+    while token:
+        page = await tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["root"].id, page_size=2,
+                                                                         page_token=token), metadata=tree.md)
+        seen += [org.id for org in page.orgs]
+        token = page.next_page_token
+    assert set(seen) == {org.id for org in o.values()}
+    assert seen.index(o["village"].id) < seen.index(o["group"].id)
+    assert o["beijing"].city_code == "110000" and o["group"].depth == 4
+
+
+async def test_moving_a_subtree_keeps_the_tree_consistent(county):
+    tree, o = county
+    reply = await tree.stub.MoveOrg(pb.MoveOrgRequest(id=o["village"].id, new_parent_id=o["west"].id),
+                                    metadata=tree.md)
+    assert reply.moved == 2 and reply.org.parent_id == o["west"].id
+    ancestors = await tree.stub.ListAncestorOrgs(pb.ListAncestorOrgsRequest(id=o["group"].id), metadata=tree.md)
+    assert [a.id for a in ancestors.orgs] == [o["root"].id, o["west"].id, o["village"].id]
+    east = await tree.stub.ListChildOrgs(pb.ListChildOrgsRequest(parent_id=o["east"].id), metadata=tree.md)
+    assert o["village"].id not in {c.id for c in east.orgs}
+    west = await tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["west"].id), metadata=tree.md)
+    assert {c.id for c in west.orgs} == {o["west"].id, o["village"].id, o["group"].id}
+
+
+async def test_an_organisation_cannot_move_under_its_own_descendant(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.MoveOrg(pb.MoveOrgRequest(id=o["village"].id, new_parent_id=o["group"].id),
+                                metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "new_parent_id" in field_violations(caught.value)
+
+
+async def test_dissolving_a_non_empty_organisation_is_refused_with_a_clear_error(county):
+    tree, o = county
+    # The west township holds the village moved there above: refused, saying what is left inside.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.DissolveOrg(pb.DissolveOrgRequest(id=o["west"].id, reason="撤并"), metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "1 个下级组织" in caught.value.details()
+    still = await tree.stub.GetOrg(pb.GetOrgRequest(id=o["west"].id), metadata=tree.md)
+    assert still.org.status == pb.ORG_STATUS_ACTIVE
+
+
+async def test_dissolving_needs_a_reason(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.DissolveOrg(pb.DissolveOrgRequest(id=o["east"].id, reason="  "), metadata=tree.md)
+    assert "reason" in field_violations(caught.value)
+
+
+async def test_an_empty_organisation_is_dissolved_and_hidden_from_children(county):
+    tree, o = county
+    extra = await tree.add("临时党支部（待撤销）", K.ORG_KIND_TEMPORARY_BRANCH, o["root"].id)
+    reply = await tree.stub.DissolveOrg(pb.DissolveOrgRequest(id=extra.id, reason="任务完成"), metadata=tree.md)
+    assert reply.org.status == pb.ORG_STATUS_DISSOLVED
+    children = await tree.stub.ListChildOrgs(pb.ListChildOrgsRequest(parent_id=o["root"].id), metadata=tree.md)
+    assert extra.id not in {c.id for c in children.orgs}
+
+
+async def test_a_kind_under_the_wrong_parent_names_parent_id(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.add("错误的村支部", K.ORG_KIND_VILLAGE_BRANCH, o["root"].id)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "parent_id" in field_violations(caught.value)
+
+
+async def test_two_county_committees_in_one_county_are_refused(county):
+    tree, _ = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.add("第二个县委", K.ORG_KIND_COUNTY_COMMITTEE)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_foreign_county_org_is_not_found(county, county_token):
+    tree, o = county
+    other = bearer(county_token("411527"))
+    for call in (
+        tree.stub.GetOrg(pb.GetOrgRequest(id=o["root"].id), metadata=other),
+        tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["root"].id), metadata=other),
+        tree.stub.RenameOrg(pb.RenameOrgRequest(id=o["root"].id, name="x"), metadata=other),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.CreateOrg(
+            pb.CreateOrgRequest(parent_id=o["root"].id, name="渗透", kind=K.ORG_KIND_ONLINE_BRANCH), metadata=other
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # the parent does not exist for that county
+
+
+async def test_analysts_cannot_shape_the_tree(county, issuer):
+    tree, o = county
+    token, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.RenameOrg(pb.RenameOrgRequest(id=o["root"].id, name="x"), metadata=bearer(token))
+    assert caught.value.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND)
+
+
+async def test_a_forged_subtree_page_token_is_invalid_argument(county):
+    tree, o = county
+    forged = base64.urlsafe_b64encode(b'["not a path;drop"]').decode().rstrip("=")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["root"].id, page_token=forged),
+                                        metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
