@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import insights, members, problems, session
+from jinqiao.gateway import insights, members, orgs, problems, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway
 from jinqiao.gateway.settings import GatewaySettings
@@ -30,6 +30,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         db = await Database.connect(settings.database_url, min_size=1, max_size=settings.db_pool_max)
         clients = ServiceClients.connect(
             registry_target=settings.registry_target, insights_target=settings.insights_target,
+            organizations_target=settings.organizations_target,
             timeout=settings.grpc_timeout_seconds,
         )
         app.state.gateway = Gateway(
@@ -55,6 +56,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(session.router)
     app.include_router(members.router)
     app.include_router(insights.router)
+    app.include_router(orgs.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

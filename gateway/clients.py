@@ -8,6 +8,7 @@ import grpc
 
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import telemetry
+from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
 
 
@@ -17,19 +18,24 @@ class ServiceClients:
 
     registry: registry_pb2_grpc.RegistryServiceStub
     insights: insights_pb2_grpc.InsightsServiceStub
+    organizations: organizations_pb2_grpc.OrganizationsServiceStub
     channels: list[grpc.aio.Channel]
     timeout: float
 
     @classmethod
-    def connect(cls, *, registry_target: str, insights_target: str, timeout: float) -> ServiceClients:
+    def connect(
+        cls, *, registry_target: str, insights_target: str, organizations_target: str, timeout: float
+    ) -> ServiceClients:
         """Open one channel per service (HTTP/2 multiplexes every request over it)."""
         interceptors = [telemetry.TracingClientInterceptor()]
         registry = grpc.aio.insecure_channel(registry_target, interceptors=interceptors)
         insights = grpc.aio.insecure_channel(insights_target, interceptors=interceptors)
+        organizations = grpc.aio.insecure_channel(organizations_target, interceptors=interceptors)
         return cls(
             registry=registry_pb2_grpc.RegistryServiceStub(registry),
             insights=insights_pb2_grpc.InsightsServiceStub(insights),
-            channels=[registry, insights],
+            organizations=organizations_pb2_grpc.OrganizationsServiceStub(organizations),
+            channels=[registry, insights, organizations],
             timeout=timeout,
         )
 

@@ -13,5 +13,6 @@ class GatewaySettings(KitSettings):
     http_port: int = 8080
     registry_target: str = "127.0.0.1:50051"
     insights_target: str = "127.0.0.1:50055"
+    organizations_target: str = "127.0.0.1:50052"
     demo_password: SecretStr = SecretStr("jinqiao")
     grpc_timeout_seconds: float = 10.0

@@ -34,6 +34,10 @@ def openapi() -> dict:
         ("/api/v1/tenants/{tenant}/members", "get"),
         ("/api/v1/tenants/{tenant}/members/{member_id}", "get"),
         ("/api/v1/scopes/{scope}/insights/members", "get"),
+        ("/api/v1/tenants/{tenant}/orgs", "post"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}", "get"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/subtree", "get"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/move", "post"),
     ],
 )
 def test_stable_routes_exist(openapi, path, method):

@@ -17,6 +17,7 @@ from jinqiao.insights import server as insights_server
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit.process import RunningService, start_service
 from jinqiao.kit.runtime.ports import free_port
+from jinqiao.organizations import server as organizations_server
 from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
 
@@ -27,6 +28,7 @@ class Platform:
 
     registry: RunningService
     insights: RunningService
+    organizations: RunningService
     registry_stub: registry_pb2_grpc.RegistryServiceStub
     insights_stub: insights_pb2_grpc.InsightsServiceStub
     http: httpx.AsyncClient
@@ -40,6 +42,10 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
         settings_for("registry"), service="registry", service_names=[registry_server.SERVICE_NAME],
         produces_events=True, setup=registry_server.setup,
     )
+    organizations = await start_service(
+        settings_for("organizations"), service="organizations", service_names=[organizations_server.SERVICE_NAME],
+        produces_events=True, setup=organizations_server.setup,
+    )
     insights = await start_service(
         settings_for("insights"), service="insights", service_names=[insights_server.SERVICE_NAME],
         produces_events=False, setup=insights_server.setup,
@@ -47,7 +53,7 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
     port = free_port()
     gateway_settings = settings_for(
         "gateway", GatewaySettings, http_port=port, registry_target=f"127.0.0.1:{registry.port}",
-        insights_target=f"127.0.0.1:{insights.port}",
+        insights_target=f"127.0.0.1:{insights.port}", organizations_target=f"127.0.0.1:{organizations.port}",
     )
     server = uvicorn.Server(uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
@@ -61,7 +67,7 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
         yield Platform(
-            registry=registry, insights=insights,
+            registry=registry, insights=insights, organizations=organizations,
             registry_stub=registry_pb2_grpc.RegistryServiceStub(registry_channel),
             insights_stub=insights_pb2_grpc.InsightsServiceStub(insights_channel),
             http=http, base_url=base_url,
@@ -71,6 +77,7 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
     server.should_exit = True
     await serving
     await insights.stop()
+    await organizations.stop()
     await registry.stop()
 
 

@@ -8,8 +8,6 @@ import grpc
 import pytest
 
 from jinqiao.kit.auth import Role
-from jinqiao.kit.process import start_service
-from jinqiao.organizations import server as org_server
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from tests.integration.conftest import bearer
@@ -19,14 +17,10 @@ K = pb.OrgKind
 
 
 @pytest.fixture(scope="module")
-async def orgs(settings_for):
-    running = await start_service(settings_for("organizations"), service="organizations",
-                                  service_names=[org_server.SERVICE_NAME], produces_events=True,
-                                  setup=org_server.setup)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+async def orgs(platform):
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{platform.organizations.port}")
     yield organizations_pb2_grpc.OrganizationsServiceStub(channel)
     await channel.close()
-    await running.stop()
 
 
 class Tree:

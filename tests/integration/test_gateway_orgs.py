@@ -1,0 +1,64 @@
+"""The org tree over HTTP: founding, tree views, moves, problem+json, and another county's tree is 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from jinqiao.gateway.accounts import Account, upsert_account
+from jinqiao.kit.auth import Role
+from jinqiao.kit.db import Database
+
+PASSWORD = "org-pw"
+
+
+@pytest.fixture(scope="module")
+async def headers(platform, settings_for):
+    db = await Database.connect(settings_for("gateway").database_url, min_size=1, max_size=1)
+    for county in ("411521", "411522"):
+        await upsert_account(db=db, account=Account(username=f"o-county-{county}", role=Role.COUNTY_ADMIN,
+                                                    scope=county, acting_tenant=county), password=PASSWORD)
+    await db.close()
+    result = {}
+    for county in ("411521", "411522"):
+        reply = await platform.http.post("/api/v1/auth/token",
+                                         json={"username": f"o-county-{county}", "password": PASSWORD})
+        result[county] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+    return result
+
+
+async def test_a_county_builds_and_reads_its_tree_over_http(platform, headers):
+    base = "/api/v1/tenants/411521/orgs"
+    h = headers["411521"]
+    root = await platform.http.post(base, json={"name": "中共罗山县委员会", "kind": "county_committee"}, headers=h)
+    assert root.status_code == 201, root.text
+    root_id = root.json()["id"]
+    town = (await platform.http.post(base, json={"name": "周党镇党委", "kind": "township_committee",
+                                                 "parent_id": root_id}, headers=h)).json()
+    external = await platform.http.post(base, headers=h, json={
+        "name": "罗山县驻上海流动党员党总支", "kind": "external_general_branch", "parent_id": root_id,
+        "city_code": "310000", "founding_mode": "standalone",
+    })
+    assert external.status_code == 201 and external.json()["city_name"] == "上海市"
+    subtree = (await platform.http.get(f"{base}/{root_id}/subtree", headers=h)).json()["orgs"]
+    assert subtree[0]["id"] == root_id
+    assert {town["id"], external.json()["id"]} <= {o["id"] for o in subtree}
+    ancestors = (await platform.http.get(f"{base}/{town['id']}/ancestors", headers=h)).json()
+    assert [a["id"] for a in ancestors] == [root_id]
+
+
+async def test_external_branch_without_city_is_422_naming_it(platform, headers):
+    h = headers["411521"]
+    reply = await platform.http.post("/api/v1/tenants/411521/orgs",
+                                     json={"name": "x", "kind": "external_branch", "parent_id": ""}, headers=h)
+    assert reply.status_code == 422
+    assert {"city_code", "founding_mode", "parent_id"} <= {e["field"] for e in reply.json()["errors"]}
+
+
+async def test_another_countys_tree_is_404(platform, headers):
+    own = headers["411522"]
+    root = (await platform.http.post("/api/v1/tenants/411522/orgs",
+                                     json={"name": "中共光山县委员会", "kind": "county_committee"}, headers=own)).json()
+    other = headers["411521"]
+    for path in (f"/api/v1/tenants/411522/orgs/{root['id']}", f"/api/v1/tenants/411521/orgs/{root['id']}",
+                 f"/api/v1/tenants/411521/orgs/{root['id']}/subtree"):
+        assert (await platform.http.get(path, headers=other)).status_code == 404, path
