@@ -15,6 +15,8 @@ from jinqiao.kit import pii
 from jinqiao.kit.auth import Role, TokenIssuer
 from jinqiao.kit.db import Database
 from jinqiao.kit.regions import name_of
+from jinqiao.organizations.v1 import organizations_pb2 as pb_orgs
+from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 XINYANG = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
@@ -76,6 +78,49 @@ def synthetic_members(county: str, count: int, *, rng: random.Random) -> list[re
     return requests
 
 
+EXTERNAL_CITIES = [("110000", "北京"), ("310000", "上海"), ("420100", "武汉"), ("440100", "广州"), ("320500", "苏州")]
+FOUNDING = [pb_orgs.FOUNDING_MODE_STANDALONE, pb_orgs.FOUNDING_MODE_HOSTED, pb_orgs.FOUNDING_MODE_AFFILIATED,
+            pb_orgs.FOUNDING_MODE_JOINT]
+
+
+async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceStub, *, county: str, token: str,
+                    rng: random.Random) -> int:
+    """县委 → 乡镇党委 → 村/社区/企业党支部, 驻外党组织 in five cities, a 驻城党建工作站; returns orgs created."""
+    metadata = call_metadata(token)
+    county_name = name_of(county)
+
+    async def add(name: str, kind: int, parent: str = "", **extra: object) -> str:
+        request = pb_orgs.CreateOrgRequest(parent_id=parent, name=name, kind=kind, **extra)
+        return (await stub.CreateOrg(request, metadata=metadata, timeout=10)).org.id
+
+    try:
+        root = await add(f"中共{county_name}委员会", pb_orgs.ORG_KIND_COUNTY_COMMITTEE)
+    except grpc.aio.AioRpcError as err:
+        if err.code() == grpc.StatusCode.ALREADY_EXISTS:
+            return 0  # the tree was seeded before
+        raise
+    created = 1
+    for township in rng.sample(TOWNSHIPS, 4):
+        town = await add(f"{township}党委", pb_orgs.ORG_KIND_TOWNSHIP_COMMITTEE, root)
+        for village in rng.sample(VILLAGES, 3):
+            kind = pb_orgs.ORG_KIND_COMMUNITY_BRANCH if village.endswith("社区") else pb_orgs.ORG_KIND_VILLAGE_BRANCH
+            await add(f"{township}{village}党支部", kind, town)
+        await add(f"{township}农业合作社党支部", pb_orgs.ORG_KIND_ENTERPRISE_BRANCH, town)
+        created += 5
+    station = await add(f"{county_name}驻城党建工作站", pb_orgs.ORG_KIND_TOWN_STATION, root)
+    await add(f"{county_name}驻城临时党支部", pb_orgs.ORG_KIND_TEMPORARY_BRANCH, station)
+    await add(f"{county_name}网上党支部", pb_orgs.ORG_KIND_ONLINE_BRANCH, root)
+    created += 3
+    for code, city in EXTERNAL_CITIES:
+        general = await add(f"{county_name}驻{city}流动党员党总支", pb_orgs.ORG_KIND_EXTERNAL_GENERAL_BRANCH, root,
+                            city_code=code, founding_mode=rng.choice(FOUNDING))
+        for trade in rng.sample(["建筑", "物流", "餐饮", "电子"], 2):
+            await add(f"{county_name}驻{city}{trade}行业党支部", pb_orgs.ORG_KIND_EXTERNAL_BRANCH, general,
+                      city_code=code, founding_mode=rng.choice(FOUNDING))
+        created += 3
+    return created
+
+
 async def seed(settings: GatewaySettings) -> int:
     """Create the accounts and members; return the number of members now registered by the seed."""
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
@@ -88,6 +133,11 @@ async def seed(settings: GatewaySettings) -> int:
     issuer = TokenIssuer.from_settings(settings)
     rng = random.Random(20261124)
     created = 0
+    async with grpc.aio.insecure_channel(settings.organizations_target) as channel:
+        org_stub = organizations_pb2_grpc.OrganizationsServiceStub(channel)
+        for county in COUNTIES:
+            token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
+            await seed_tree(org_stub, county=county, token=token, rng=rng)
     async with grpc.aio.insecure_channel(settings.registry_target) as channel:
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         for county in COUNTIES:

@@ -118,6 +118,14 @@ async def create_org(tenant: TenantDep, body: OrgIn, who: CallerDep, gw: Gateway
     return OrgOut.from_proto(reply.org)
 
 
+@router.get("", response_model=OrgPage)
+async def roots(tenant: TenantDep, who: CallerDep, gw: GatewayDep) -> OrgPage:
+    """The county's root organisation (县委), where the tree starts."""
+    reply = await gw.clients.organizations.ListChildOrgs(pb.ListChildOrgsRequest(), metadata=who.metadata,
+                                                         timeout=gw.clients.timeout)
+    return OrgPage(orgs=[OrgOut.from_proto(o) for o in reply.orgs], next_page_token=reply.next_page_token)
+
+
 @router.get("/{org_id}", response_model=OrgOut)
 async def get_org(tenant: TenantDep, org_id: str, who: CallerDep, gw: GatewayDep) -> OrgOut:
     """One organisation."""

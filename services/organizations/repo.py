@@ -91,21 +91,17 @@ async def dissolve(uow: UnitOfWork, *, org_id: str, reason: str) -> None:
     )
 
 
-async def children(uow: UnitOfWork, *, parent_id: str, after: tuple[str, str] | None, limit: int,
+async def children(uow: UnitOfWork, *, parent_id: str | None, after: tuple[str, str] | None, limit: int,
                    include_dissolved: bool) -> list[Org]:
     """A page of direct children by name."""
     statuses = [1, 2] if include_dissolved else [1]
-    if after is None:
-        records = await uow.conn.fetch(
-            f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = $1 AND status = ANY($2::smallint[])"
-            " ORDER BY name, id LIMIT $3", parent_id, statuses, limit,
-        )
-    else:
-        records = await uow.conn.fetch(
-            f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id = $1 AND status = ANY($2::smallint[])"
-            " AND (name, id) > ($3, $4::uuid) ORDER BY name, id LIMIT $5",
-            parent_id, statuses, after[0], after[1], limit,
-        )
+    # parent None lists the roots (the county committee); NOT DISTINCT keeps one statement for both.
+    records = await uow.conn.fetch(
+        f"SELECT {ORG_COLUMNS} FROM orgs WHERE parent_id IS NOT DISTINCT FROM $1::uuid"
+        " AND status = ANY($2::smallint[]) AND ($3::text IS NULL OR (name, id) > ($3, $4::uuid))"
+        " ORDER BY name, id LIMIT $5",
+        parent_id, statuses, after[0] if after else None, after[1] if after else None, limit,
+    )
     return [org_from_record(r) for r in records]
 
 

@@ -164,13 +164,15 @@ async def dissolve_org(*, deps: OrgDeps, principal: Principal, org_id: str, reas
 
 async def list_children(*, deps: OrgDeps, principal: Principal, parent_id: str, page_size: int, page_token: str,
                         include_dissolved: bool) -> tuple[list[domain.Org], str]:
-    """A page of an organisation's direct children, by name."""
+    """A page of an organisation's direct children by name; no parent lists the county's root."""
     domain.ensure_may_read(principal.role)
     limit = pagination.page_size(page_size)
     after = pagination.decode_key(page_token, parts=2)
+    if after:
+        _uuid(after[1], field="page_token")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        parent, _ = await _load(uow, parent_id)
-        rows = await repo.children(uow, parent_id=parent.id, after=after, limit=limit + 1,  # type: ignore[arg-type]
+        parent_key = (await _load(uow, parent_id))[0].id if parent_id else None
+        rows = await repo.children(uow, parent_id=parent_key, after=after, limit=limit + 1,  # type: ignore[arg-type]
                                    include_dissolved=include_dissolved)
     page = rows[:limit]
     token = pagination.encode_key(page[-1].name, page[-1].id) if len(rows) > limit else ""

@@ -125,6 +125,13 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             assert created.status_code == 201, created.text
             member_id = created.json()["id"]
             wait_until(lambda: county_count(http, province, "411525") == len(seeded) + 1)
+            roots = http.get("/api/v1/tenants/411525/orgs", headers=county).json()["orgs"]
+            assert [r["name"] for r in roots] == ["中共固始县委员会"]
+            tree = http.get(f"/api/v1/tenants/411525/orgs/{roots[0]['id']}/subtree", headers=county).json()["orgs"]
+            kinds = {o["kind"] for o in tree}
+            assert {"township_committee", "village_branch", "external_general_branch", "town_station"} <= kinds
+            cities = {o["city_name"] for o in tree if o["city_name"]}
+            assert {"北京市", "上海市", "武汉市", "广州市", "苏州市"} <= cities
             other = login(http, "county-411503")
             assert http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=other).status_code == 404
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
