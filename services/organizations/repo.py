@@ -108,9 +108,9 @@ async def children(uow: UnitOfWork, *, parent_id: str | None, after: tuple[str, 
 async def subtree(uow: UnitOfWork, *, root_path: str, after_path: str | None, limit: int) -> list[tuple[Org, str]]:
     """A page of the subtree in path order (a parent always before its children)."""
     records = await uow.conn.fetch(
-        f"SELECT {ORG_COLUMNS} FROM orgs WHERE path <@ $1::ltree AND ($2::ltree IS NULL OR path > $2::ltree)"
-        " ORDER BY path LIMIT $3",
-        root_path, after_path, limit,
+        f"SELECT {ORG_COLUMNS} FROM orgs WHERE tenant_id = $1 AND path_key >= $2 AND path_key < $2 || '/'"
+        " AND path_key > coalesce($3, '') ORDER BY path_key LIMIT $4",
+        uow.tenant, root_path, after_path, limit,
     )
     return [(org_from_record(r), r["path"]) for r in records]
 

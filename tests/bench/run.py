@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -131,6 +132,71 @@ async def create_member(settings: KitSettings, issuer: TokenIssuer) -> dict[str,
     return result
 
 
+TOWNSHIPS_IN_BIG_TREE = 50
+BRANCHES_PER_TOWNSHIP = 999
+
+
+async def subtree_queries(admin_dsn: str, settings: KitSettings, issuer: TokenIssuer) -> None:
+    """ListSubtreeOrgs over gRPC on a county tree of 50,000 organisations (1 + 50 townships x 1,000)."""
+    from jinqiao.organizations import server as org_server
+    from jinqiao.organizations.v1 import organizations_pb2 as pb
+    from jinqiao.organizations.v1 import organizations_pb2_grpc
+
+    rows, townships = [], []
+    root = uuid.uuid4()
+    now = datetime.now(UTC)
+    rows.append(("411525", root, None, root.hex, "中共固始县委员会", 1, now))
+    for t in range(TOWNSHIPS_IN_BIG_TREE):
+        town = uuid.uuid4()
+        townships.append(str(town))
+        rows.append(("411525", town, root, f"{root.hex}.{town.hex}", f"乡镇{t:02d}党委", 2, now))
+        for b in range(BRANCHES_PER_TOWNSHIP):
+            branch = uuid.uuid4()
+            rows.append(("411525", branch, town, f"{root.hex}.{town.hex}.{branch.hex}", f"村{b:04d}党支部", 3, now))
+    conn = await asyncpg.connect(admin_dsn)
+    started = time.perf_counter()
+    await conn.execute("CREATE TEMP TABLE staged (tenant_id text, id uuid, parent_id uuid, path text, name text,"
+                       " kind smallint, created_at timestamptz)")
+    await conn.copy_records_to_table("staged", records=rows)
+    await conn.execute("INSERT INTO orgs (tenant_id, id, parent_id, path, name, kind, created_at)"
+                       " SELECT tenant_id, id, parent_id, path::ltree, name, kind, created_at FROM staged")
+    await conn.execute("ANALYZE orgs")
+    await conn.close()
+    print(f"\nsubtree queries over a tree of {len(rows):,} organisations"
+          f" (loaded in {time.perf_counter() - started:.1f} s)")
+    running = await start_service(settings, service="organizations", service_names=[org_server.SERVICE_NAME],
+                                  produces_events=True, setup=org_server.setup)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    stub = organizations_pb2_grpc.OrganizationsServiceStub(channel)
+    metadata = (("authorization", f"Bearer {issuer.issue(user='bench', role=Role.COUNTY_ADMIN, scope='411525')[0]}"),)
+
+    async def township_page(i: int) -> object:
+        return await stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=townships[i % len(townships)],
+                                                                    page_size=200), metadata=metadata)
+
+    async def county_page(_: int) -> object:
+        return await stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=str(root), page_size=200),
+                                          metadata=metadata)
+
+    await load(township_page, calls=100, concurrency=8)
+    summary("township subtree, first 200 of 1,000", *await load(township_page, calls=1000, concurrency=8))
+    summary("county subtree, first 200 of 50,051", *await load(county_page, calls=1000, concurrency=8))
+
+    async def whole_township(i: int) -> object:
+        token, seen = "", 0
+        while True:
+            page = await stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(
+                root_id=townships[i % len(townships)], page_size=200, page_token=token), metadata=metadata)
+            seen += len(page.orgs)
+            token = page.next_page_token
+            if not token:
+                return seen
+
+    summary("township subtree, all 1,000 (5 pages)", *await load(whole_township, calls=200, concurrency=8))
+    await channel.close()
+    await running.stop()
+
+
 def stack_memory(root: Path) -> None:
     """Start `jinqiao up`, let it settle, and print each process's resident memory."""
     env = dict(os.environ)
@@ -205,6 +271,11 @@ async def main() -> None:
         platform = await create_member(settings, issuer)
         print(f"  ratio platform/floor: throughput {platform['calls_per_s'] / raw['calls_per_s']:.2f}x, "
               f"p99 {platform['p99_ms'] / raw['p99_ms']:.2f}x")
+        orgs_db = await provision_service_database(admin_dsn=box.admin_dsn, service="organizations",
+                                                   app_password="bench")
+        await migrate(service="organizations", admin_dsn=orgs_db.admin_dsn_for_db, owner_role=orgs_db.owner_role)
+        await subtree_queries(orgs_db.admin_dsn_for_db, settings.model_copy(update={
+            "service_name": "organizations", "database_url": orgs_db.app_dsn}), issuer)
     stack_memory(root)
 
 

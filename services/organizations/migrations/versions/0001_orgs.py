@@ -24,6 +24,9 @@ def upgrade() -> None:
             id uuid NOT NULL,
             parent_id uuid,
             path ltree NOT NULL,
+            -- The path as C-collated text: labels have a fixed length, so a subtree is one contiguous
+            -- range [root, root || '/') in tree order, served by a btree in both filter and ORDER BY.
+            path_key text COLLATE "C" GENERATED ALWAYS AS (path::text) STORED,
             name text NOT NULL,
             kind smallint NOT NULL,
             city_code text NOT NULL DEFAULT '',
@@ -43,6 +46,7 @@ def upgrade() -> None:
     op.execute("CREATE UNIQUE INDEX orgs_one_root ON orgs (tenant_id) WHERE parent_id IS NULL")
     op.execute("CREATE UNIQUE INDEX orgs_sibling_name ON orgs (tenant_id, parent_id, name) WHERE status = 1")
     op.execute("CREATE INDEX orgs_path ON orgs USING gist (path)")
+    op.execute("CREATE INDEX orgs_path_key ON orgs (tenant_id, path_key)")
     op.execute("CREATE INDEX orgs_children ON orgs (tenant_id, parent_id, name, id)")
     kit.enable_tenant_rls("orgs")
     kit.create_outbox()
