@@ -39,6 +39,8 @@ class OrgIn(BaseModel):
     city_code: str = Field(default="", max_length=6, description="驻外党组织所在城市代码")
     founding_mode: FoundingName | None = Field(default=None, description="单独建/依托建/挂靠建/联合建")
     industry: str = Field(default="", max_length=50)
+    employer: str = Field(default="", max_length=100, description="企业党支部所在单位")
+    coverage: list[str] = Field(default_factory=list, max_length=50, description="覆盖的街道、社区、村")
 
 
 class OrgOut(BaseModel):
@@ -53,6 +55,8 @@ class OrgOut(BaseModel):
     city_name: str | None
     founding_mode: str | None
     industry: str
+    employer: str
+    coverage: list[str]
     status: str
     depth: int
     version: int
@@ -66,8 +70,8 @@ class OrgOut(BaseModel):
             kind=_enum_out(pb.OrgKind, "ORG_KIND", o.kind), city_code=o.city_code or None,
             city_name=name_of(o.city_code) if o.city_code else None,
             founding_mode=_enum_out(pb.FoundingMode, "FOUNDING_MODE", o.founding_mode) if o.founding_mode else None,
-            industry=o.industry, status=_enum_out(pb.OrgStatus, "ORG_STATUS", o.status), depth=o.depth,
-            version=o.version, created_at=o.create_time.ToDatetime(tzinfo=UTC),
+            industry=o.industry, employer=o.employer, coverage=list(o.coverage),
+            status=_enum_out(pb.OrgStatus, "ORG_STATUS", o.status), depth=o.depth, version=o.version, created_at=o.create_time.ToDatetime(tzinfo=UTC),
         )
 
 
@@ -109,7 +113,7 @@ async def create_org(tenant: TenantDep, body: OrgIn, who: CallerDep, gw: Gateway
     reply = await gw.clients.organizations.CreateOrg(
         pb.CreateOrgRequest(
             parent_id=body.parent_id, name=body.name, kind=_enum_in(pb.OrgKind, "ORG_KIND", body.kind),
-            city_code=body.city_code, industry=body.industry,
+            city_code=body.city_code, industry=body.industry, employer=body.employer, coverage=body.coverage,
             founding_mode=_enum_in(pb.FoundingMode, "FOUNDING_MODE", body.founding_mode) if body.founding_mode else 0,
         ),
         metadata=who.metadata, timeout=gw.clients.timeout,
@@ -124,6 +128,80 @@ async def roots(tenant: TenantDep, who: CallerDep, gw: GatewayDep) -> OrgPage:
     reply = await gw.clients.organizations.ListChildOrgs(pb.ListChildOrgsRequest(), metadata=who.metadata,
                                                          timeout=gw.clients.timeout)
     return OrgPage(orgs=[OrgOut.from_proto(o) for o in reply.orgs], next_page_token=reply.next_page_token)
+
+
+RuleName = Literal["employer_branch", "residence_community_branch", "fringe_village_branch",
+                   "station_temporary_branch", "external_branch_in_city", "industry_branch", "online_branch"]
+ScopeName = Literal["in_province", "out_of_province"]
+
+
+class PlacementOut(BaseModel):
+    """The organisation that should take the member in, the rule and the reason; or none and advice."""
+
+    found: bool
+    org: OrgOut | None
+    rule: str | None
+    reason: str
+    advice: str
+    temporary_branch_threshold: int
+
+
+class RulesIn(BaseModel):
+    """A county's rule order for one scope."""
+
+    rules: list[RuleName] = Field(min_length=1, max_length=7)
+
+
+class RulesOut(BaseModel):
+    """The rule order in force."""
+
+    scope: str
+    rules: list[str]
+    is_default: bool
+
+
+@router.get("/placement-suggestion", response_model=PlacementOut)
+async def placement_suggestion(
+    tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+    destination_code: Annotated[str, Query(min_length=6, max_length=6)],
+    employer: Annotated[str, Query(max_length=100)] = "", industry: Annotated[str, Query(max_length=50)] = "",
+    address: Annotated[str, Query(max_length=200)] = "",
+) -> PlacementOut:
+    """Which organisation should take a mobile member in (安置建议), by the county's rules in order."""
+    reply = await gw.clients.organizations.SuggestTemporaryOrg(
+        pb.SuggestTemporaryOrgRequest(destination_code=destination_code, employer=employer, industry=industry,
+                                      address=address),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return PlacementOut(
+        found=reply.found, org=OrgOut.from_proto(reply.org) if reply.found else None,
+        rule=_enum_out(pb.PlacementRule, "PLACEMENT_RULE", reply.rule) if reply.rule else None,
+        reason=reply.reason, advice=reply.advice, temporary_branch_threshold=reply.temporary_branch_threshold,
+    )
+
+
+@router.get("/placement-rules/{scope}", response_model=RulesOut)
+async def placement_rules(tenant: TenantDep, scope: ScopeName, who: CallerDep, gw: GatewayDep) -> RulesOut:
+    """The county's placement rules for destinations inside or outside the province, in order."""
+    reply = await gw.clients.organizations.GetPlacementRules(
+        pb.GetPlacementRulesRequest(scope=_enum_in(pb.PlacementScope, "PLACEMENT_SCOPE", scope)),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return RulesOut(scope=scope, rules=[_enum_out(pb.PlacementRule, "PLACEMENT_RULE", r) for r in reply.rules],
+                    is_default=reply.is_default)
+
+
+@router.put("/placement-rules/{scope}", response_model=RulesOut)
+async def set_placement_rules(tenant: TenantDep, scope: ScopeName, body: RulesIn, who: CallerDep,
+                              gw: GatewayDep) -> RulesOut:
+    """Reorder the county's placement rules (no code change needed)."""
+    reply = await gw.clients.organizations.UpdatePlacementRules(
+        pb.UpdatePlacementRulesRequest(scope=_enum_in(pb.PlacementScope, "PLACEMENT_SCOPE", scope),
+                                       rules=[_enum_in(pb.PlacementRule, "PLACEMENT_RULE", r) for r in body.rules]),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return RulesOut(scope=scope, rules=[_enum_out(pb.PlacementRule, "PLACEMENT_RULE", r) for r in reply.rules],
+                    is_default=False)
 
 
 @router.get("/{org_id}", response_model=OrgOut)

@@ -6,6 +6,7 @@ import grpc
 
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.organizations import domain, service
+from jinqiao.organizations.placement import TEMPORARY_BRANCH_THRESHOLD
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 
@@ -16,6 +17,7 @@ def org_to_proto(org: domain.Org) -> pb.Org:
         id=org.id, tenant_id=org.tenant_id, parent_id=org.parent_id or "", name=org.name, kind=int(org.kind),
         city_code=org.city_code, founding_mode=int(org.founding_mode) if org.founding_mode else 0,
         industry=org.industry, status=int(org.status), depth=org.depth, version=org.version,
+        employer=org.employer, coverage=list(org.coverage),
     )
     message.create_time.FromDatetime(org.created_at)
     return message
@@ -31,7 +33,8 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
         """Found an organisation."""
         org = await service.create_org(deps=self._deps, principal=current_principal(), data=service.OrgInput(
             parent_id=request.parent_id, name=request.name, kind=request.kind, city_code=request.city_code,
-            founding_mode=request.founding_mode, industry=request.industry,
+            founding_mode=request.founding_mode, industry=request.industry, employer=request.employer,
+            coverage=tuple(request.coverage),
         ))
         return pb.CreateOrgResponse(org=org_to_proto(org))
 
@@ -85,3 +88,35 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
         """Ancestors, root first."""
         orgs = await service.list_ancestors(deps=self._deps, principal=current_principal(), org_id=request.id)
         return pb.ListAncestorOrgsResponse(orgs=[org_to_proto(o) for o in orgs])
+
+    async def SuggestTemporaryOrg(
+        self, request: pb.SuggestTemporaryOrgRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SuggestTemporaryOrgResponse:
+        """Where a mobile member should be taken in, and why."""
+        result = await service.suggest_temporary_org(
+            deps=self._deps, principal=current_principal(), destination_code=request.destination_code,
+            employer=request.employer, industry=request.industry, address=request.address,
+        )
+        reply = pb.SuggestTemporaryOrgResponse(
+            found=result.candidate is not None, reason=result.reason, advice=result.advice,
+            rule=int(result.rule) if result.rule else 0, temporary_branch_threshold=TEMPORARY_BRANCH_THRESHOLD,
+        )
+        if result.candidate is not None:
+            reply.org.CopyFrom(org_to_proto(result.candidate.org))
+        return reply
+
+    async def GetPlacementRules(
+        self, request: pb.GetPlacementRulesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPlacementRulesResponse:
+        """The rule order in force."""
+        rules, is_default = await service.get_placement_rules(deps=self._deps, principal=current_principal(),
+                                                              scope=request.scope)
+        return pb.GetPlacementRulesResponse(rules=[int(r) for r in rules], is_default=is_default)
+
+    async def UpdatePlacementRules(
+        self, request: pb.UpdatePlacementRulesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdatePlacementRulesResponse:
+        """Replace the rule order."""
+        rules = await service.update_placement_rules(deps=self._deps, principal=current_principal(),
+                                                     scope=request.scope, rules=list(request.rules))
+        return pb.UpdatePlacementRulesResponse(rules=[int(r) for r in rules])

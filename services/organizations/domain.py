@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -10,6 +11,7 @@ from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgume
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 
 NAME_MAX = 100
+MAX_COVERAGE = 50
 
 
 class OrgKind(IntEnum):
@@ -79,6 +81,8 @@ class NewOrg:
     city_code: str
     founding_mode: FoundingMode | None
     industry: str
+    employer: str = ""
+    coverage: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class Org:
     depth: int
     version: int
     created_at: datetime
+    employer: str = ""
+    coverage: tuple[str, ...] = ()
 
 
 def ensure_may_write(role: str) -> None:
@@ -122,7 +128,7 @@ def clean_name(value: str, *, violations: list[FieldViolation]) -> str:
 
 
 def validate_new_org(*, name: str, kind: int, city_code: str, founding_mode: int, industry: str,
-                     has_parent: bool) -> NewOrg:
+                     has_parent: bool, employer: str = "", coverage: Sequence[str] = ()) -> NewOrg:
     """Check a new organisation's own fields, reporting every violation at once."""
     violations: list[FieldViolation] = []
     clean = clean_name(name, violations=violations)
@@ -151,10 +157,14 @@ def validate_new_org(*, name: str, kind: int, city_code: str, founding_mode: int
     if has_parent == (org_kind is K.COUNTY_COMMITTEE):
         field = "parent_id"
         violations.append(FieldViolation(field, "县委是唯一的根组织，其他组织须有上级组织"))
+    areas = tuple(dict.fromkeys(" ".join(a.split()) for a in coverage if a.strip()))
+    if len(areas) > MAX_COVERAGE or any(len(a) > NAME_MAX for a in areas):
+        violations.append(FieldViolation("coverage", f"覆盖地址最多 {MAX_COVERAGE} 条，每条不超过 {NAME_MAX} 个字符"))
     if violations:
         raise InvalidArgument(violations)
     return NewOrg(name=clean, kind=org_kind, city_code=city_code if org_kind in EXTERNAL_KINDS else "",
-                  founding_mode=mode, industry=industry_clean)
+                  founding_mode=mode, industry=industry_clean, employer=" ".join(employer.split())[:NAME_MAX],
+                  coverage=areas)
 
 
 def ensure_may_sit_under(*, child: OrgKind, parent: Org) -> None:

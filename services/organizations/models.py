@@ -8,7 +8,7 @@ from jinqiao.organizations.domain import FoundingMode, Org, OrgKind, OrgStatus
 
 ORG_COLUMNS = (
     "tenant_id, id, parent_id, path::text AS path, name, kind, city_code, founding_mode, industry, status,"
-    " member_count, created_at, version, nlevel(path) AS depth"
+    " member_count, created_at, version, nlevel(path) AS depth, employer, coverage"
 )
 
 
@@ -32,4 +32,6 @@ def org_from_record(record: asyncpg.Record) -> Org:
         depth=record["depth"],
         version=record["version"],
         created_at=record["created_at"],
+        employer=record["employer"],
+        coverage=tuple(record["coverage"]),
     )

@@ -8,8 +8,9 @@ import asyncpg
 
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists
-from jinqiao.organizations.domain import NewOrg, Org, OrgStatus
+from jinqiao.organizations.domain import NewOrg, Org, OrgKind, OrgStatus
 from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
+from jinqiao.organizations.placement import Candidate, Rule, Scope
 
 
 async def lock_tree(uow: UnitOfWork) -> None:
@@ -30,9 +31,10 @@ async def insert(uow: UnitOfWork, *, org_id: str, parent_id: str | None, parent_
     try:
         await uow.conn.execute(
             "INSERT INTO orgs (tenant_id, id, parent_id, path, name, kind, city_code, founding_mode, industry,"
-            " created_at) VALUES ($1, $2, $3, $4::ltree, $5, $6, $7, $8, $9, $10)",
+            " created_at, employer, coverage) VALUES ($1, $2, $3, $4::ltree, $5, $6, $7, $8, $9, $10, $11, $12)",
             uow.tenant, org_id, parent_id, path, org.name, int(org.kind), org.city_code,
-            int(org.founding_mode) if org.founding_mode else None, org.industry, created_at,
+            int(org.founding_mode) if org.founding_mode else None, org.industry, created_at, org.employer,
+            list(org.coverage),
         )
     except asyncpg.UniqueViolationError as exc:
         raise _conflict(exc) from exc
@@ -121,3 +123,36 @@ async def ancestors(uow: UnitOfWork, *, path: str) -> list[Org]:
         f"SELECT {ORG_COLUMNS} FROM orgs WHERE path @> $1::ltree AND path <> $1::ltree ORDER BY nlevel(path)", path
     )
     return [org_from_record(r) for r in records]
+
+
+_PLACEABLE = [int(k) for k in (OrgKind.ENTERPRISE_BRANCH, OrgKind.COMMUNITY_BRANCH, OrgKind.VILLAGE_BRANCH,
+                               OrgKind.TEMPORARY_BRANCH, OrgKind.EXTERNAL_BRANCH, OrgKind.EXTERNAL_GENERAL_BRANCH,
+                               OrgKind.INDUSTRY_BRANCH, OrgKind.ONLINE_BRANCH)]
+
+
+async def placement_candidates(uow: UnitOfWork) -> list[Candidate]:
+    """Active organisations a member could be placed in, with whether each sits under a town station."""
+    records = await uow.conn.fetch(
+        f"SELECT {ORG_COLUMNS}, EXISTS (SELECT 1 FROM orgs p WHERE p.id = o.parent_id AND p.kind = $2)"
+        " AS station_child FROM orgs o WHERE status = 1 AND kind = ANY($1::smallint[]) ORDER BY path_key",
+        _PLACEABLE, int(OrgKind.TOWN_STATION),
+    )
+    return [Candidate(org=org_from_record(r), employer=r["employer"], coverage=tuple(r["coverage"]),
+                      station_child=r["station_child"]) for r in records]
+
+
+async def placement_rules(uow: UnitOfWork, *, scope: Scope) -> list[Rule]:
+    """The county's rule order for a scope, or [] when it uses the defaults."""
+    records = await uow.conn.fetch(
+        "SELECT rule FROM placement_rules WHERE scope = $1 ORDER BY position", int(scope)
+    )
+    return [Rule(r["rule"]) for r in records]
+
+
+async def replace_placement_rules(uow: UnitOfWork, *, scope: Scope, rules: list[Rule]) -> None:
+    """Replace the county's rule order for a scope."""
+    await uow.conn.execute("DELETE FROM placement_rules WHERE scope = $1", int(scope))
+    await uow.conn.executemany(
+        "INSERT INTO placement_rules (tenant_id, scope, position, rule) VALUES ($1, $2, $3, $4)",
+        [(uow.tenant, int(scope), i, int(rule)) for i, rule in enumerate(rules)],
+    )

@@ -15,7 +15,8 @@ from jinqiao.kit.auth import Principal
 from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
 from jinqiao.kit.events import new_event
-from jinqiao.organizations import domain, repo
+from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
+from jinqiao.organizations import domain, placement, repo
 
 SERVICE = "organizations"
 _PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
@@ -38,6 +39,8 @@ class OrgInput:
     city_code: str
     founding_mode: int
     industry: str
+    employer: str = ""
+    coverage: tuple[str, ...] = ()
 
 
 def _tenant(principal: Principal) -> str:
@@ -81,7 +84,7 @@ async def create_org(*, deps: OrgDeps, principal: Principal, data: OrgInput) -> 
     tenant = _tenant(principal)
     new = domain.validate_new_org(name=data.name, kind=data.kind, city_code=data.city_code,
                                   founding_mode=data.founding_mode, industry=data.industry,
-                                  has_parent=bool(data.parent_id))
+                                  has_parent=bool(data.parent_id), employer=data.employer, coverage=data.coverage)
     org_id = str(uuid.uuid4())
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         parent_path = None
@@ -201,3 +204,72 @@ async def list_ancestors(*, deps: OrgDeps, principal: Principal, org_id: str) ->
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         _, path = await _load(uow, org_id)
         return await repo.ancestors(uow, path=path)
+
+
+def _placement_scope(*, tenant: str, destination_code: str) -> placement.Scope:
+    try:
+        code = parse_tenant(destination_code)
+    except InvalidTenant:
+        raise InvalidArgument.field("destination_code", "流入地须为 6 位行政区划代码") from None
+    if province_of(code) != province_of(tenant):
+        return placement.Scope.OUT_OF_PROVINCE
+    if code != tenant:
+        # Inside the province the destination county places the member in its own tree (DESIGN §3 step 2).
+        raise InvalidArgument.field("destination_code", "省内流入的，由流入地县级党委安置，只能查询本县")
+    return placement.Scope.IN_PROVINCE
+
+
+async def suggest_temporary_org(*, deps: OrgDeps, principal: Principal, destination_code: str, employer: str,
+                                industry: str, address: str) -> placement.Placement:
+    """The organisation that should take a mobile member in, by the county's rules in order, and why."""
+    domain.ensure_may_read(principal.role)
+    tenant = _tenant(principal)
+    return await place_in_tree(deps=deps, tenant=tenant, request=placement.Request(
+        destination_code=destination_code, employer=employer, industry=industry, address=address))
+
+
+async def place_in_tree(*, deps: OrgDeps, tenant: str, request: placement.Request) -> placement.Placement:
+    """Placement in one county's tree (also what the cross-county saga will call at the destination)."""
+    scope = _placement_scope(tenant=tenant, destination_code=request.destination_code)
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        rules = await repo.placement_rules(uow, scope=scope) or list(placement.DEFAULT_RULES[scope])
+        candidates = await repo.placement_candidates(uow)
+    return placement.place(request, rules=rules, candidates=candidates)
+
+
+async def get_placement_rules(*, deps: OrgDeps, principal: Principal, scope: int) -> tuple[list[placement.Rule], bool]:
+    """The county's rule order for a scope, and whether it is the default."""
+    domain.ensure_may_read(principal.role)
+    which = _scope(scope)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        rules = await repo.placement_rules(uow, scope=which)
+    return (rules, False) if rules else (list(placement.DEFAULT_RULES[which]), True)
+
+
+async def update_placement_rules(*, deps: OrgDeps, principal: Principal, scope: int,
+                                 rules: list[int]) -> list[placement.Rule]:
+    """Replace the county's rule order for a scope (e.g. put the industry branch first)."""
+    domain.ensure_may_write(principal.role)
+    which = _scope(scope)
+    try:
+        parsed = [placement.Rule(r) for r in rules]
+    except ValueError:
+        raise InvalidArgument.field("rules", "安置规则无效") from None
+    if not parsed or len(set(parsed)) != len(parsed):
+        raise InvalidArgument.field("rules", "须至少一条规则，且不能重复")
+    if not set(parsed) <= placement.RULES_FOR_SCOPE[which]:
+        raise InvalidArgument.field("rules", "含有不适用于该范围的规则")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        await repo.replace_placement_rules(uow, scope=which, rules=parsed)
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role,
+                                                 action="placement_rules.update", object_type="placement_rules",
+                                                 object_id=which.name))
+        await uow.commit()
+    return parsed
+
+
+def _scope(value: int) -> placement.Scope:
+    try:
+        return placement.Scope(value)
+    except ValueError:
+        raise InvalidArgument.field("scope", "须为省内(IN_PROVINCE)或省外(OUT_OF_PROVINCE)") from None

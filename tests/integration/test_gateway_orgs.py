@@ -62,3 +62,27 @@ async def test_another_countys_tree_is_404(platform, headers):
     for path in (f"/api/v1/tenants/411522/orgs/{root['id']}", f"/api/v1/tenants/411521/orgs/{root['id']}",
                  f"/api/v1/tenants/411521/orgs/{root['id']}/subtree"):
         assert (await platform.http.get(path, headers=other)).status_code == 404, path
+
+
+async def test_placement_suggestion_and_rule_order_over_http(platform, headers):
+    h = headers["411521"]
+    base = "/api/v1/tenants/411521/orgs"
+    roots = (await platform.http.get(base, headers=h)).json()["orgs"]
+    online = await platform.http.post(base, headers=h, json={"name": "罗山县网上党支部", "kind": "online_branch",
+                                                             "parent_id": roots[0]["id"]})
+    assert online.status_code == 201
+    reply = await platform.http.get(f"{base}/placement-suggestion",
+                                    params={"destination_code": "440300", "industry": "家政"}, headers=h)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["org"]["name"], reply.json()["rule"]) == ("罗山县网上党支部", "online_branch")
+    rules = (await platform.http.get(f"{base}/placement-rules/out_of_province", headers=h)).json()
+    assert rules["is_default"] and rules["rules"][0] == "external_branch_in_city"
+    bad = await platform.http.put(f"{base}/placement-rules/out_of_province", headers=h,
+                                  json={"rules": ["online_branch", "online_branch"]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "rules"
+
+
+async def test_placement_for_another_in_province_county_is_422(platform, headers):
+    reply = await platform.http.get("/api/v1/tenants/411521/orgs/placement-suggestion",
+                                    params={"destination_code": "411525"}, headers=headers["411521"])
+    assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "destination_code"
