@@ -71,7 +71,8 @@ class OrgOut(BaseModel):
             city_name=name_of(o.city_code) if o.city_code else None,
             founding_mode=_enum_out(pb.FoundingMode, "FOUNDING_MODE", o.founding_mode) if o.founding_mode else None,
             industry=o.industry, employer=o.employer, coverage=list(o.coverage),
-            status=_enum_out(pb.OrgStatus, "ORG_STATUS", o.status), depth=o.depth, version=o.version, created_at=o.create_time.ToDatetime(tzinfo=UTC),
+            status=_enum_out(pb.OrgStatus, "ORG_STATUS", o.status), depth=o.depth, version=o.version,
+            created_at=o.create_time.ToDatetime(tzinfo=UTC),
         )
 
 
