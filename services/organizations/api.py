@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from jinqiao.kit.grpcserver import current_principal
-from jinqiao.organizations import domain, service
+from jinqiao.organizations import checklist, domain, service
 from jinqiao.organizations.placement import TEMPORARY_BRANCH_THRESHOLD
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
@@ -120,3 +120,29 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
         rules = await service.update_placement_rules(deps=self._deps, principal=current_principal(),
                                                      scope=request.scope, rules=list(request.rules))
         return pb.UpdatePlacementRulesResponse(rules=[int(r) for r in rules])
+
+    async def GetChecklist(
+        self, request: pb.GetChecklistRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetChecklistResponse:
+        """The 七有 checklist."""
+        entries, percent = await service.get_checklist(deps=self._deps, principal=current_principal(),
+                                                       org_id=request.org_id)
+        return pb.GetChecklistResponse(entries=[_entry(e) for e in entries], completeness_percent=percent)
+
+    async def UpdateChecklistItem(
+        self, request: pb.UpdateChecklistItemRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateChecklistItemResponse:
+        """Record one item."""
+        entries, percent = await service.update_checklist_item(
+            deps=self._deps, principal=current_principal(), org_id=request.org_id, item=request.item,
+            done=request.done, evidence=request.evidence,
+        )
+        return pb.UpdateChecklistItemResponse(entries=[_entry(e) for e in entries], completeness_percent=percent)
+
+
+def _entry(entry: checklist.Entry) -> pb.ChecklistEntry:
+    message = pb.ChecklistEntry(item=int(entry.item), label=checklist.LABELS[entry.item], done=entry.done,
+                                evidence=entry.evidence)
+    if entry.updated_at:
+        message.update_time.FromDatetime(entry.updated_at)
+    return message

@@ -8,6 +8,7 @@ import asyncpg
 
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists
+from jinqiao.organizations.checklist import Entry, Item
 from jinqiao.organizations.domain import NewOrg, Org, OrgKind, OrgStatus
 from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
 from jinqiao.organizations.placement import Candidate, Rule, Scope
@@ -155,4 +156,24 @@ async def replace_placement_rules(uow: UnitOfWork, *, scope: Scope, rules: list[
     await uow.conn.executemany(
         "INSERT INTO placement_rules (tenant_id, scope, position, rule) VALUES ($1, $2, $3, $4)",
         [(uow.tenant, int(scope), i, int(rule)) for i, rule in enumerate(rules)],
+    )
+
+
+async def checklist(uow: UnitOfWork, *, org_id: str) -> dict[Item, Entry]:
+    """The recorded 七有 items of a branch."""
+    records = await uow.conn.fetch(
+        "SELECT item, done, evidence, updated_at FROM checklist_items WHERE org_id = $1", org_id
+    )
+    return {Item(r["item"]): Entry(item=Item(r["item"]), done=r["done"], evidence=r["evidence"],
+                                   updated_at=r["updated_at"]) for r in records}
+
+
+async def set_checklist_item(uow: UnitOfWork, *, org_id: str, item: Item, done: bool, evidence: str,
+                             actor: str) -> None:
+    """Record one item's state."""
+    await uow.conn.execute(
+        "INSERT INTO checklist_items (tenant_id, org_id, item, done, evidence, updated_by) VALUES ($1, $2, $3, $4,"
+        " $5, $6) ON CONFLICT (tenant_id, org_id, item) DO UPDATE SET done = EXCLUDED.done,"
+        " evidence = EXCLUDED.evidence, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        uow.tenant, org_id, int(item), done, evidence, actor,
     )

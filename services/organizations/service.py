@@ -16,7 +16,7 @@ from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
 from jinqiao.kit.events import new_event
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
-from jinqiao.organizations import domain, placement, repo
+from jinqiao.organizations import checklist, domain, placement, repo
 
 SERVICE = "organizations"
 _PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
@@ -273,3 +273,30 @@ def _scope(value: int) -> placement.Scope:
         return placement.Scope(value)
     except ValueError:
         raise InvalidArgument.field("scope", "须为省内(IN_PROVINCE)或省外(OUT_OF_PROVINCE)") from None
+
+
+async def get_checklist(*, deps: OrgDeps, principal: Principal, org_id: str) -> tuple[list[checklist.Entry], int]:
+    """The 七有 checklist of an external branch and its completeness."""
+    domain.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, org_id)
+        checklist.ensure_external(org)
+        return checklist.complete(await repo.checklist(uow, org_id=org.id))
+
+
+async def update_checklist_item(*, deps: OrgDeps, principal: Principal, org_id: str, item: int, done: bool,
+                                evidence: str) -> tuple[list[checklist.Entry], int]:
+    """Record one 七有 item with its evidence note; audited."""
+    domain.ensure_may_write(principal.role)
+    parsed, note = checklist.parse_item(item, evidence=evidence)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, org_id)
+        checklist.ensure_external(org)
+        await repo.set_checklist_item(uow, org_id=org.id, item=parsed, done=done, evidence=note,
+                                      actor=principal.user)
+        result = checklist.complete(await repo.checklist(uow, org_id=org.id))
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role,
+                                                 action="org.checklist", object_type="org", object_id=org.id,
+                                                 reason=f"{parsed.name}={done}"))
+        await uow.commit()
+    return result

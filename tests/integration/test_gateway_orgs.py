@@ -86,3 +86,17 @@ async def test_placement_for_another_in_province_county_is_422(platform, headers
     reply = await platform.http.get("/api/v1/tenants/411521/orgs/placement-suggestion",
                                     params={"destination_code": "411525"}, headers=headers["411521"])
     assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "destination_code"
+
+
+async def test_checklist_over_http(platform, headers):
+    h = headers["411521"]
+    base = "/api/v1/tenants/411521/orgs"
+    roots = (await platform.http.get(base, headers=h)).json()["orgs"]
+    branch = (await platform.http.post(base, headers=h, json={
+        "name": "罗山县驻武汉流动党员党支部", "kind": "external_branch", "parent_id": roots[0]["id"],
+        "city_code": "420100", "founding_mode": "affiliated"})).json()
+    reply = await platform.http.put(f"{base}/{branch['id']}/checklist/work_plan", headers=h,
+                                    json={"done": True, "evidence": "年度工作计划已上墙"})
+    assert reply.status_code == 200 and reply.json()["completeness_percent"] == 14
+    other = headers["411522"]
+    assert (await platform.http.get(f"{base}/{branch['id']}/checklist", headers=other)).status_code == 404

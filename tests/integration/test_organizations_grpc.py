@@ -162,3 +162,31 @@ async def test_a_forged_subtree_page_token_is_invalid_argument(county):
         await tree.stub.ListSubtreeOrgs(pb.ListSubtreeOrgsRequest(root_id=o["root"].id, page_token=forged),
                                         metadata=tree.md)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_seven_haves_checklist_counts_completeness(county):
+    tree, o = county
+    branch = o["beijing"].id
+    empty = await tree.stub.GetChecklist(pb.GetChecklistRequest(org_id=branch), metadata=tree.md)
+    assert len(empty.entries) == 7 and empty.completeness_percent == 0
+    for item in (pb.CHECKLIST_ITEM_ACTIVITY_ROOM, pb.CHECKLIST_ITEM_SIGN_AND_FLAG, pb.CHECKLIST_ITEM_RULES):
+        reply = await tree.stub.UpdateChecklistItem(pb.UpdateChecklistItemRequest(
+            org_id=branch, item=item, done=True, evidence="2026年11月实地查看，有照片"), metadata=tree.md)
+    assert reply.completeness_percent == 43
+    room = next(e for e in reply.entries if e.item == pb.CHECKLIST_ITEM_ACTIVITY_ROOM)
+    assert room.label == "有活动室" and room.done and "照片" in room.evidence
+
+
+async def test_the_checklist_is_only_for_external_branches_and_checks_its_item(county, county_token):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.GetChecklist(pb.GetChecklistRequest(org_id=o["west"].id), metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.UpdateChecklistItem(pb.UpdateChecklistItemRequest(org_id=o["beijing"].id, item=42),
+                                            metadata=tree.md)
+    assert "item" in field_violations(caught.value)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.GetChecklist(pb.GetChecklistRequest(org_id=o["beijing"].id),
+                                     metadata=bearer(county_token("411527")))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
