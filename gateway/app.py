@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import insights, members, orgs, problems, session
+from jinqiao.gateway import insights, ledgers, members, orgs, problems, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway
 from jinqiao.gateway.settings import GatewaySettings
@@ -57,6 +57,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(members.router)
     app.include_router(insights.router)
     app.include_router(orgs.router)
+    app.include_router(ledgers.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -161,6 +161,23 @@ class RulesOut(BaseModel):
     is_default: bool
 
 
+@router.get("/search", response_model=OrgPage)
+async def search(
+    tenant: TenantDep, who: CallerDep, gw: GatewayDep, name: Annotated[str, Query(max_length=100)] = "",
+    kind: Annotated[list[OrgKindName] | None, Query()] = None, city_code: Annotated[str, Query(max_length=6)] = "",
+    include_dissolved: bool = False, page_size: Annotated[int, Query(ge=0, le=200)] = 50,
+    page_token: Annotated[str, Query(max_length=2000)] = "",
+) -> OrgPage:
+    """Find organisations by name, kind and city, in tree order."""
+    reply = await gw.clients.organizations.SearchOrgs(
+        pb.SearchOrgsRequest(name_contains=name, kinds=[_enum_in(pb.OrgKind, "ORG_KIND", k) for k in kind or []],
+                             city_code=city_code, include_dissolved=include_dissolved, page_size=page_size,
+                             page_token=page_token),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return OrgPage(orgs=[OrgOut.from_proto(o) for o in reply.orgs], next_page_token=reply.next_page_token)
+
+
 @router.get("/placement-suggestion", response_model=PlacementOut)
 async def placement_suggestion(
     tenant: TenantDep, who: CallerDep, gw: GatewayDep,

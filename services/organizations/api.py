@@ -121,6 +121,17 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
                                                      scope=request.scope, rules=list(request.rules))
         return pb.UpdatePlacementRulesResponse(rules=[int(r) for r in rules])
 
+    async def SearchOrgs(
+        self, request: pb.SearchOrgsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchOrgsResponse:
+        """Find organisations."""
+        orgs, token = await service.search_orgs(
+            deps=self._deps, principal=current_principal(), name_contains=request.name_contains,
+            kinds=list(request.kinds), city_code=request.city_code, include_dissolved=request.include_dissolved,
+            page_size=request.page_size, page_token=request.page_token,
+        )
+        return pb.SearchOrgsResponse(orgs=[org_to_proto(o) for o in orgs], next_page_token=token)
+
     async def GetChecklist(
         self, request: pb.GetChecklistRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetChecklistResponse:

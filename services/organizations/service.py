@@ -300,3 +300,26 @@ async def update_checklist_item(*, deps: OrgDeps, principal: Principal, org_id: 
                                                  reason=f"{parsed.name}={done}"))
         await uow.commit()
     return result
+
+
+async def search_orgs(*, deps: OrgDeps, principal: Principal, name_contains: str, kinds: list[int], city_code: str,
+                      include_dissolved: bool, page_size: int, page_token: str) -> tuple[list[domain.Org], str]:
+    """Organisations of the county by name, kind and city (e.g. every 驻外党组织 in Beijing)."""
+    domain.ensure_may_read(principal.role)
+    try:
+        parsed_kinds = [int(domain.OrgKind(k)) for k in kinds]
+    except ValueError:
+        raise InvalidArgument.field("kinds", "组织类别无效") from None
+    if len(name_contains) > domain.NAME_MAX:
+        raise InvalidArgument.field("name_contains", f"不能超过 {domain.NAME_MAX} 个字符")
+    limit = pagination.page_size(page_size)
+    after = pagination.decode_key(page_token, parts=1)
+    if after and not _PATH.fullmatch(after[0]):
+        raise InvalidArgument.field("page_token", "分页标记无效")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        rows = await repo.search(uow, name_contains=name_contains.strip(), kinds=parsed_kinds,
+                                 city_code=city_code.strip(), include_dissolved=include_dissolved,
+                                 after_path=after[0] if after else None, limit=limit + 1)
+    page = rows[:limit]
+    token = pagination.encode_key(page[-1][1]) if len(rows) > limit else ""
+    return [org for org, _ in page], token

@@ -38,6 +38,9 @@ def openapi() -> dict:
         ("/api/v1/tenants/{tenant}/orgs/{org_id}", "get"),
         ("/api/v1/tenants/{tenant}/orgs/{org_id}/subtree", "get"),
         ("/api/v1/tenants/{tenant}/orgs/{org_id}/move", "post"),
+        ("/api/v1/tenants/{tenant}/orgs/placement-suggestion", "get"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/checklist", "get"),
+        ("/api/v1/tenants/{tenant}/ledgers/external-orgs.{fmt}", "get"),
     ],
 )
 def test_stable_routes_exist(openapi, path, method):

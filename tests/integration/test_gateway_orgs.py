@@ -100,3 +100,41 @@ async def test_checklist_over_http(platform, headers):
     assert reply.status_code == 200 and reply.json()["completeness_percent"] == 14
     other = headers["411522"]
     assert (await platform.http.get(f"{base}/{branch['id']}/checklist", headers=other)).status_code == 404
+
+
+async def test_the_external_orgs_ledger_opens_in_a_spreadsheet_reader_with_the_right_rows(platform, headers):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    h = headers["411521"]
+    base = "/api/v1/tenants/411521"
+    expected = {o["name"] for o in (await platform.http.get(
+        f"{base}/orgs/search", params={"kind": ["external_branch", "external_general_branch"]},
+        headers=h)).json()["orgs"]}
+    assert expected  # the tests above founded 驻上海 and 驻武汉 organisations
+    xlsx = await platform.http.get(f"{base}/ledgers/external-orgs.xlsx", headers=h)
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert sheet.title == "外建党组织分布台账" and rows[0][:4] == ("序号", "党组织名称", "组织类别", "所在城市")
+    assert {r[1] for r in rows[1:]} == expected
+    assert any(r[3] == "上海市" and r[5] == "单独建" for r in rows[1:])
+    text = (await platform.http.get(f"{base}/ledgers/external-orgs.csv", headers=h)).content.decode("utf-8-sig")
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert parsed[0][1] == "党组织名称" and {r[1] for r in parsed[1:]} == expected
+    other = await platform.http.get(f"{base}/ledgers/external-orgs.csv", headers=headers["411522"])
+    assert other.status_code == 404
+
+
+async def test_search_by_name_and_city(platform, headers):
+    h = headers["411521"]
+    found = (await platform.http.get("/api/v1/tenants/411521/orgs/search", params={"name": "驻上海"},
+                                     headers=h)).json()["orgs"]
+    assert found and all("驻上海" in o["name"] for o in found)
+    by_city = (await platform.http.get("/api/v1/tenants/411521/orgs/search", params={"city_code": "420100"},
+                                       headers=h)).json()["orgs"]
+    assert by_city and all(o["city_code"] == "420100" for o in by_city)
+    bad = await platform.http.get("/api/v1/tenants/411521/orgs/search", params={"kind": "castle"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("kind")

@@ -1,0 +1,89 @@
+"""Ledgers (台账) as spreadsheets: ``/api/v1/tenants/{tenant}/ledgers/{ledger}.{csv|xlsx}`` with Chinese headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Response
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.kit.regions import name_of
+from jinqiao.organizations.v1 import organizations_pb2 as pb
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}/ledgers", tags=["ledgers"])
+
+KIND_LABEL = {pb.ORG_KIND_EXTERNAL_GENERAL_BRANCH: "驻外党总支", pb.ORG_KIND_EXTERNAL_BRANCH: "驻外党支部"}
+MODE_LABEL = {pb.FOUNDING_MODE_STANDALONE: "单独建", pb.FOUNDING_MODE_HOSTED: "依托建",
+              pb.FOUNDING_MODE_AFFILIATED: "挂靠建", pb.FOUNDING_MODE_JOINT: "联合建"}
+EXTERNAL_ORGS_HEADERS = [
+    "序号", "党组织名称", "组织类别", "所在城市", "城市代码", "组建方式", "行业", "状态", "成立日期",
+]
+TITLES = {"external-orgs": "外建党组织分布台账"}
+
+
+async def _external_orgs(gw: GatewayDep, who: CallerDep) -> list[list[object]]:
+    rows: list[list[object]] = []
+    token = ""
+    while True:
+        page = await gw.clients.organizations.SearchOrgs(
+            pb.SearchOrgsRequest(kinds=list(KIND_LABEL), page_size=200, page_token=token),
+            metadata=who.metadata, timeout=gw.clients.timeout,
+        )
+        for org in page.orgs:
+            rows.append([
+                len(rows) + 1, org.name, KIND_LABEL[org.kind], name_of(org.city_code), org.city_code,
+                MODE_LABEL.get(org.founding_mode, ""), org.industry,
+                "已撤销" if org.status == pb.ORG_STATUS_DISSOLVED else "正常",
+                org.create_time.ToDatetime().date().isoformat(),
+            ])
+        token = page.next_page_token
+        if not token:
+            return rows
+
+
+def to_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    """UTF-8 with a BOM, so that spreadsheet programs read the Chinese text right."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+    """One sheet named after the ledger, bold headers, frozen header row."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    sheet.append(list(headers))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(list(row))
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@router.get("/external-orgs.{fmt}")
+async def external_orgs(tenant: TenantDep, fmt: Literal["csv", "xlsx"], who: CallerDep, gw: GatewayDep) -> Response:
+    """外建党组织分布台账: every 驻外党总支 and 驻外党支部 of the county."""
+    rows = await _external_orgs(gw, who)
+    title = TITLES["external-orgs"]
+    filename = quote(f"{title}-{tenant}.{fmt}")
+    disposition = f"attachment; filename*=UTF-8''{filename}"
+    if fmt == "csv":
+        return Response(to_csv(EXTERNAL_ORGS_HEADERS, rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": disposition})
+    return Response(
+        to_xlsx(title, EXTERNAL_ORGS_HEADERS, rows),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition},
+    )
