@@ -67,7 +67,10 @@ ALLOWED_CHILDREN: dict[OrgKind, frozenset[OrgKind]] = {
 }
 EXTERNAL_KINDS = frozenset({K.EXTERNAL_GENERAL_BRANCH, K.EXTERNAL_BRANCH})
 
-WRITER_ROLES = frozenset({"county_admin"})
+WRITER_ROLES = frozenset({"county_admin", "township_officer"})
+# Roles confined to their own organisation's subtree, and the one confined to the organisation itself.
+SCOPED_ROLES = frozenset({"township_officer", "station_staff", "guidance_officer", "branch_secretary"})
+OWN_ORG_ROLES = frozenset({"branch_secretary"})
 READER_ROLES = frozenset({"county_admin", "township_officer", "station_staff", "guidance_officer",
                           "branch_secretary"})
 
@@ -109,6 +112,15 @@ def ensure_may_write(role: str) -> None:
     """Only the county's organisation department shapes the tree (for now)."""
     if role not in WRITER_ROLES:
         raise PermissionDenied("当前角色无权调整党组织设置")
+
+
+def visible(*, path: str, scope_path: str | None, own_org_only: bool) -> bool:
+    """Whether an organisation at ``path`` lies inside the caller's scope."""
+    if scope_path is None:
+        return True
+    if own_org_only:
+        return path == scope_path
+    return path == scope_path or path.startswith(scope_path + ".")
 
 
 def ensure_may_read(role: str) -> None:

@@ -179,14 +179,16 @@ async def set_checklist_item(uow: UnitOfWork, *, org_id: str, item: Item, done: 
     )
 
 
-async def search(uow: UnitOfWork, *, name_contains: str, kinds: list[int], city_code: str, include_dissolved: bool,
-                 after_path: str | None, limit: int) -> list[tuple[Org, str]]:
+async def search(uow: UnitOfWork, *, within: str | None, name_contains: str, kinds: list[int], city_code: str,
+                 include_dissolved: bool, after_path: str | None, limit: int) -> list[tuple[Org, str]]:
     """Organisations matching every given filter, in tree order."""
     pattern = "%" + name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     records = await uow.conn.fetch(
         f"SELECT {ORG_COLUMNS}, path_key FROM orgs WHERE ($1 = '%%' OR name ILIKE $1)"
         " AND (cardinality($2::smallint[]) = 0 OR kind = ANY($2::smallint[])) AND ($3 = '' OR city_code = $3)"
-        " AND ($4 OR status = 1) AND path_key > coalesce($5, '') ORDER BY path_key LIMIT $6",
-        pattern, kinds, city_code, include_dissolved, after_path, limit,
+        " AND ($4 OR status = 1) AND path_key > coalesce($5, '')"
+        " AND ($7::text IS NULL OR (path_key >= $7 AND path_key < $7 || '/'))"
+        " ORDER BY path_key LIMIT $6",
+        pattern, kinds, city_code, include_dissolved, after_path, limit, within,
     )
     return [(org_from_record(r), r["path_key"]) for r in records]

@@ -13,7 +13,7 @@ from jinqiao.events.v1 import organizations_events_pb2 as events
 from jinqiao.kit import audit, pagination, telemetry
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.db import Database, UnitOfWork
-from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from jinqiao.kit.events import new_event
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
 from jinqiao.organizations import checklist, domain, placement, repo
@@ -58,13 +58,34 @@ def _uuid(value: str, *, field: str | None = None) -> str:
         raise NotFound("未找到该组织") from None
 
 
-async def _load(uow: UnitOfWork, org_id: str, *, field: str | None = None) -> tuple[domain.Org, str]:
+async def _scope_path(uow: UnitOfWork, principal: Principal) -> str | None:
+    """The path a scoped role is confined to (None: the whole county)."""
+    if principal.role not in domain.SCOPED_ROLES:
+        return None
+    own = await repo.get(uow, org_id=_uuid(principal.org, field="org")) if principal.org else None
+    if own is None:
+        raise PermissionDenied("该账号未绑定本县的党组织")
+    return own[1]
+
+
+async def _load(uow: UnitOfWork, principal: Principal, org_id: str, *,
+                field: str | None = None) -> tuple[domain.Org, str]:
+    """An organisation the caller may see; anything else looks as if it did not exist."""
     found = await repo.get(uow, org_id=_uuid(org_id, field=field))
+    if found is not None and not domain.visible(path=found[1], scope_path=await _scope_path(uow, principal),
+                                                own_org_only=principal.role in domain.OWN_ORG_ROLES):
+        found = None
     if found is None:
         if field:
             raise InvalidArgument.field(field, "上级组织不存在")
         raise NotFound("未找到该组织")
     return found
+
+
+async def _ensure_not_scope_root(uow: UnitOfWork, principal: Principal, path: str) -> None:
+    # A township officer shapes what is under the township, not the township itself.
+    if await _scope_path(uow, principal) == path:
+        raise PermissionDenied("不能调整本账号所属的组织本身，请联系县委组织部")
 
 
 async def _record(uow: UnitOfWork, principal: Principal, *, message: Message, action: str, org_id: str,
@@ -85,15 +106,17 @@ async def create_org(*, deps: OrgDeps, principal: Principal, data: OrgInput) -> 
     new = domain.validate_new_org(name=data.name, kind=data.kind, city_code=data.city_code,
                                   founding_mode=data.founding_mode, industry=data.industry,
                                   has_parent=bool(data.parent_id), employer=data.employer, coverage=data.coverage)
+    if not data.parent_id and principal.role != "county_admin":
+        raise PermissionDenied("只有县委组织部可以设立县委根组织")
     org_id = str(uuid.uuid4())
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         parent_path = None
         if data.parent_id:
-            parent, parent_path = await _load(uow, data.parent_id, field="parent_id")
+            parent, parent_path = await _load(uow, principal, data.parent_id, field="parent_id")
             domain.ensure_may_sit_under(child=new.kind, parent=parent)
         await repo.insert(uow, org_id=org_id, parent_id=data.parent_id or None, parent_path=parent_path, org=new,
                           created_at=datetime.now(UTC))
-        org, _ = await _load(uow, org_id)
+        org, _ = await _load(uow, principal, org_id)
         await _record(uow, principal, message=events.OrgCreated(
             org_id=org_id, parent_id=data.parent_id, kind=new.kind.name, city_code=new.city_code, name=new.name,
         ), action="org.create", org_id=org_id, version=org.version)
@@ -105,7 +128,7 @@ async def get_org(*, deps: OrgDeps, principal: Principal, org_id: str) -> domain
     """One organisation of the caller's county."""
     domain.ensure_may_read(principal.role)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        org, _ = await _load(uow, org_id)
+        org, _ = await _load(uow, principal, org_id)
     return org
 
 
@@ -117,9 +140,9 @@ async def rename_org(*, deps: OrgDeps, principal: Principal, org_id: str, name: 
     if violations:
         raise InvalidArgument(violations)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        await _load(uow, org_id)
+        await _load(uow, principal, org_id)
         await repo.rename(uow, org_id=_uuid(org_id), name=clean)
-        org, _ = await _load(uow, org_id)
+        org, _ = await _load(uow, principal, org_id)
         await _record(uow, principal, message=events.OrgRenamed(org_id=org.id, name=clean), action="org.rename",
                       org_id=org.id, version=org.version)
         await uow.commit()
@@ -131,14 +154,15 @@ async def move_org(*, deps: OrgDeps, principal: Principal, org_id: str, new_pare
     domain.ensure_may_write(principal.role)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         await repo.lock_tree(uow)
-        org, path = await _load(uow, org_id)
-        parent, parent_path = await _load(uow, new_parent_id, field="new_parent_id")
+        org, path = await _load(uow, principal, org_id)
+        await _ensure_not_scope_root(uow, principal, path)
+        parent, parent_path = await _load(uow, principal, new_parent_id, field="new_parent_id")
         if parent_path == path or parent_path.startswith(path + "."):
             raise InvalidArgument.field("new_parent_id", "不能把组织移到它自己或它的下级组织之下")
         domain.ensure_may_sit_under(child=org.kind, parent=parent)
         moved = await repo.move_subtree(uow, org_id=org.id, old_path=path, new_parent_id=parent.id,
                                         new_parent_path=parent_path)
-        after, _ = await _load(uow, org_id)
+        after, _ = await _load(uow, principal, org_id)
         await _record(uow, principal, message=events.OrgMoved(
             org_id=org.id, old_parent_id=org.parent_id or "", new_parent_id=parent.id,
         ), action="org.move", org_id=org.id, version=after.version)
@@ -154,11 +178,12 @@ async def dissolve_org(*, deps: OrgDeps, principal: Principal, org_id: str, reas
         raise InvalidArgument.field("reason", "撤销须说明原因")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         await repo.lock_tree(uow)
-        org, _ = await _load(uow, org_id)
+        org, path = await _load(uow, principal, org_id)
+        await _ensure_not_scope_root(uow, principal, path)
         domain.ensure_may_dissolve(org=org, active_children=await repo.active_children(uow, org_id=org.id),
                                    members=await repo.members(uow, org_id=org.id))
         await repo.dissolve(uow, org_id=org.id, reason=clean_reason)
-        after, _ = await _load(uow, org_id)
+        after, _ = await _load(uow, principal, org_id)
         await _record(uow, principal, message=events.OrgDissolved(org_id=org.id, reason=clean_reason),
                       action="org.dissolve", org_id=org.id, version=after.version, reason=clean_reason)
         await uow.commit()
@@ -174,7 +199,12 @@ async def list_children(*, deps: OrgDeps, principal: Principal, parent_id: str, 
     if after:
         _uuid(after[1], field="page_token")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        parent_key = (await _load(uow, parent_id))[0].id if parent_id else None
+        scope_path = await _scope_path(uow, principal)
+        if not parent_id and scope_path is not None:
+            # A scoped role's tree starts at its own organisation.
+            own = await repo.get(uow, org_id=_uuid(principal.org or "", field="org"))
+            return ([own[0]] if own else []), ""
+        parent_key = (await _load(uow, principal, parent_id))[0].id if parent_id else None
         rows = await repo.children(uow, parent_id=parent_key, after=after, limit=limit + 1,  # type: ignore[arg-type]
                                    include_dissolved=include_dissolved)
     page = rows[:limit]
@@ -191,7 +221,7 @@ async def list_subtree(*, deps: OrgDeps, principal: Principal, root_id: str, pag
     if after and not _PATH.fullmatch(after[0]):
         raise InvalidArgument.field("page_token", "分页标记无效")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        _, root_path = await _load(uow, root_id)
+        _, root_path = await _load(uow, principal, root_id)
         rows = await repo.subtree(uow, root_path=root_path, after_path=after[0] if after else None, limit=limit + 1)
     page = rows[:limit]
     token = pagination.encode_key(page[-1][1]) if len(rows) > limit else ""
@@ -202,7 +232,7 @@ async def list_ancestors(*, deps: OrgDeps, principal: Principal, org_id: str) ->
     """The chain from the county committee down to the organisation's parent."""
     domain.ensure_may_read(principal.role)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        _, path = await _load(uow, org_id)
+        _, path = await _load(uow, principal, org_id)
         return await repo.ancestors(uow, path=path)
 
 
@@ -279,7 +309,7 @@ async def get_checklist(*, deps: OrgDeps, principal: Principal, org_id: str) -> 
     """The 七有 checklist of an external branch and its completeness."""
     domain.ensure_may_read(principal.role)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        org, _ = await _load(uow, org_id)
+        org, _ = await _load(uow, principal, org_id)
         checklist.ensure_external(org)
         return checklist.complete(await repo.checklist(uow, org_id=org.id))
 
@@ -290,7 +320,7 @@ async def update_checklist_item(*, deps: OrgDeps, principal: Principal, org_id: 
     domain.ensure_may_write(principal.role)
     parsed, note = checklist.parse_item(item, evidence=evidence)
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        org, _ = await _load(uow, org_id)
+        org, _ = await _load(uow, principal, org_id)
         checklist.ensure_external(org)
         await repo.set_checklist_item(uow, org_id=org.id, item=parsed, done=done, evidence=note,
                                       actor=principal.user)
@@ -317,7 +347,8 @@ async def search_orgs(*, deps: OrgDeps, principal: Principal, name_contains: str
     if after and not _PATH.fullmatch(after[0]):
         raise InvalidArgument.field("page_token", "分页标记无效")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
-        rows = await repo.search(uow, name_contains=name_contains.strip(), kinds=parsed_kinds,
+        rows = await repo.search(uow, within=await _scope_path(uow, principal),
+                                 name_contains=name_contains.strip(), kinds=parsed_kinds,
                                  city_code=city_code.strip(), include_dissolved=include_dissolved,
                                  after_path=after[0] if after else None, limit=limit + 1)
     page = rows[:limit]
