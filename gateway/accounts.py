@@ -22,6 +22,7 @@ class Account:
     scope: str
     acting_tenant: str | None
     display_name: str = ""
+    acting_org: str | None = None
 
 
 async def authenticate(*, db: Database, username: str, password: str) -> Account:
@@ -34,18 +35,18 @@ async def authenticate(*, db: Database, username: str, password: str) -> Account
     if not passwords.verify_password(record["password_hash"], password):
         raise Unauthenticated("用户名或密码错误")
     return Account(username=record["username"], role=Role(record["role"]), scope=record["scope"],
-                   acting_tenant=record["acting_tenant"])
+                   acting_tenant=record["acting_tenant"], acting_org=record["acting_org"])
 
 
 async def upsert_account(*, db: Database, account: Account, password: str) -> None:
     """Create or reset an account (used by the demo seed and by operators)."""
     async with db.unit_of_work_in_scope(scope=account.scope) as uow:
         await uow.conn.execute(
-            "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, username) DO UPDATE SET"
+            "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name,"
+            " acting_org) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, username) DO UPDATE SET"
             " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, acting_tenant = EXCLUDED.acting_tenant,"
-            " display_name = EXCLUDED.display_name, updated_at = now()",
+            " display_name = EXCLUDED.display_name, acting_org = EXCLUDED.acting_org, updated_at = now()",
             account.scope, account.username, passwords.hash_password(password), account.role.value, account.scope,
-            account.acting_tenant, account.display_name,
+            account.acting_tenant, account.display_name, account.acting_org,
         )
         await uow.commit()

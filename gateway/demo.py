@@ -22,6 +22,7 @@ from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 XINYANG = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
 ZHENGZHOU = ["410102", "410103", "410104", "410105", "410108"]
 COUNTIES = XINYANG + ZHENGZHOU
+OFFICER_COUNTY = "411525"  # its first township gets a demo township officer, `township-411525`
 MEMBERS_PER_XINYANG_COUNTY = 30
 MEMBERS_PER_ZHENGZHOU_DISTRICT = 8
 
@@ -84,8 +85,8 @@ FOUNDING = [pb_orgs.FOUNDING_MODE_STANDALONE, pb_orgs.FOUNDING_MODE_HOSTED, pb_o
 
 
 async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceStub, *, county: str, token: str,
-                    rng: random.Random) -> int:
-    """县委 → 乡镇党委 → 村/社区/企业党支部, 驻外党组织 in five cities, a 驻城党建工作站; returns orgs created."""
+                    rng: random.Random) -> str | None:
+    """县委 → 乡镇党委 → 村/社区/企业党支部, 驻外党组织 in five cities, a 驻城党建工作站; returns the first township."""
     metadata = call_metadata(token)
     county_name = name_of(county)
 
@@ -97,47 +98,58 @@ async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceStub, *, co
         root = await add(f"中共{county_name}委员会", pb_orgs.ORG_KIND_COUNTY_COMMITTEE)
     except grpc.aio.AioRpcError as err:
         if err.code() == grpc.StatusCode.ALREADY_EXISTS:
-            return 0  # the tree was seeded before
+            return None  # the tree was seeded before
         raise
-    created = 1
+    first_township: str | None = None
     for township in rng.sample(TOWNSHIPS, 4):
         town = await add(f"{township}党委", pb_orgs.ORG_KIND_TOWNSHIP_COMMITTEE, root)
+        first_township = first_township or town
         for village in rng.sample(VILLAGES, 3):
             kind = pb_orgs.ORG_KIND_COMMUNITY_BRANCH if village.endswith("社区") else pb_orgs.ORG_KIND_VILLAGE_BRANCH
-            await add(f"{township}{village}党支部", kind, town)
-        await add(f"{township}农业合作社党支部", pb_orgs.ORG_KIND_ENTERPRISE_BRANCH, town)
-        created += 5
+            await add(f"{township}{village}党支部", kind, town, coverage=[village])
+        await add(f"{township}农业合作社党支部", pb_orgs.ORG_KIND_ENTERPRISE_BRANCH, town,
+                  employer=f"{township}农业合作社")
     station = await add(f"{county_name}驻城党建工作站", pb_orgs.ORG_KIND_TOWN_STATION, root)
     await add(f"{county_name}驻城临时党支部", pb_orgs.ORG_KIND_TEMPORARY_BRANCH, station)
     await add(f"{county_name}网上党支部", pb_orgs.ORG_KIND_ONLINE_BRANCH, root)
-    created += 3
     for code, city in EXTERNAL_CITIES:
         general = await add(f"{county_name}驻{city}流动党员党总支", pb_orgs.ORG_KIND_EXTERNAL_GENERAL_BRANCH, root,
                             city_code=code, founding_mode=rng.choice(FOUNDING))
         for trade in rng.sample(["建筑", "物流", "餐饮", "电子"], 2):
             await add(f"{county_name}驻{city}{trade}行业党支部", pb_orgs.ORG_KIND_EXTERNAL_BRANCH, general,
-                      city_code=code, founding_mode=rng.choice(FOUNDING))
-        created += 3
-    return created
+                      city_code=code, founding_mode=rng.choice(FOUNDING), industry=trade)
+    return first_township
 
 
 async def seed(settings: GatewaySettings) -> int:
     """Create the accounts and members; return the number of members now registered by the seed."""
+    password = settings.demo_password.get_secret_value()
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
     try:
-        password = settings.demo_password.get_secret_value()
         for account in demo_accounts():
             await upsert_account(db=db, account=account, password=password)
     finally:
         await db.close()
     issuer = TokenIssuer.from_settings(settings)
     rng = random.Random(20261124)
+    officers: list[Account] = []
     created = 0
     async with grpc.aio.insecure_channel(settings.organizations_target) as channel:
         org_stub = organizations_pb2_grpc.OrganizationsServiceStub(channel)
         for county in COUNTIES:
             token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
-            await seed_tree(org_stub, county=county, token=token, rng=rng)
+            township = await seed_tree(org_stub, county=county, token=token, rng=rng)
+            if township and county == OFFICER_COUNTY:
+                officers.append(Account(username=f"township-{county}", role=Role.TOWNSHIP_OFFICER, scope=county,
+                                        acting_tenant=county, acting_org=township,
+                                        display_name=f"{name_of(county)}乡镇党委"))
+    if officers:
+        db = await Database.connect(settings.database_url, min_size=1, max_size=1)
+        try:
+            for officer in officers:
+                await upsert_account(db=db, account=officer, password=password)
+        finally:
+            await db.close()
     async with grpc.aio.insecure_channel(settings.registry_target) as channel:
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         for county in COUNTIES:

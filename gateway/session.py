@@ -35,6 +35,7 @@ class MeResponse(BaseModel):
     scope: str
     scope_name: str
     tenant: str | None
+    org: str | None = None
 
 
 @router.post("/auth/token", response_model=TokenResponse)
@@ -42,7 +43,8 @@ async def issue_token(body: TokenRequest, gw: GatewayDep) -> TokenResponse:
     """Exchange a username and password for a bearer token."""
     account = await accounts.authenticate(db=gw.db, username=body.username, password=body.password)
     token, expires_in = gw.issuer.issue(
-        user=account.username, role=account.role, scope=account.scope, tenant=account.acting_tenant
+        user=account.username, role=account.role, scope=account.scope, tenant=account.acting_tenant,
+        org=account.acting_org,
     )
     return TokenResponse(access_token=token, expires_in=expires_in)
 
@@ -51,4 +53,5 @@ async def issue_token(body: TokenRequest, gw: GatewayDep) -> TokenResponse:
 async def me(who: CallerDep) -> MeResponse:
     """Who the token says the caller is."""
     p = who.principal
-    return MeResponse(user=p.user, role=p.role.value, scope=p.scope, scope_name=name_of(p.scope), tenant=p.tenant)
+    return MeResponse(user=p.user, role=p.role.value, scope=p.scope, scope_name=name_of(p.scope), tenant=p.tenant,
+                      org=p.org)

@@ -130,6 +130,11 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             tree = http.get(f"/api/v1/tenants/411525/orgs/{roots[0]['id']}/subtree", headers=county).json()["orgs"]
             kinds = {o["kind"] for o in tree}
             assert {"township_committee", "village_branch", "external_general_branch", "town_station"} <= kinds
+            officer = login(http, "township-411525")
+            own = http.get("/api/v1/tenants/411525/orgs", headers=officer).json()["orgs"]
+            assert [o["kind"] for o in own] == ["township_committee"]
+            hidden = http.get(f"/api/v1/tenants/411525/orgs/{roots[0]['id']}/subtree", headers=officer)
+            assert hidden.status_code == 404  # the county committee lies above the officer's township
             cities = {o["city_name"] for o in tree if o["city_name"]}
             assert {"北京市", "上海市", "武汉市", "广州市", "苏州市"} <= cities
             other = login(http, "county-411503")
