@@ -179,8 +179,9 @@ async def subtree_queries(admin_dsn: str, settings: KitSettings, issuer: TokenIs
                                           metadata=metadata)
 
     await load(township_page, calls=100, concurrency=8)
-    summary("township subtree, first 200 of 1,000", *await load(township_page, calls=1000, concurrency=8))
-    summary("county subtree, first 200 of 50,051", *await load(county_page, calls=1000, concurrency=8))
+    per_township = BRANCHES_PER_TOWNSHIP + 1
+    summary(f"township subtree, first 200 of {per_township:,}", *await load(township_page, calls=1000, concurrency=8))
+    summary(f"county subtree, first 200 of {len(rows):,}", *await load(county_page, calls=1000, concurrency=8))
 
     async def whole_township(i: int) -> object:
         token, seen = "", 0
@@ -192,7 +193,8 @@ async def subtree_queries(admin_dsn: str, settings: KitSettings, issuer: TokenIs
             if not token:
                 return seen
 
-    summary("township subtree, all 1,000 (5 pages)", *await load(whole_township, calls=200, concurrency=8))
+    summary(f"township subtree, all {per_township:,} (5 pages)", *await load(whole_township, calls=200,
+                                                                           concurrency=8))
     await channel.close()
     await running.stop()
 
