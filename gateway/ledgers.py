@@ -24,7 +24,9 @@ MODE_LABEL = {pb.FOUNDING_MODE_STANDALONE: "单独建", pb.FOUNDING_MODE_HOSTED:
 EXTERNAL_ORGS_HEADERS = [
     "序号", "党组织名称", "组织类别", "所在城市", "城市代码", "组建方式", "行业", "状态", "成立日期",
 ]
-TITLES = {"external-orgs": "外建党组织分布台账"}
+TITLES = {"external-orgs": "外建党组织分布台账", "dispatched-officers": "外派指导员(联络员)台账"}
+OFFICER_HEADERS = ["序号", "姓名", "职务", "派驻组织", "所在城市", "联系电话", "派驻日期", "离任日期", "状态"]
+POSITION_LABEL = {pb.OFFICER_POSITION_GUIDANCE_OFFICER: "党建指导员", pb.OFFICER_POSITION_LIAISON: "联络员"}
 
 
 async def _external_orgs(gw: GatewayDep, who: CallerDep) -> list[list[object]]:
@@ -72,18 +74,40 @@ def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]
     return out.getvalue()
 
 
+async def _dispatched_officers(gw: GatewayDep, who: CallerDep) -> list[list[object]]:
+    reply = await gw.clients.organizations.ListAppointments(
+        pb.ListAppointmentsRequest(positions=list(POSITION_LABEL), include_history=True), metadata=who.metadata,
+        timeout=gw.clients.timeout,
+    )
+    return [
+        [i, a.officer_name, POSITION_LABEL[a.position], a.org_name, name_of(a.city_code) if a.city_code else "",
+         a.phone_masked, a.start_date, a.end_date, "在任" if not a.end_date else "已离任"]
+        for i, a in enumerate(reply.appointments, start=1)
+    ]
+
+
 @router.get("/external-orgs.{fmt}")
 async def external_orgs(tenant: TenantDep, fmt: Literal["csv", "xlsx"], who: CallerDep, gw: GatewayDep) -> Response:
     """外建党组织分布台账: every 驻外党总支 and 驻外党支部 of the county."""
-    rows = await _external_orgs(gw, who)
-    title = TITLES["external-orgs"]
+    return _spreadsheet("external-orgs", tenant, fmt, EXTERNAL_ORGS_HEADERS, await _external_orgs(gw, who))
+
+
+@router.get("/dispatched-officers.{fmt}")
+async def dispatched_officers(tenant: TenantDep, fmt: Literal["csv", "xlsx"], who: CallerDep,
+                              gw: GatewayDep) -> Response:
+    """外派指导员(联络员)台账: every guidance officer and liaison the county dispatched, phones masked."""
+    return _spreadsheet("dispatched-officers", tenant, fmt, OFFICER_HEADERS, await _dispatched_officers(gw, who))
+
+
+def _spreadsheet(ledger: str, tenant: str, fmt: str, headers: Sequence[str], rows: list[list[object]]) -> Response:
+    title = TITLES[ledger]
     filename = quote(f"{title}-{tenant}.{fmt}")
     disposition = f"attachment; filename*=UTF-8''{filename}"
     if fmt == "csv":
-        return Response(to_csv(EXTERNAL_ORGS_HEADERS, rows), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(headers, rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": disposition})
     return Response(
-        to_xlsx(title, EXTERNAL_ORGS_HEADERS, rows),
+        to_xlsx(title, headers, rows),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": disposition},
     )

@@ -346,3 +346,80 @@ async def put_checklist_item(tenant: TenantDep, org_id: str, item: ItemName, bod
         metadata=who.metadata, timeout=gw.clients.timeout,
     )
     return _checklist(reply)
+
+
+PositionName = Literal["secretary", "deputy_secretary", "organization_committee_member", "guidance_officer",
+                       "liaison", "grid_leader"]
+
+
+class AppointmentOut(BaseModel):
+    """An officer in a position for a period; the phone always masked."""
+
+    id: str
+    officer_id: str
+    officer_name: str
+    phone_masked: str
+    org_id: str
+    org_name: str
+    position: str
+    start_date: str
+    end_date: str | None
+
+    @classmethod
+    def from_proto(cls, a: pb.Appointment) -> AppointmentOut:
+        """Map the wire form."""
+        return cls(id=a.id, officer_id=a.officer_id, officer_name=a.officer_name, phone_masked=a.phone_masked,
+                   org_id=a.org_id, org_name=a.org_name,
+                   position=_enum_out(pb.OfficerPosition, "OFFICER_POSITION", a.position), start_date=a.start_date,
+                   end_date=a.end_date or None)
+
+
+class AppointIn(BaseModel):
+    """A new person (name and phone), or one on record (officer_id)."""
+
+    position: PositionName
+    officer_id: str = Field(default="", max_length=36)
+    name: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=32)
+    start_date: str = Field(max_length=10, description="任职日期 YYYY-MM-DD")
+
+
+class EndIn(BaseModel):
+    """When the appointment ends."""
+
+    end_date: str = Field(max_length=10, description="离任日期 YYYY-MM-DD")
+
+
+@router.get("/{org_id}/officers", response_model=list[AppointmentOut])
+async def officers(tenant: TenantDep, org_id: str, who: CallerDep, gw: GatewayDep,
+                   include_history: bool = False) -> list[AppointmentOut]:
+    """The organisation's officers (with history on request)."""
+    reply = await gw.clients.organizations.ListAppointments(
+        pb.ListAppointmentsRequest(org_id=org_id, include_history=include_history), metadata=who.metadata,
+        timeout=gw.clients.timeout,
+    )
+    return [AppointmentOut.from_proto(a) for a in reply.appointments]
+
+
+@router.post("/{org_id}/officers", status_code=201, response_model=AppointmentOut)
+async def appoint(tenant: TenantDep, org_id: str, body: AppointIn, who: CallerDep, gw: GatewayDep) -> AppointmentOut:
+    """Appoint an officer (任职)."""
+    reply = await gw.clients.organizations.AppointOfficer(
+        pb.AppointOfficerRequest(org_id=org_id, position=_enum_in(pb.OfficerPosition, "OFFICER_POSITION",
+                                                                   body.position),
+                                 officer_id=body.officer_id, name=body.name, phone=body.phone,
+                                 start_date=body.start_date),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return AppointmentOut.from_proto(reply.appointment)
+
+
+@router.post("/{org_id}/officers/{appointment_id}/end", response_model=AppointmentOut)
+async def end(tenant: TenantDep, org_id: str, appointment_id: str, body: EndIn, who: CallerDep,
+              gw: GatewayDep) -> AppointmentOut:
+    """End an appointment (离任); it stays in the history."""
+    reply = await gw.clients.organizations.EndAppointment(
+        pb.EndAppointmentRequest(appointment_id=appointment_id, end_date=body.end_date), metadata=who.metadata,
+        timeout=gw.clients.timeout,
+    )
+    return AppointmentOut.from_proto(reply.appointment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from jinqiao.kit.grpcserver import current_principal
-from jinqiao.organizations import checklist, domain, service
+from jinqiao.organizations import checklist, domain, officers, service
 from jinqiao.organizations.placement import TEMPORARY_BRANCH_THRESHOLD
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
@@ -132,6 +132,33 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
         )
         return pb.SearchOrgsResponse(orgs=[org_to_proto(o) for o in orgs], next_page_token=token)
 
+    async def AppointOfficer(
+        self, request: pb.AppointOfficerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppointOfficerResponse:
+        """Appoint an officer."""
+        result = await service.appoint_officer(
+            deps=self._deps, principal=current_principal(), org_id=request.org_id, position=request.position,
+            officer_id=request.officer_id, name=request.name, phone=request.phone, start_date=request.start_date,
+        )
+        return pb.AppointOfficerResponse(appointment=_appointment(result))
+
+    async def EndAppointment(
+        self, request: pb.EndAppointmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EndAppointmentResponse:
+        """End an appointment."""
+        result = await service.end_appointment(deps=self._deps, principal=current_principal(),
+                                               appointment_id=request.appointment_id, end_date=request.end_date)
+        return pb.EndAppointmentResponse(appointment=_appointment(result))
+
+    async def ListAppointments(
+        self, request: pb.ListAppointmentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAppointmentsResponse:
+        """Officers of an organisation, or of positions county-wide."""
+        results = await service.list_appointments(deps=self._deps, principal=current_principal(),
+                                                  org_id=request.org_id, positions=list(request.positions),
+                                                  include_history=request.include_history)
+        return pb.ListAppointmentsResponse(appointments=[_appointment(a) for a in results])
+
     async def GetChecklist(
         self, request: pb.GetChecklistRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetChecklistResponse:
@@ -157,3 +184,11 @@ def _entry(entry: checklist.Entry) -> pb.ChecklistEntry:
     if entry.updated_at:
         message.update_time.FromDatetime(entry.updated_at)
     return message
+
+
+def _appointment(a: officers.Appointment) -> pb.Appointment:
+    return pb.Appointment(
+        id=a.id, officer_id=a.officer_id, officer_name=a.officer_name, phone_masked=a.phone_masked,
+        org_id=a.org_id, org_name=a.org_name, city_code=a.city_code, position=int(a.position),
+        start_date=a.start_date.isoformat(), end_date=a.end_date.isoformat() if a.end_date else "",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -11,6 +11,7 @@ from jinqiao.kit.errors import AlreadyExists
 from jinqiao.organizations.checklist import Entry, Item
 from jinqiao.organizations.domain import NewOrg, Org, OrgKind, OrgStatus
 from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
+from jinqiao.organizations.officers import Appointment, Position
 from jinqiao.organizations.placement import Candidate, Rule, Scope
 
 
@@ -192,3 +193,69 @@ async def search(uow: UnitOfWork, *, within: str | None, name_contains: str, kin
         pattern, kinds, city_code, include_dissolved, after_path, limit, within,
     )
     return [(org_from_record(r), r["path_key"]) for r in records]
+
+
+_APPOINTMENT = (
+    "SELECT a.id, a.officer_id, o.name AS officer_name, o.phone_masked, a.org_id, g.name AS org_name, g.city_code,"
+    " a.position, a.start_date, a.end_date FROM appointments a JOIN officers o ON o.id = a.officer_id"
+    " AND o.tenant_id = a.tenant_id JOIN orgs g ON g.id = a.org_id AND g.tenant_id = a.tenant_id"
+)
+
+
+def _appointment(r: asyncpg.Record) -> Appointment:
+    return Appointment(id=str(r["id"]), officer_id=str(r["officer_id"]), officer_name=r["officer_name"],
+                       phone_masked=r["phone_masked"], org_id=str(r["org_id"]), org_name=r["org_name"],
+                       city_code=r["city_code"], position=Position(r["position"]), start_date=r["start_date"],
+                       end_date=r["end_date"])
+
+
+async def insert_officer(uow: UnitOfWork, *, officer_id: str, name: str, phone_enc: bytes,
+                         phone_masked: str) -> None:
+    """Record a person."""
+    await uow.conn.execute(
+        "INSERT INTO officers (tenant_id, id, name, phone_enc, phone_masked) VALUES ($1, $2, $3, $4, $5)",
+        uow.tenant, officer_id, name, phone_enc, phone_masked,
+    )
+
+
+async def officer_exists(uow: UnitOfWork, *, officer_id: str) -> bool:
+    """Whether the county has this officer on record."""
+    return bool(await uow.conn.fetchval("SELECT true FROM officers WHERE id = $1", officer_id))
+
+
+async def insert_appointment(uow: UnitOfWork, *, appointment_id: str, officer_id: str, org_id: str,
+                             position: Position, start: date) -> None:
+    """Record an appointment; a second sitting secretary or a repeated appointment is refused."""
+    try:
+        await uow.conn.execute(
+            "INSERT INTO appointments (tenant_id, id, officer_id, org_id, position, start_date)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            uow.tenant, appointment_id, officer_id, org_id, int(position), start,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "appointments_one_secretary":
+            raise AlreadyExists("该组织已有在任书记，请先办理离任") from exc
+        raise AlreadyExists("此人已在该组织担任该职务") from exc
+
+
+async def appointment(uow: UnitOfWork, *, appointment_id: str) -> Appointment | None:
+    """One appointment, or None."""
+    record = await uow.conn.fetchrow(f"{_APPOINTMENT} WHERE a.id = $1", appointment_id)
+    return _appointment(record) if record else None
+
+
+async def end_appointment(uow: UnitOfWork, *, appointment_id: str, end: date) -> None:
+    """Close an appointment."""
+    await uow.conn.execute("UPDATE appointments SET end_date = $2 WHERE id = $1", appointment_id, end)
+
+
+async def appointments(uow: UnitOfWork, *, org_id: str | None, positions: list[int],
+                       include_history: bool) -> list[Appointment]:
+    """Appointments by organisation and/or position; current ones first, then by start date."""
+    records = await uow.conn.fetch(
+        f"{_APPOINTMENT} WHERE ($1::uuid IS NULL OR a.org_id = $1)"
+        " AND (cardinality($2::smallint[]) = 0 OR a.position = ANY($2::smallint[]))"
+        " AND ($3 OR a.end_date IS NULL) ORDER BY a.end_date IS NOT NULL, a.start_date DESC, a.id LIMIT 5000",
+        org_id, positions, include_history,
+    )
+    return [_appointment(r) for r in records]

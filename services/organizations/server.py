@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_service, serve
 from jinqiao.kit.settings import KitSettings
 from jinqiao.organizations import service
@@ -15,7 +16,7 @@ SERVICE_NAME = organizations_pb2.DESCRIPTOR.services_by_name["OrganizationsServi
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Build the servicer over the shared pool."""
-    servicer = OrganizationsServicer(service.OrgDeps(db=ctx.db))
+    servicer = OrganizationsServicer(service.OrgDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings)))
     return [lambda server: organizations_pb2_grpc.add_OrganizationsServiceServicer_to_server(servicer, server)]
 
 

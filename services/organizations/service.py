@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from google.protobuf.message import Message
 
 from jinqiao.events.v1 import organizations_events_pb2 as events
-from jinqiao.kit import audit, pagination, telemetry
+from jinqiao.kit import audit, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.db import Database, UnitOfWork
-from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from jinqiao.kit.events import new_event
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
-from jinqiao.organizations import checklist, domain, placement, repo
+from jinqiao.organizations import checklist, domain, officers, placement, repo
 
 SERVICE = "organizations"
 _PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
@@ -27,6 +28,7 @@ class OrgDeps:
     """What the use cases need, built once in ``server.py``."""
 
     db: Database
+    cipher: FieldCipher
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,3 +356,78 @@ async def search_orgs(*, deps: OrgDeps, principal: Principal, name_contains: str
     page = rows[:limit]
     token = pagination.encode_key(page[-1][1]) if len(rows) > limit else ""
     return [org for org, _ in page], token
+
+
+async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, position: int, officer_id: str,
+                          name: str, phone: str, start_date: str,
+                          today: date | None = None) -> officers.Appointment:
+    """Appoint a person (recorded now, or already on record) to a position; the phone is encrypted at rest."""
+    domain.ensure_may_write(principal.role)
+    start = officers.parse_date(start_date, field="start_date", today=today or datetime.now(UTC).date(),
+                                required=True)
+    new = None if officer_id else officers.validate_new_officer(name=name, phone=phone)
+    appointment_id = str(uuid.uuid4())
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        parsed = officers.parse_position(position, org_kind=org.kind)
+        if new is None:
+            person = _uuid(officer_id, field="officer_id")
+            if not await repo.officer_exists(uow, officer_id=person):
+                raise InvalidArgument.field("officer_id", "本县没有该人员记录")
+        else:
+            person = str(uuid.uuid4())
+            await repo.insert_officer(
+                uow, officer_id=person, name=new.name, phone_masked=pii.mask_phone(new.phone),
+                phone_enc=deps.cipher.encrypt(new.phone, tenant=uow.tenant, table="officers", column="phone",
+                                              row=person),
+            )
+        await repo.insert_appointment(uow, appointment_id=appointment_id, officer_id=person, org_id=org.id,
+                                      position=parsed, start=start)  # type: ignore[arg-type]
+        result = await repo.appointment(uow, appointment_id=appointment_id)
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role, action="officer.appoint",
+                                                 object_type="appointment", object_id=appointment_id,
+                                                 reason=parsed.name))
+        await uow.commit()
+    assert result is not None
+    return result
+
+
+async def end_appointment(*, deps: OrgDeps, principal: Principal, appointment_id: str, end_date: str,
+                          today: date | None = None) -> officers.Appointment:
+    """Close an appointment (离任); it stays in the history."""
+    domain.ensure_may_write(principal.role)
+    end = officers.parse_date(end_date, field="end_date", today=today or datetime.now(UTC).date(), required=True)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        found = await repo.appointment(uow, appointment_id=_uuid(appointment_id))
+        if found is None:
+            raise NotFound("未找到该任职记录")
+        await _load(uow, principal, found.org_id)
+        if found.end_date is not None:
+            raise FailedPrecondition("该任职已结束")
+        if end < found.start_date:  # type: ignore[operator]
+            raise InvalidArgument.field("end_date", "离任日期不能早于任职日期")
+        await repo.end_appointment(uow, appointment_id=found.id, end=end)  # type: ignore[arg-type]
+        result = await repo.appointment(uow, appointment_id=found.id)
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role, action="officer.end",
+                                                 object_type="appointment", object_id=found.id))
+        await uow.commit()
+    assert result is not None
+    return result
+
+
+async def list_appointments(*, deps: OrgDeps, principal: Principal, org_id: str, positions: list[int],
+                            include_history: bool) -> list[officers.Appointment]:
+    """An organisation's officers, or every appointment of some positions across the county (for ledgers)."""
+    domain.ensure_may_read(principal.role)
+    try:
+        parsed = [int(officers.Position(p)) for p in positions]
+    except ValueError:
+        raise InvalidArgument.field("positions", "职务无效") from None
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        if org_id:
+            org_key: str | None = (await _load(uow, principal, org_id))[0].id
+        elif await _scope_path(uow, principal) is not None:
+            raise InvalidArgument.field("org_id", "须指定组织")
+        else:
+            org_key = None
+        return await repo.appointments(uow, org_id=org_key, positions=parsed, include_history=include_history)

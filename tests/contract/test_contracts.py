@@ -41,6 +41,8 @@ def openapi() -> dict:
         ("/api/v1/tenants/{tenant}/orgs/placement-suggestion", "get"),
         ("/api/v1/tenants/{tenant}/orgs/{org_id}/checklist", "get"),
         ("/api/v1/tenants/{tenant}/ledgers/external-orgs.{fmt}", "get"),
+        ("/api/v1/tenants/{tenant}/ledgers/dispatched-officers.{fmt}", "get"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/officers", "post"),
     ],
 )
 def test_stable_routes_exist(openapi, path, method):

@@ -138,3 +138,28 @@ async def test_search_by_name_and_city(platform, headers):
     assert by_city and all(o["city_code"] == "420100" for o in by_city)
     bad = await platform.http.get("/api/v1/tenants/411521/orgs/search", params={"kind": "castle"}, headers=h)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"].startswith("kind")
+
+
+async def test_officers_over_http_and_the_dispatched_officers_ledger(platform, headers):
+    import io
+
+    from openpyxl import load_workbook
+
+    h = headers["411521"]
+    base = "/api/v1/tenants/411521"
+    shanghai = (await platform.http.get(f"{base}/orgs/search", params={"city_code": "310000"},
+                                        headers=h)).json()["orgs"][0]
+    sent = await platform.http.post(f"{base}/orgs/{shanghai['id']}/officers", headers=h, json={
+        "position": "guidance_officer", "name": "周指导", "phone": "186 1234 5678", "start_date": "2025-03-01"})
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["phone_masked"] == "186****5678" and "18612345678" not in sent.text
+    bad = await platform.http.post(f"{base}/orgs/{shanghai['id']}/officers", headers=h, json={
+        "position": "liaison", "name": "x", "phone": "12", "start_date": "2025-03-01"})
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["phone"]
+    sheet = load_workbook(io.BytesIO((await platform.http.get(f"{base}/ledgers/dispatched-officers.xlsx",
+                                                               headers=h)).content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert sheet.title == "外派指导员(联络员)台账" and rows[0][1] == "姓名"
+    assert ("周指导", "党建指导员", shanghai["name"], "上海市", "186****5678") in [r[1:6] for r in rows[1:]]
+    other = await platform.http.get(f"{base}/orgs/{shanghai['id']}/officers", headers=headers["411522"])
+    assert other.status_code == 404

@@ -190,3 +190,77 @@ async def test_the_checklist_is_only_for_external_branches_and_checks_its_item(c
         await tree.stub.GetChecklist(pb.GetChecklistRequest(org_id=o["beijing"].id),
                                      metadata=bearer(county_token("411527")))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# --- officers and appointments
+
+P = pb.OfficerPosition
+
+
+async def test_appointments_keep_history_and_one_sitting_secretary(county, admin_conn_factory):
+    tree, o = county
+    first = (await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+        org_id=o["west"].id, position=P.OFFICER_POSITION_SECRETARY, name="王建国", phone="13812345678",
+        start_date="2021-03-01"), metadata=tree.md)).appointment
+    assert first.phone_masked == "138****5678" and first.org_name == "双柳树镇党委"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+            org_id=o["west"].id, position=P.OFFICER_POSITION_SECRETARY, name="李红", phone="13912345678",
+            start_date="2024-01-01"), metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    ended = await tree.stub.EndAppointment(pb.EndAppointmentRequest(appointment_id=first.id, end_date="2024-01-01"),
+                                           metadata=tree.md)
+    assert ended.appointment.end_date == "2024-01-01"
+    second = (await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+        org_id=o["west"].id, position=P.OFFICER_POSITION_SECRETARY, name="李红", phone="13912345678",
+        start_date="2024-01-01"), metadata=tree.md)).appointment
+    current = await tree.stub.ListAppointments(pb.ListAppointmentsRequest(org_id=o["west"].id), metadata=tree.md)
+    history = await tree.stub.ListAppointments(pb.ListAppointmentsRequest(org_id=o["west"].id, include_history=True),
+                                               metadata=tree.md)
+    assert [a.id for a in current.appointments] == [second.id]
+    assert [a.id for a in history.appointments] == [second.id, first.id]
+    conn = await admin_conn_factory("organizations")
+    stored = await conn.fetchrow("SELECT phone_enc, phone_masked FROM officers WHERE id = $1::uuid",
+                                 first.officer_id)
+    assert b"13812345678" not in bytes(stored["phone_enc"]) and stored["phone_masked"] == "138****5678"
+
+
+async def test_a_guidance_officer_is_dispatched_to_an_external_branch_not_a_village(county):
+    tree, o = county
+    sent = await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+        org_id=o["beijing"].id, position=P.OFFICER_POSITION_GUIDANCE_OFFICER, name="赵指导",
+        phone="15012345678", start_date="2025-05-01"), metadata=tree.md)
+    assert sent.appointment.city_code == "110000"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+            org_id=o["village"].id, position=P.OFFICER_POSITION_GUIDANCE_OFFICER,
+            officer_id=sent.appointment.officer_id, start_date="2025-05-01"), metadata=tree.md)
+    assert "position" in field_violations(caught.value)
+    county_wide = await tree.stub.ListAppointments(pb.ListAppointmentsRequest(
+        positions=[P.OFFICER_POSITION_GUIDANCE_OFFICER]), metadata=tree.md)
+    assert sent.appointment.id in {a.id for a in county_wide.appointments}
+
+
+async def test_bad_officer_input_names_every_field(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+            org_id=o["west"].id, position=P.OFFICER_POSITION_LIAISON, name="", phone="123",
+            start_date="2025-01-01"), metadata=tree.md)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {"name", "phone"} <= set(field_violations(caught.value))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+            org_id=o["west"].id, position=P.OFFICER_POSITION_DEPUTY_SECRETARY, name="张三", phone="13812345678",
+            start_date="2999-01-01"), metadata=tree.md)
+    assert "start_date" in field_violations(caught.value)
+
+
+async def test_another_countys_officers_are_not_found(county, county_token):
+    tree, o = county
+    other = bearer(county_token("411527"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ListAppointments(pb.ListAppointmentsRequest(org_id=o["west"].id), metadata=other)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    mine = await tree.stub.ListAppointments(pb.ListAppointmentsRequest(include_history=True), metadata=other)
+    assert all(a.org_id != o["west"].id for a in mine.appointments)
