@@ -109,12 +109,32 @@ async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceStub, *, co
             await add(f"{township}{village}党支部", kind, town, coverage=[village])
         await add(f"{township}农业合作社党支部", pb_orgs.ORG_KIND_ENTERPRISE_BRANCH, town,
                   employer=f"{township}农业合作社")
+    def person() -> tuple[str, str]:
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        return name, f"1{rng.choice('3578')}{rng.randrange(0, 10**9):09d}"
+
+    async def appoint(org_id: str, position: int) -> str:
+        name, phone = person()
+        reply = await stub.AppointOfficer(pb_orgs.AppointOfficerRequest(
+            org_id=org_id, position=position, name=name, phone=phone,
+            start_date=f"20{rng.randint(18, 24)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"), metadata=metadata,
+            timeout=10)
+        return reply.appointment.officer_id
+
     station = await add(f"{county_name}驻城党建工作站", pb_orgs.ORG_KIND_TOWN_STATION, root)
+    for number, streets in enumerate((["人民路", "新华街"], ["滨河路", "幸福小区"]), start=1):
+        leader = await appoint(station, pb_orgs.OFFICER_POSITION_GRID_LEADER)
+        await stub.CreateGrid(pb_orgs.CreateGridRequest(org_id=station, name=f"第{number}网格",
+                                                        leader_officer_id=leader, addresses=streets),
+                              metadata=metadata, timeout=10)
     await add(f"{county_name}驻城临时党支部", pb_orgs.ORG_KIND_TEMPORARY_BRANCH, station)
     await add(f"{county_name}网上党支部", pb_orgs.ORG_KIND_ONLINE_BRANCH, root)
     for code, city in EXTERNAL_CITIES:
         general = await add(f"{county_name}驻{city}流动党员党总支", pb_orgs.ORG_KIND_EXTERNAL_GENERAL_BRANCH, root,
                             city_code=code, founding_mode=rng.choice(FOUNDING))
+        await appoint(general, pb_orgs.OFFICER_POSITION_SECRETARY)
+        await appoint(general, pb_orgs.OFFICER_POSITION_GUIDANCE_OFFICER)
+        await appoint(general, pb_orgs.OFFICER_POSITION_LIAISON)
         for trade in rng.sample(["建筑", "物流", "餐饮", "电子"], 2):
             await add(f"{county_name}驻{city}{trade}行业党支部", pb_orgs.ORG_KIND_EXTERNAL_BRANCH, general,
                       city_code=code, founding_mode=rng.choice(FOUNDING), industry=trade)

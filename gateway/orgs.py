@@ -423,3 +423,51 @@ async def end(tenant: TenantDep, org_id: str, appointment_id: str, body: EndIn, 
         timeout=gw.clients.timeout,
     )
     return AppointmentOut.from_proto(reply.appointment)
+
+
+class GridIn(BaseModel):
+    """A grid: name, leader (an officer on record), addresses and members covered."""
+
+    name: str = Field(min_length=1, max_length=100)
+    leader_officer_id: str = Field(default="", max_length=36)
+    addresses: list[str] = Field(default_factory=list, max_length=500)
+    member_ids: list[str] = Field(default_factory=list, max_length=500)
+
+
+class GridOut(BaseModel):
+    """A grid with its leader's masked phone."""
+
+    id: str
+    org_id: str
+    name: str
+    leader_officer_id: str | None
+    leader_name: str
+    leader_phone_masked: str
+    addresses: list[str]
+    member_ids: list[str]
+
+    @classmethod
+    def from_proto(cls, g: pb.Grid) -> GridOut:
+        """Map the wire form."""
+        return cls(id=g.id, org_id=g.org_id, name=g.name, leader_officer_id=g.leader_officer_id or None,
+                   leader_name=g.leader_name, leader_phone_masked=g.leader_phone_masked,
+                   addresses=list(g.addresses), member_ids=list(g.member_ids))
+
+
+@router.get("/{org_id}/grids", response_model=list[GridOut])
+async def grids(tenant: TenantDep, org_id: str, who: CallerDep, gw: GatewayDep) -> list[GridOut]:
+    """The grids (网格) of a station or township."""
+    reply = await gw.clients.organizations.ListGrids(pb.ListGridsRequest(org_id=org_id), metadata=who.metadata,
+                                                     timeout=gw.clients.timeout)
+    return [GridOut.from_proto(grid) for grid in reply.grids]
+
+
+@router.post("/{org_id}/grids", status_code=201, response_model=GridOut)
+async def create_grid(tenant: TenantDep, org_id: str, body: GridIn, who: CallerDep, gw: GatewayDep) -> GridOut:
+    """Draw a grid under a station or township."""
+    reply = await gw.clients.organizations.CreateGrid(
+        pb.CreateGridRequest(org_id=org_id, name=body.name, leader_officer_id=body.leader_officer_id,
+                             addresses=body.addresses, member_ids=body.member_ids),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return GridOut.from_proto(reply.grid)

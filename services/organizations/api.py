@@ -159,6 +159,22 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
                                                   include_history=request.include_history)
         return pb.ListAppointmentsResponse(appointments=[_appointment(a) for a in results])
 
+    async def CreateGrid(
+        self, request: pb.CreateGridRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateGridResponse:
+        """Draw a grid."""
+        grid = await service.create_grid(
+            deps=self._deps, principal=current_principal(), org_id=request.org_id, name=request.name,
+            leader_officer_id=request.leader_officer_id, addresses=list(request.addresses),
+            member_ids=list(request.member_ids),
+        )
+        return pb.CreateGridResponse(grid=_grid(grid))
+
+    async def ListGrids(self, request: pb.ListGridsRequest, context: grpc.aio.ServicerContext) -> pb.ListGridsResponse:
+        """Grids of a station or township."""
+        grids = await service.list_grids(deps=self._deps, principal=current_principal(), org_id=request.org_id)
+        return pb.ListGridsResponse(grids=[_grid(g) for g in grids])
+
     async def GetChecklist(
         self, request: pb.GetChecklistRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetChecklistResponse:
@@ -192,3 +208,9 @@ def _appointment(a: officers.Appointment) -> pb.Appointment:
         org_id=a.org_id, org_name=a.org_name, city_code=a.city_code, position=int(a.position),
         start_date=a.start_date.isoformat(), end_date=a.end_date.isoformat() if a.end_date else "",
     )
+
+
+def _grid(g: officers.Grid) -> pb.Grid:
+    return pb.Grid(id=g.id, org_id=g.org_id, name=g.name, leader_officer_id=g.leader_officer_id or "",
+                   leader_name=g.leader_name, leader_phone_masked=g.leader_phone_masked, addresses=list(g.addresses),
+                   member_ids=list(g.member_ids))

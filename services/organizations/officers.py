@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -104,3 +105,47 @@ def validate_new_officer(*, name: str, phone: str) -> NewOfficer:
     if violations:
         raise InvalidArgument(violations)
     return NewOfficer(name=clean, phone=clean_phone)
+
+
+GRID_HOSTS = frozenset({OrgKind.TOWN_STATION, OrgKind.SERVICE_CENTER, OrgKind.TOWNSHIP_COMMITTEE})
+MAX_GRID_ITEMS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """A cell of 网格化管理: its leader (masked phone), addresses and members."""
+
+    id: str
+    org_id: str
+    name: str
+    leader_officer_id: str | None
+    leader_name: str
+    leader_phone_masked: str
+    addresses: tuple[str, ...]
+    member_ids: tuple[str, ...]
+
+
+def validate_grid(*, name: str, org_kind: OrgKind, addresses: list[str], member_ids: list[str]) -> tuple[
+        str, tuple[str, ...], tuple[str, ...]]:
+    """A grid's name, addresses and member ids, under a station, service centre or township."""
+    violations: list[FieldViolation] = []
+    if org_kind not in GRID_HOSTS:
+        violations.append(FieldViolation("org_id", "网格只能设在驻城党建工作站、服务中心或乡镇党委之下"))
+    clean = " ".join(name.split())
+    if not clean or len(clean) > NAME_MAX:
+        violations.append(FieldViolation("name", f"必填，且不超过 {NAME_MAX} 个字符"))
+    areas = tuple(dict.fromkeys(" ".join(a.split()) for a in addresses if a.strip()))
+    if len(areas) > MAX_GRID_ITEMS or any(len(a) > NAME_MAX for a in areas):
+        violations.append(FieldViolation("addresses", f"最多 {MAX_GRID_ITEMS} 条，每条不超过 {NAME_MAX} 个字符"))
+    members: list[str] = []
+    for raw in member_ids:
+        try:
+            members.append(str(uuid.UUID(raw)))
+        except ValueError:
+            violations.append(FieldViolation("member_ids", f"党员编号无效：{raw[:40]}"))
+            break
+    if len(members) > MAX_GRID_ITEMS:
+        violations.append(FieldViolation("member_ids", f"最多 {MAX_GRID_ITEMS} 人"))
+    if violations:
+        raise InvalidArgument(violations)
+    return clean, areas, tuple(dict.fromkeys(members))

@@ -11,7 +11,7 @@ from jinqiao.kit.errors import AlreadyExists
 from jinqiao.organizations.checklist import Entry, Item
 from jinqiao.organizations.domain import NewOrg, Org, OrgKind, OrgStatus
 from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
-from jinqiao.organizations.officers import Appointment, Position
+from jinqiao.organizations.officers import Appointment, Grid, Position
 from jinqiao.organizations.placement import Candidate, Rule, Scope
 
 
@@ -259,3 +259,36 @@ async def appointments(uow: UnitOfWork, *, org_id: str | None, positions: list[i
         org_id, positions, include_history,
     )
     return [_appointment(r) for r in records]
+
+
+_GRID = (
+    "SELECT g.id, g.org_id, g.name, g.leader_officer_id, coalesce(o.name, '') AS leader_name,"
+    " coalesce(o.phone_masked, '') AS leader_phone_masked, g.addresses, g.member_ids"
+    " FROM grids g LEFT JOIN officers o ON o.id = g.leader_officer_id AND o.tenant_id = g.tenant_id"
+)
+
+
+def _grid(r: asyncpg.Record) -> Grid:
+    return Grid(id=str(r["id"]), org_id=str(r["org_id"]), name=r["name"],
+                leader_officer_id=str(r["leader_officer_id"]) if r["leader_officer_id"] else None,
+                leader_name=r["leader_name"], leader_phone_masked=r["leader_phone_masked"],
+                addresses=tuple(r["addresses"]), member_ids=tuple(str(m) for m in r["member_ids"]))
+
+
+async def insert_grid(uow: UnitOfWork, *, grid_id: str, org_id: str, name: str, leader_officer_id: str | None,
+                      addresses: tuple[str, ...], member_ids: tuple[str, ...]) -> Grid:
+    """Record a grid; the same name twice under one organisation is refused."""
+    try:
+        await uow.conn.execute(
+            "INSERT INTO grids (tenant_id, id, org_id, name, leader_officer_id, addresses, member_ids)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::uuid[])",
+            uow.tenant, grid_id, org_id, name, leader_officer_id, list(addresses), list(member_ids),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyExists("该组织下已有同名网格") from exc
+    return _grid(await uow.conn.fetchrow(f"{_GRID} WHERE g.id = $1", grid_id))
+
+
+async def grids(uow: UnitOfWork, *, org_id: str) -> list[Grid]:
+    """The grids of an organisation by name."""
+    return [_grid(r) for r in await uow.conn.fetch(f"{_GRID} WHERE g.org_id = $1 ORDER BY g.name", org_id)]

@@ -431,3 +431,31 @@ async def list_appointments(*, deps: OrgDeps, principal: Principal, org_id: str,
         else:
             org_key = None
         return await repo.appointments(uow, org_id=org_key, positions=parsed, include_history=include_history)
+
+
+async def create_grid(*, deps: OrgDeps, principal: Principal, org_id: str, name: str, leader_officer_id: str,
+                      addresses: list[str], member_ids: list[str]) -> officers.Grid:
+    """Draw a grid under a station or township, led by an officer on record (网格长)."""
+    domain.ensure_may_write(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        clean, areas, members = officers.validate_grid(name=name, org_kind=org.kind, addresses=addresses,
+                                                       member_ids=member_ids)
+        leader = _uuid(leader_officer_id, field="leader_officer_id") if leader_officer_id else None
+        if leader and not await repo.officer_exists(uow, officer_id=leader):
+            raise InvalidArgument.field("leader_officer_id", "本县没有该人员记录")
+        grid_id = str(uuid.uuid4())
+        grid = await repo.insert_grid(uow, grid_id=grid_id, org_id=org.id, name=clean, leader_officer_id=leader,
+                                      addresses=areas, member_ids=members)
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role, action="grid.create",
+                                                 object_type="grid", object_id=grid_id))
+        await uow.commit()
+    return grid
+
+
+async def list_grids(*, deps: OrgDeps, principal: Principal, org_id: str) -> list[officers.Grid]:
+    """The grids of a station or township."""
+    domain.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        return await repo.grids(uow, org_id=org.id)

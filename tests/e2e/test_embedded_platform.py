@@ -130,6 +130,8 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             tree = http.get(f"/api/v1/tenants/411525/orgs/{roots[0]['id']}/subtree", headers=county).json()["orgs"]
             kinds = {o["kind"] for o in tree}
             assert {"township_committee", "village_branch", "external_general_branch", "town_station"} <= kinds
+            ledger = http.get("/api/v1/tenants/411525/ledgers/dispatched-officers.csv", headers=county)
+            assert ledger.status_code == 200 and ledger.content.decode("utf-8-sig").count("党建指导员") == 5
             officer = login(http, "township-411525")
             own = http.get("/api/v1/tenants/411525/orgs", headers=officer).json()["orgs"]
             assert [o["kind"] for o in own] == ["township_committee"]

@@ -264,3 +264,33 @@ async def test_another_countys_officers_are_not_found(county, county_token):
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     mine = await tree.stub.ListAppointments(pb.ListAppointmentsRequest(include_history=True), metadata=other)
     assert all(a.org_id != o["west"].id for a in mine.appointments)
+
+
+
+# --- grids
+
+async def test_a_station_draws_grids_led_by_an_officer(county, county_token):
+    tree, o = county
+    station = await tree.add("潢川县驻城党建工作站", K.ORG_KIND_TOWN_STATION, o["root"].id)
+    leader = (await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
+        org_id=station.id, position=P.OFFICER_POSITION_GRID_LEADER, name="刘网格", phone="13700001111",
+        start_date="2025-01-01"), metadata=tree.md)).appointment
+    member = "6f1d1c8e-8a51-4f0e-9d7e-0d9b1c2a3b4c"
+    grid = (await tree.stub.CreateGrid(pb.CreateGridRequest(
+        org_id=station.id, name="第一网格", leader_officer_id=leader.officer_id,
+        addresses=["春申路", "龙湖小区", "春申路"], member_ids=[member]), metadata=tree.md)).grid
+    assert (grid.leader_name, grid.leader_phone_masked) == ("刘网格", "137****1111")
+    assert list(grid.addresses) == ["春申路", "龙湖小区"] and list(grid.member_ids) == [member]
+    listed = await tree.stub.ListGrids(pb.ListGridsRequest(org_id=station.id), metadata=tree.md)
+    assert [g.name for g in listed.grids] == ["第一网格"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ListGrids(pb.ListGridsRequest(org_id=station.id), metadata=bearer(county_token("411527")))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_grids_only_under_stations_and_townships_with_valid_members(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.CreateGrid(pb.CreateGridRequest(org_id=o["village"].id, name="村网格", member_ids=["nope"]),
+                                   metadata=tree.md)
+    assert {"org_id", "member_ids"} <= set(field_violations(caught.value))
