@@ -471,3 +471,88 @@ async def create_grid(tenant: TenantDep, org_id: str, body: GridIn, who: CallerD
         metadata=who.metadata, timeout=gw.clients.timeout,
     )
     return GridOut.from_proto(reply.grid)
+
+
+MeetingTypeName = Literal["general_meeting", "committee_meeting", "group_meeting", "party_lecture", "theme_day"]
+StatusName = Literal["present", "absent", "on_leave"]
+
+
+class MeetingIn(BaseModel):
+    """A 三会一课 meeting or 主题党日: a place or an https link."""
+
+    type: MeetingTypeName
+    title: str = Field(min_length=1, max_length=100)
+    start_time: datetime
+    place: str = Field(default="", max_length=100)
+    online_link: str = Field(default="", max_length=500)
+    agenda: str = Field(default="", max_length=2000)
+
+
+class MeetingOut(BaseModel):
+    """A meeting with attendance counts."""
+
+    id: str
+    org_id: str
+    type: str
+    title: str
+    start_time: datetime
+    place: str
+    online_link: str
+    agenda: str
+    present: int
+    guests: int
+
+    @classmethod
+    def from_proto(cls, m: pb.Meeting) -> MeetingOut:
+        """Map the wire form."""
+        return cls(id=m.id, org_id=m.org_id, type=_enum_out(pb.MeetingType, "MEETING_TYPE", m.type), title=m.title,
+                   start_time=m.start_time.ToDatetime(tzinfo=UTC), place=m.place, online_link=m.online_link,
+                   agenda=m.agenda, present=m.present, guests=m.guests)
+
+
+class AttendanceIn(BaseModel):
+    """One member's attendance; a member of another county attends as a guest."""
+
+    member_id: str = Field(max_length=36)
+    home_tenant_id: str = Field(min_length=6, max_length=6)
+    status: StatusName
+
+
+class AttendanceListIn(BaseModel):
+    """Attendance entries of a meeting."""
+
+    entries: list[AttendanceIn] = Field(min_length=1, max_length=500)
+
+
+@router.post("/{org_id}/meetings", status_code=201, response_model=MeetingOut)
+async def schedule_meeting(tenant: TenantDep, org_id: str, body: MeetingIn, who: CallerDep,
+                           gw: GatewayDep) -> MeetingOut:
+    """Schedule a 三会一课 meeting or 主题党日."""
+    request = pb.ScheduleMeetingRequest(org_id=org_id, type=_enum_in(pb.MeetingType, "MEETING_TYPE", body.type),
+                                        title=body.title, place=body.place, online_link=body.online_link,
+                                        agenda=body.agenda)
+    request.start_time.FromDatetime(body.start_time)
+    reply = await gw.clients.organizations.ScheduleMeeting(request, metadata=who.metadata, timeout=gw.clients.timeout)
+    return MeetingOut.from_proto(reply.meeting)
+
+
+@router.get("/{org_id}/meetings", response_model=list[MeetingOut])
+async def list_meetings(tenant: TenantDep, org_id: str, who: CallerDep, gw: GatewayDep) -> list[MeetingOut]:
+    """An organisation's meetings, newest first."""
+    reply = await gw.clients.organizations.ListMeetings(pb.ListMeetingsRequest(org_id=org_id), metadata=who.metadata,
+                                                        timeout=gw.clients.timeout)
+    return [MeetingOut.from_proto(m) for m in reply.meetings]
+
+
+@router.post("/{org_id}/meetings/{meeting_id}/attendance", response_model=MeetingOut)
+async def record_attendance(tenant: TenantDep, org_id: str, meeting_id: str, body: AttendanceListIn,
+                            who: CallerDep, gw: GatewayDep) -> MeetingOut:
+    """Record who attended (出席情况)."""
+    reply = await gw.clients.organizations.RecordAttendance(
+        pb.RecordAttendanceRequest(meeting_id=meeting_id, entries=[
+            pb.AttendanceEntry(member_id=e.member_id, home_tenant_id=e.home_tenant_id,
+                               status=_enum_in(pb.AttendanceStatus, "ATTENDANCE_STATUS", e.status))
+            for e in body.entries]),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return MeetingOut.from_proto(reply.meeting)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 
 from jinqiao.kit.grpcserver import current_principal
-from jinqiao.organizations import checklist, domain, officers, service
+from jinqiao.organizations import checklist, domain, meetings, officers, service
 from jinqiao.organizations.placement import TEMPORARY_BRANCH_THRESHOLD
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
@@ -175,6 +177,45 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
         grids = await service.list_grids(deps=self._deps, principal=current_principal(), org_id=request.org_id)
         return pb.ListGridsResponse(grids=[_grid(g) for g in grids])
 
+    async def ScheduleMeeting(
+        self, request: pb.ScheduleMeetingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ScheduleMeetingResponse:
+        """Schedule a meeting."""
+        result = await service.schedule_meeting(
+            deps=self._deps, principal=current_principal(), org_id=request.org_id, type_=request.type,
+            title=request.title,
+            starts_at=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+            place=request.place, online_link=request.online_link, agenda=request.agenda,
+        )
+        return pb.ScheduleMeetingResponse(meeting=_meeting(result))
+
+    async def RecordAttendance(
+        self, request: pb.RecordAttendanceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordAttendanceResponse:
+        """Record attendance."""
+        result = await service.record_attendance(
+            deps=self._deps, principal=current_principal(), meeting_id=request.meeting_id,
+            entries=[(e.member_id, e.home_tenant_id, e.status) for e in request.entries],
+        )
+        return pb.RecordAttendanceResponse(meeting=_meeting(result))
+
+    async def ListMeetings(
+        self, request: pb.ListMeetingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMeetingsResponse:
+        """Meetings of an organisation."""
+        results = await service.list_meetings(deps=self._deps, principal=current_principal(), org_id=request.org_id)
+        return pb.ListMeetingsResponse(meetings=[_meeting(m) for m in results])
+
+    async def ListMemberAttendance(
+        self, request: pb.ListMemberAttendanceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMemberAttendanceResponse:
+        """A member's attendance."""
+        results = await service.member_attendance(deps=self._deps, principal=current_principal(),
+                                                  member_id=request.member_id)
+        return pb.ListMemberAttendanceResponse(attendance=[
+            pb.MemberAttendance(meeting=_meeting(m), status=int(status), guest=guest) for m, status, guest in results
+        ])
+
     async def GetChecklist(
         self, request: pb.GetChecklistRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetChecklistResponse:
@@ -214,3 +255,10 @@ def _grid(g: officers.Grid) -> pb.Grid:
     return pb.Grid(id=g.id, org_id=g.org_id, name=g.name, leader_officer_id=g.leader_officer_id or "",
                    leader_name=g.leader_name, leader_phone_masked=g.leader_phone_masked, addresses=list(g.addresses),
                    member_ids=list(g.member_ids))
+
+
+def _meeting(m: meetings.Meeting) -> pb.Meeting:
+    message = pb.Meeting(id=m.id, org_id=m.org_id, type=int(m.type), title=m.title, place=m.place,
+                         online_link=m.online_link, agenda=m.agenda, present=m.present, guests=m.guests)
+    message.start_time.FromDatetime(m.starts_at)
+    return message

@@ -10,6 +10,8 @@ from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists
 from jinqiao.organizations.checklist import Entry, Item
 from jinqiao.organizations.domain import NewOrg, Org, OrgKind, OrgStatus
+from jinqiao.organizations.meetings import Entry as MeetingEntry
+from jinqiao.organizations.meetings import Meeting, MeetingType, NewMeeting, Status
 from jinqiao.organizations.models import ORG_COLUMNS, label, org_from_record
 from jinqiao.organizations.officers import Appointment, Grid, Position
 from jinqiao.organizations.placement import Candidate, Rule, Scope
@@ -292,3 +294,62 @@ async def insert_grid(uow: UnitOfWork, *, grid_id: str, org_id: str, name: str, 
 async def grids(uow: UnitOfWork, *, org_id: str) -> list[Grid]:
     """The grids of an organisation by name."""
     return [_grid(r) for r in await uow.conn.fetch(f"{_GRID} WHERE g.org_id = $1 ORDER BY g.name", org_id)]
+
+
+_MEETING = (
+    "SELECT m.id, m.org_id, m.type, m.title, m.starts_at, m.place, m.online_link, m.agenda,"
+    " (SELECT count(*) FROM attendance a WHERE a.meeting_id = m.id AND a.tenant_id = m.tenant_id"
+    "  AND a.status = 1) AS present,"
+    " (SELECT count(*) FROM attendance a WHERE a.meeting_id = m.id AND a.tenant_id = m.tenant_id"
+    "  AND a.status = 1 AND a.home_tenant_id <> m.tenant_id) AS guests"
+    " FROM meetings m"
+)
+
+
+def _meeting(r: asyncpg.Record) -> Meeting:
+    return Meeting(id=str(r["id"]), org_id=str(r["org_id"]), type=MeetingType(r["type"]), title=r["title"],
+                   starts_at=r["starts_at"], place=r["place"], online_link=r["online_link"], agenda=r["agenda"],
+                   present=r["present"], guests=r["guests"])
+
+
+async def insert_meeting(uow: UnitOfWork, *, meeting_id: str, org_id: str, meeting: NewMeeting) -> Meeting:
+    """Record a scheduled meeting."""
+    await uow.conn.execute(
+        "INSERT INTO meetings (tenant_id, id, org_id, type, title, starts_at, place, online_link, agenda)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        uow.tenant, meeting_id, org_id, int(meeting.type), meeting.title, meeting.starts_at, meeting.place,
+        meeting.online_link, meeting.agenda,
+    )
+    return _meeting(await uow.conn.fetchrow(f"{_MEETING} WHERE m.id = $1", meeting_id))
+
+
+async def meeting(uow: UnitOfWork, *, meeting_id: str) -> Meeting | None:
+    """One meeting, or None."""
+    record = await uow.conn.fetchrow(f"{_MEETING} WHERE m.id = $1", meeting_id)
+    return _meeting(record) if record else None
+
+
+async def upsert_attendance(uow: UnitOfWork, *, meeting_id: str, entries: list[MeetingEntry]) -> None:
+    """Record attendance; a repeated member replaces its earlier entry."""
+    await uow.conn.executemany(
+        "INSERT INTO attendance (tenant_id, meeting_id, member_id, home_tenant_id, status) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (tenant_id, meeting_id, member_id) DO UPDATE SET home_tenant_id = EXCLUDED.home_tenant_id,"
+        " status = EXCLUDED.status, recorded_at = now()",
+        [(uow.tenant, meeting_id, e.member_id, e.home_tenant_id, int(e.status)) for e in entries],
+    )
+
+
+async def meetings(uow: UnitOfWork, *, org_id: str) -> list[Meeting]:
+    """An organisation's meetings, newest first."""
+    return [_meeting(r) for r in await uow.conn.fetch(
+        f"{_MEETING} WHERE m.org_id = $1 ORDER BY m.starts_at DESC LIMIT 500", org_id)]
+
+
+async def member_attendance(uow: UnitOfWork, *, member_id: str) -> list[tuple[Meeting, Status, bool]]:
+    """A member's attendance in this county's meetings, newest first."""
+    records = await uow.conn.fetch(
+        f"SELECT q.*, a.status AS member_status, a.home_tenant_id <> a.tenant_id AS guest FROM attendance a"
+        f" JOIN ({_MEETING}) q ON q.id = a.meeting_id WHERE a.member_id = $1 ORDER BY q.starts_at DESC LIMIT 500",
+        member_id,
+    )
+    return [(_meeting(r), Status(r["member_status"]), r["guest"]) for r in records]

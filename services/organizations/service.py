@@ -17,7 +17,7 @@ from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from jinqiao.kit.events import new_event
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
-from jinqiao.organizations import checklist, domain, officers, placement, repo
+from jinqiao.organizations import checklist, domain, meetings, officers, placement, repo
 
 SERVICE = "organizations"
 _PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
@@ -459,3 +459,67 @@ async def list_grids(*, deps: OrgDeps, principal: Principal, org_id: str) -> lis
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         org, _ = await _load(uow, principal, org_id)
         return await repo.grids(uow, org_id=org.id)
+
+
+async def schedule_meeting(*, deps: OrgDeps, principal: Principal, org_id: str, type_: int, title: str,
+                           starts_at: datetime | None, place: str, online_link: str,
+                           agenda: str) -> meetings.Meeting:
+    """Schedule a 三会一课 meeting or 主题党日; MeetingScheduled goes out through the outbox."""
+    domain.ensure_may_write(principal.role)
+    new = meetings.validate_meeting(type_=type_, title=title, starts_at=starts_at, place=place,
+                                    online_link=online_link, agenda=agenda)
+    meeting_id = str(uuid.uuid4())
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        result = await repo.insert_meeting(uow, meeting_id=meeting_id, org_id=org.id, meeting=new)
+        await _record(uow, principal, message=events.MeetingScheduled(
+            meeting_id=meeting_id, org_id=org.id, type=new.type.name, title=new.title,
+            start_time=new.starts_at.isoformat()), action="meeting.schedule", org_id=meeting_id, version=1)
+        await uow.commit()
+    return result
+
+
+async def record_attendance(*, deps: OrgDeps, principal: Principal, meeting_id: str,
+                            entries: list[tuple[str, str, int]]) -> meetings.Meeting:
+    """Record attendance; each entry emits AttendanceRecorded so the member's home county can count it."""
+    domain.ensure_may_write(principal.role)
+    parsed = meetings.validate_entries(entries)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        found = await repo.meeting(uow, meeting_id=_uuid(meeting_id))
+        if found is None:
+            raise NotFound("未找到该会议")
+        await _load(uow, principal, found.org_id)
+        await repo.upsert_attendance(uow, meeting_id=found.id, entries=parsed)
+        traceparent = telemetry.current_traceparent()
+        for entry in parsed:
+            uow.add_event(new_event(events.AttendanceRecorded(
+                meeting_id=found.id, org_id=found.org_id, member_id=entry.member_id,
+                home_tenant_id=entry.home_tenant_id, status=entry.status.name,
+                guest=entry.home_tenant_id != uow.tenant, meeting_type=found.type.name,
+            ), service=SERVICE, tenant=uow.tenant, aggregate_id=found.id, aggregate_version=1,
+                traceparent=traceparent))
+        await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role,
+                                                 action="meeting.attendance", object_type="meeting",
+                                                 object_id=found.id, reason=f"{len(parsed)} entries"))
+        result = await repo.meeting(uow, meeting_id=found.id)
+        await uow.commit()
+    assert result is not None
+    return result
+
+
+async def list_meetings(*, deps: OrgDeps, principal: Principal, org_id: str) -> list[meetings.Meeting]:
+    """An organisation's meetings, newest first."""
+    domain.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        return await repo.meetings(uow, org_id=org.id)
+
+
+async def member_attendance(*, deps: OrgDeps, principal: Principal,
+                            member_id: str) -> list[tuple[meetings.Meeting, meetings.Status, bool]]:
+    """A member's attendance in this county's meetings (county staff only: it spans the whole tree)."""
+    domain.ensure_may_read(principal.role)
+    if principal.role != "county_admin":
+        raise PermissionDenied("只有县委组织部可以查看党员在全县的出席情况")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        return await repo.member_attendance(uow, member_id=_uuid(member_id, field="member_id"))

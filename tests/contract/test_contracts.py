@@ -43,6 +43,8 @@ def openapi() -> dict:
         ("/api/v1/tenants/{tenant}/ledgers/external-orgs.{fmt}", "get"),
         ("/api/v1/tenants/{tenant}/ledgers/dispatched-officers.{fmt}", "get"),
         ("/api/v1/tenants/{tenant}/orgs/{org_id}/officers", "post"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/grids", "post"),
+        ("/api/v1/tenants/{tenant}/orgs/{org_id}/meetings", "post"),
     ],
 )
 def test_stable_routes_exist(openapi, path, method):

@@ -163,3 +163,21 @@ async def test_officers_over_http_and_the_dispatched_officers_ledger(platform, h
     assert ("周指导", "党建指导员", shanghai["name"], "上海市", "186****5678") in [r[1:6] for r in rows[1:]]
     other = await platform.http.get(f"{base}/orgs/{shanghai['id']}/officers", headers=headers["411522"])
     assert other.status_code == 404
+
+
+async def test_meetings_over_http(platform, headers):
+    h = headers["411521"]
+    base = "/api/v1/tenants/411521/orgs"
+    wuhan = (await platform.http.get(f"{base}/search", params={"city_code": "420100"}, headers=h)).json()["orgs"][0]
+    meeting = await platform.http.post(f"{base}/{wuhan['id']}/meetings", headers=h, json={
+        "type": "committee_meeting", "title": "支委会", "start_time": "2026-11-20T19:30:00+08:00",
+        "online_link": "https://meeting.example.cn/123"})
+    assert meeting.status_code == 201, meeting.text
+    recorded = await platform.http.post(f"{base}/{wuhan['id']}/meetings/{meeting.json()['id']}/attendance",
+                                        headers=h, json={"entries": [{
+                                            "member_id": "7a0f6d3c-2b1e-4c5d-9e8f-1a2b3c4d5e6f",
+                                            "home_tenant_id": "411525", "status": "present"}]})
+    assert recorded.status_code == 200 and recorded.json()["guests"] == 1
+    bad = await platform.http.post(f"{base}/{wuhan['id']}/meetings", headers=h, json={
+        "type": "party_lecture", "title": "党课", "start_time": "2026-11-20T19:30:00+08:00"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "place"

@@ -294,3 +294,55 @@ async def test_grids_only_under_stations_and_townships_with_valid_members(county
         await tree.stub.CreateGrid(pb.CreateGridRequest(org_id=o["village"].id, name="村网格", member_ids=["nope"]),
                                    metadata=tree.md)
     assert {"org_id", "member_ids"} <= set(field_violations(caught.value))
+
+
+
+# --- 三会一课 and 主题党日
+
+async def test_a_theme_day_with_a_mobile_guest_is_recorded_and_announced(county, admin_conn_factory):
+    from datetime import UTC, datetime
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    tree, o = county
+    start = Timestamp()
+    start.FromDatetime(datetime(2026, 7, 1, 9, 30, tzinfo=UTC))
+    meeting = (await tree.stub.ScheduleMeeting(pb.ScheduleMeetingRequest(
+        org_id=o["beijing"].id, type=pb.MEETING_TYPE_THEME_DAY, title="七一主题党日", start_time=start,
+        place="北京市朝阳区流动党员活动室", agenda="重温入党誓词"), metadata=tree.md)).meeting
+    own, guest = "0b6c6a3e-1a57-4e3b-8d1f-3a2b1c0d9e8f", "5d2f7c1a-9e4b-4f6a-b3c8-2e1d0a9b8c7d"
+    reply = await tree.stub.RecordAttendance(pb.RecordAttendanceRequest(meeting_id=meeting.id, entries=[
+        pb.AttendanceEntry(member_id=own, home_tenant_id="411526", status=pb.ATTENDANCE_STATUS_PRESENT),
+        pb.AttendanceEntry(member_id=guest, home_tenant_id="411525", status=pb.ATTENDANCE_STATUS_PRESENT),
+    ]), metadata=tree.md)
+    assert (reply.meeting.present, reply.meeting.guests) == (2, 1)
+    mine = await tree.stub.ListMemberAttendance(pb.ListMemberAttendanceRequest(member_id=guest), metadata=tree.md)
+    assert [(a.meeting.id, a.guest) for a in mine.attendance] == [(meeting.id, True)]
+    conn = await admin_conn_factory("organizations")
+    subjects = await conn.fetch("SELECT subject FROM outbox WHERE tenant_id = '411526' AND event_type LIKE"
+                                " 'jinqiao.events.v1.%' AND subject LIKE '%attendance_recorded' ORDER BY id DESC"
+                                " LIMIT 2")
+    assert [r["subject"] for r in subjects] == ["jinqiao.411526.organizations.attendance_recorded"] * 2
+    listed = await tree.stub.ListMeetings(pb.ListMeetingsRequest(org_id=o["beijing"].id), metadata=tree.md)
+    assert meeting.id in {m.id for m in listed.meetings}
+
+
+async def test_a_meeting_needs_a_place_or_an_https_link(county):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ScheduleMeeting(pb.ScheduleMeetingRequest(org_id=o["beijing"].id, type=7, title=""),
+                                        metadata=tree.md)
+    assert {"type", "title", "start_time", "place"} <= set(field_violations(caught.value))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ScheduleMeeting(pb.ScheduleMeetingRequest(
+            org_id=o["beijing"].id, type=pb.MEETING_TYPE_PARTY_LECTURE, title="党课",
+            online_link="http://insecure.example/x"), metadata=tree.md)
+    assert "online_link" in field_violations(caught.value)
+
+
+async def test_attendance_for_another_countys_meeting_is_not_found(county, county_token):
+    tree, o = county
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await tree.stub.ListMeetings(pb.ListMeetingsRequest(org_id=o["beijing"].id),
+                                     metadata=bearer(county_token("411527")))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
