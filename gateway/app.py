@@ -57,6 +57,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(members.router)
     app.include_router(insights.router)
     app.include_router(orgs.router)
+    app.include_router(orgs.member_router)
     app.include_router(ledgers.router)
 
     @app.get("/healthz", include_in_schema=False)

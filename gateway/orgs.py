@@ -13,6 +13,7 @@ from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}/orgs", tags=["orgs"])
+member_router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["orgs"])
 
 OrgKindName = Literal[
     "county_committee", "township_committee", "village_branch", "community_branch", "enterprise_branch",
@@ -556,3 +557,23 @@ async def record_attendance(tenant: TenantDep, org_id: str, meeting_id: str, bod
         metadata=who.metadata, timeout=gw.clients.timeout,
     )
     return MeetingOut.from_proto(reply.meeting)
+
+
+class MemberAttendanceOut(BaseModel):
+    """One meeting a member was recorded at in this county."""
+
+    meeting: MeetingOut
+    status: str
+    guest: bool
+
+
+@member_router.get("/members/{member_id}/attendance", response_model=list[MemberAttendanceOut])
+async def member_attendance(tenant: TenantDep, member_id: str, who: CallerDep,
+                            gw: GatewayDep) -> list[MemberAttendanceOut]:
+    """A member's attendance at this county's meetings, guests included (their home branch counts it)."""
+    reply = await gw.clients.organizations.ListMemberAttendance(
+        pb.ListMemberAttendanceRequest(member_id=member_id), metadata=who.metadata, timeout=gw.clients.timeout
+    )
+    return [MemberAttendanceOut(meeting=MeetingOut.from_proto(a.meeting),
+                                status=_enum_out(pb.AttendanceStatus, "ATTENDANCE_STATUS", a.status), guest=a.guest)
+            for a in reply.attendance]

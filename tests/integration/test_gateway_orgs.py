@@ -178,6 +178,9 @@ async def test_meetings_over_http(platform, headers):
                                             "member_id": "7a0f6d3c-2b1e-4c5d-9e8f-1a2b3c4d5e6f",
                                             "home_tenant_id": "411525", "status": "present"}]})
     assert recorded.status_code == 200 and recorded.json()["guests"] == 1
+    seen = await platform.http.get("/api/v1/tenants/411521/members/7a0f6d3c-2b1e-4c5d-9e8f-1a2b3c4d5e6f/attendance",
+                                   headers=h)
+    assert [(a["meeting"]["title"], a["status"], a["guest"]) for a in seen.json()] == [("支委会", "present", True)]
     bad = await platform.http.post(f"{base}/{wuhan['id']}/meetings", headers=h, json={
         "type": "party_lecture", "title": "党课", "start_time": "2026-11-20T19:30:00+08:00"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "place"
