@@ -11,7 +11,19 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import insights, ledgers, members, orgs, problems, session
+from jinqiao.gateway import (
+    development,
+    flows,
+    imports,
+    insights,
+    ledgers,
+    members,
+    memberships,
+    orgs,
+    problems,
+    registry_ledgers,
+    session,
+)
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway
 from jinqiao.gateway.settings import GatewaySettings
@@ -59,6 +71,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(orgs.router)
     app.include_router(orgs.member_router)
     app.include_router(ledgers.router)
+    app.include_router(flows.router)
+    app.include_router(memberships.router)
+    app.include_router(imports.router)
+    app.include_router(development.router)
+    app.include_router(registry_ledgers.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -55,6 +55,8 @@ class Principal:
     scope: str
     tenant: str | None
     org: str | None = None
+    # For the member role: the member's own record in the tenant's registry.
+    member: str | None = None
 
     def acts_on(self, tenant: str) -> bool:
         """True only for the one county this principal acts on."""
@@ -137,7 +139,8 @@ class TokenIssuer:
         )
 
     def issue(
-        self, *, user: str, role: Role, scope: str, tenant: str | None = None, org: str | None = None
+        self, *, user: str, role: Role, scope: str, tenant: str | None = None, org: str | None = None,
+        member: str | None = None,
     ) -> tuple[str, int]:
         """Sign a token and return it with its lifetime in seconds; ValueError on an inconsistent request."""
         if not isinstance(user, str) or not user:
@@ -146,6 +149,8 @@ class TokenIssuer:
         _scope_and_tenant(scope, tenant)
         if org is not None and (not isinstance(org, str) or not org):
             raise ValueError("org must be a non-empty string when given")
+        if member is not None and (not isinstance(member, str) or not member):
+            raise ValueError("member must be a non-empty string when given")
         now = int(self._clock())
         claims: dict[str, Any] = {
             "sub": user,
@@ -162,6 +167,8 @@ class TokenIssuer:
             claims["tenant"] = tenant
         if org is not None:
             claims["org"] = org
+        if member is not None:
+            claims["member"] = member
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl
 
 
@@ -235,7 +242,7 @@ class TokenVerifier:
 
 
 def _principal_from(claims: dict[str, Any]) -> Principal:
-    user, role, org = claims.get("sub"), claims.get("role"), claims.get("org")
+    user, role, org, member = claims.get("sub"), claims.get("role"), claims.get("org"), claims.get("member")
     if not isinstance(user, str) or not user:
         raise Unauthenticated("身份凭证无效")
     try:
@@ -243,9 +250,9 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
         scope, tenant = _scope_and_tenant(claims.get("scope"), claims.get("tenant"))
     except ValueError:
         raise Unauthenticated("身份凭证无效") from None
-    if org is not None and (not isinstance(org, str) or not org):
+    if any(v is not None and (not isinstance(v, str) or not v) for v in (org, member)):
         raise Unauthenticated("身份凭证无效")
-    return Principal(user=user, role=parsed_role, scope=scope, tenant=tenant, org=org)
+    return Principal(user=user, role=parsed_role, scope=scope, tenant=tenant, org=org, member=member)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -55,6 +55,9 @@ class Delivery:
 
 
 Handler = Callable[[UnitOfWork, Any, Delivery], Awaitable[None]]
+# Which county an event's effect belongs to. By default the county that published it; a cross-county
+# hand-over (e.g. a flow registered by the origin, placed by the destination) names its addressee instead.
+Route = Callable[[Any], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,13 @@ def subscribe(
     handler: Handler,
     retry: RetryPolicy,
     batch_size: int = 32,
+    route: Route | None = None,
 ) -> None:
-    """Register a durable pull consumer; the effect and its inbox row commit together, then ack."""
+    """Register a durable pull consumer; the effect and its inbox row commit together, then ack.
+
+    ``route`` names the county the effect is written in (and its inbox row); it must return a county code,
+    else the message is poison. Handlers still see the publisher's county as ``delivery.tenant``.
+    """
     wanted = ev.event_type(event)
     filter_subject = f"jinqiao.*.{source_service}.{ev.event_subject_name(event)}"
 
@@ -98,11 +106,12 @@ def subscribe(
                 tenant, event_id, decoded = _decode(msg, headers, event, wanted)
                 delivery = Delivery(event_id=event_id, tenant=tenant, subject=msg.raw_message.subject,
                                     deliveries=deliveries)
-                async with db.unit_of_work(tenant=tenant) as uow:
+                target = _route(route, decoded, tenant)
+                async with db.unit_of_work(tenant=target) as uow:
                     fresh = await uow.conn.fetchval(
                         "INSERT INTO inbox (tenant_id, consumer, event_id) VALUES ($1, $2, $3)"
                         " ON CONFLICT DO NOTHING RETURNING true",
-                        tenant, consumer, event_id,
+                        target, consumer, event_id,
                     )
                     if fresh:
                         await handler(uow, decoded, delivery)
@@ -127,6 +136,15 @@ def subscribe(
                               filter_subject=filter_subject),
         ack_policy=AckPolicy.MANUAL,
     )(on_message)
+
+
+def _route(route: Route | None, decoded: Any, tenant: str) -> str:
+    if route is None:
+        return tenant
+    try:
+        return parse_tenant(route(decoded))
+    except InvalidTenant as exc:
+        raise PoisonMessage("the event names no county to deliver to") from exc
 
 
 def _decode(msg: NatsMessage, headers: dict[str, str], event: type[Message], wanted: str) -> tuple[str, str, Any]:

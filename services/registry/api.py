@@ -6,6 +6,9 @@ import grpc
 
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.registry import domain, service
+from jinqiao.registry.deps import RegistryDeps
+from jinqiao.registry.development_api import DevelopmentApi
+from jinqiao.registry.imports_api import ImportsApi
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -30,10 +33,10 @@ def member_to_proto(member: domain.Member) -> registry_pb2.Member:
     return message
 
 
-class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    """jinqiao.registry.v1.RegistryService."""
+class RegistryServicer(ImportsApi, DevelopmentApi, registry_pb2_grpc.RegistryServiceServicer):
+    """jinqiao.registry.v1.RegistryService; imports and development come from their own modules."""
 
-    def __init__(self, deps: service.RegistryDeps) -> None:
+    def __init__(self, deps: RegistryDeps) -> None:
         self._deps = deps
 
     async def CreateMember(

@@ -9,6 +9,7 @@ from jinqiao.kit.process import Register, ServiceContext, run_service, serve
 from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import service
 from jinqiao.registry.api import RegistryServicer
+from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
@@ -16,7 +17,7 @@ SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Build the servicer over the shared pool and the PII keys."""
-    deps = service.RegistryDeps(
+    deps = RegistryDeps(
         db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings), blind_index=BlindIndex.from_settings(ctx.settings)
     )
     servicer = RegistryServicer(deps)

@@ -9,23 +9,13 @@ from datetime import UTC, date, datetime
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit import audit, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
-from jinqiao.kit.crypto import BlindIndex, FieldCipher
-from jinqiao.kit.db import Database
 from jinqiao.kit.errors import InvalidArgument, NotFound
 from jinqiao.kit.events import new_event
 from jinqiao.registry import domain, repo
+from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.models import MEMBERS, MemberRow
 
 SERVICE = "registry"
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryDeps:
-    """What the use cases need, built once in ``server.py``."""
-
-    db: Database
-    cipher: FieldCipher
-    blind_index: BlindIndex
 
 
 @dataclass(frozen=True, slots=True)

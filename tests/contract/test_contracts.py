@@ -7,7 +7,7 @@ import re
 import pytest
 from google.protobuf import descriptor
 
-from jinqiao.events.v1 import meta_pb2, organizations_events_pb2, registry_events_pb2
+from jinqiao.events.v1 import handover_pb2, meta_pb2, organizations_events_pb2, registry_events_pb2
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.insights.v1 import insights_pb2
@@ -16,7 +16,7 @@ from jinqiao.registry.v1 import registry_pb2
 
 SERVICE_FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, organizations_pb2.DESCRIPTOR]
 EVENT_FILES = [registry_events_pb2.DESCRIPTOR, organizations_events_pb2.DESCRIPTOR]
-FILES = [*SERVICE_FILES, *EVENT_FILES, meta_pb2.DESCRIPTOR]
+FILES = [*SERVICE_FILES, *EVENT_FILES, meta_pb2.DESCRIPTOR, handover_pb2.DESCRIPTOR]
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

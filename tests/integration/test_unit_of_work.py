@@ -10,7 +10,8 @@ from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.db import Database
 from jinqiao.kit.events import new_event
-from jinqiao.registry import domain, repo, service
+from jinqiao.registry import domain, repo
+from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.service import _new_row
 from tests.support import id_number
 
@@ -23,7 +24,7 @@ class Boom(Exception):
 async def registry_deps(settings_for):
     settings = settings_for("registry")
     db = await Database.connect(settings.database_url, min_size=1, max_size=2)
-    yield service.RegistryDeps(db=db, cipher=FieldCipher.from_settings(settings),
+    yield RegistryDeps(db=db, cipher=FieldCipher.from_settings(settings),
                                blind_index=BlindIndex.from_settings(settings))
     await db.close()
 

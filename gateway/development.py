@@ -1,0 +1,7 @@
+"""发展党员 among migrants: routes under ``/api/v1/tenants/{tenant}/…``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["development"])

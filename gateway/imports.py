@@ -1,0 +1,7 @@
+"""台账 imports of members: routes under ``/api/v1/tenants/{tenant}/…``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["imports"])
