@@ -111,7 +111,7 @@ def settings_for(infra: Infra, secrets: Secrets, databases: dict[str, object]) -
             "service_name": service, "grpc_port": 0, "nats_url": infra.nats_url,
             "jwt_public_key_file": secrets.jwt_public, "jwt_private_key_file": secrets.jwt_private,
             "pii_keys": secrets.pii_keys, "pii_active_key": 1, "blind_index_key": secrets.blind_index_key,
-            "relay_poll_seconds": 0.2, "log_json": False,
+            "relay_poll_seconds": 0.2, "log_json": False, "timer_interval_seconds": 0,
         }
         if service in databases:
             values["database_url"] = databases[service].app_dsn  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 
 import grpc
 from faststream.nats import NatsBroker
@@ -26,6 +27,11 @@ class ServiceContext:
     settings: KitSettings
     db: Database
     broker: NatsBroker
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def run_in_background(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run a loop (e.g. policy timers) while the service serves; it is cancelled on stop."""
+        self.background.append(loop)
 
     def retry_policy(self) -> kit_broker.RetryPolicy:
         """The consumers' redelivery policy from settings."""
@@ -46,6 +52,7 @@ class RunningService:
     db: Database
     broker: NatsBroker
     relay: OutboxRelay | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -53,8 +60,12 @@ class RunningService:
         return self.app.port
 
     async def stop(self) -> None:
-        """Drain gRPC calls, then the relay, the broker and the pool."""
+        """Drain gRPC calls, then background loops, the relay, the broker and the pool."""
         await self.app.stop()
+        for task in self.tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         if self.relay is not None:
             await self.relay.stop()
         await self.broker.stop()
@@ -80,13 +91,15 @@ async def start_service(
                             batch=settings.relay_batch, poll_seconds=settings.relay_poll_seconds)
         db.on_outbox_commit(relay.wake)
         relay.start()
-    registers = await setup(ServiceContext(settings=settings, db=db, broker=broker))
+    ctx = ServiceContext(settings=settings, db=db, broker=broker)
+    registers = await setup(ctx)
     await broker.start()
     app = await grpcserver.start_server(
         verifier=TokenVerifier.from_settings(settings), service_names=service_names, register=registers,
         host=settings.host, port=settings.grpc_port, service=service,
     )
-    return RunningService(name=service, app=app, db=db, broker=broker, relay=relay)
+    tasks = [asyncio.create_task(loop(), name=f"{service}-background") for loop in ctx.background]
+    return RunningService(name=service, app=app, db=db, broker=broker, relay=relay, tasks=tasks)
 
 
 async def serve(

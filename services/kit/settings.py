@@ -28,6 +28,8 @@ class KitSettings(BaseSettings):
     relay_poll_seconds: float = 1.0
     consumer_max_deliver: int = 5
     consumer_ack_wait_seconds: float = 30.0
+    # How often policy timers are swept (0 disables the sweep, e.g. in tests that drive a fake clock).
+    timer_interval_seconds: float = 60.0
 
     jwt_issuer: str = "jinqiao"
     jwt_audience: str = "jinqiao"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_service, serve
 from jinqiao.kit.settings import KitSettings
-from jinqiao.registry import service
+from jinqiao.registry import consumers, service, timers
 from jinqiao.registry.api import RegistryServicer
 from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
@@ -16,10 +17,14 @@ SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_
 
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
-    """Build the servicer over the shared pool and the PII keys."""
+    """Subscribe the consumers, start the policy timers, build the servicer over the pool and the PII keys."""
     deps = RegistryDeps(
         db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings), blind_index=BlindIndex.from_settings(ctx.settings)
     )
+    await kit_broker.ensure_stream(ctx.broker, service="organizations")
+    consumers.subscribe_all(ctx, deps)
+    if ctx.settings.timer_interval_seconds > 0:
+        ctx.run_in_background(lambda: timers.run_forever(deps=deps, interval=ctx.settings.timer_interval_seconds))
     servicer = RegistryServicer(deps)
     return [lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)]
 

@@ -12,7 +12,7 @@ from jinqiao.kit.db import Database
 from jinqiao.kit.events import new_event
 from jinqiao.registry import domain, repo
 from jinqiao.registry.deps import RegistryDeps
-from jinqiao.registry.service import _new_row
+from jinqiao.registry.service import new_member_row as _new_row
 from tests.support import id_number
 
 
