@@ -23,6 +23,7 @@ class Account:
     acting_tenant: str | None
     display_name: str = ""
     acting_org: str | None = None
+    acting_member: str | None = None
 
 
 async def authenticate(*, db: Database, username: str, password: str) -> Account:
@@ -35,7 +36,8 @@ async def authenticate(*, db: Database, username: str, password: str) -> Account
     if not passwords.verify_password(record["password_hash"], password):
         raise Unauthenticated("用户名或密码错误")
     return Account(username=record["username"], role=Role(record["role"]), scope=record["scope"],
-                   acting_tenant=record["acting_tenant"], acting_org=record["acting_org"])
+                   acting_tenant=record["acting_tenant"], acting_org=record["acting_org"],
+                   acting_member=record["acting_member"])
 
 
 async def upsert_account(*, db: Database, account: Account, password: str) -> None:
@@ -43,10 +45,12 @@ async def upsert_account(*, db: Database, account: Account, password: str) -> No
     async with db.unit_of_work_in_scope(scope=account.scope) as uow:
         await uow.conn.execute(
             "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name,"
-            " acting_org) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, username) DO UPDATE SET"
+            " acting_org, acting_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (tenant_id, username) DO UPDATE SET"
             " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role, acting_tenant = EXCLUDED.acting_tenant,"
-            " display_name = EXCLUDED.display_name, acting_org = EXCLUDED.acting_org, updated_at = now()",
+            " display_name = EXCLUDED.display_name, acting_org = EXCLUDED.acting_org,"
+            " acting_member = EXCLUDED.acting_member, updated_at = now()",
             account.scope, account.username, passwords.hash_password(password), account.role.value, account.scope,
-            account.acting_tenant, account.display_name, account.acting_org,
+            account.acting_tenant, account.display_name, account.acting_org, account.acting_member,
         )
         await uow.commit()

@@ -36,6 +36,7 @@ class MeResponse(BaseModel):
     scope_name: str
     tenant: str | None
     org: str | None = None
+    member: str | None = None
 
 
 @router.post("/auth/token", response_model=TokenResponse)
@@ -44,7 +45,7 @@ async def issue_token(body: TokenRequest, gw: GatewayDep) -> TokenResponse:
     account = await accounts.authenticate(db=gw.db, username=body.username, password=body.password)
     token, expires_in = gw.issuer.issue(
         user=account.username, role=account.role, scope=account.scope, tenant=account.acting_tenant,
-        org=account.acting_org,
+        org=account.acting_org, member=account.acting_member,
     )
     return TokenResponse(access_token=token, expires_in=expires_in)
 
@@ -54,4 +55,4 @@ async def me(who: CallerDep) -> MeResponse:
     """Who the token says the caller is."""
     p = who.principal
     return MeResponse(user=p.user, role=p.role.value, scope=p.scope, scope_name=name_of(p.scope), tenant=p.tenant,
-                      org=p.org)
+                      org=p.org, member=p.member)

@@ -2,9 +2,46 @@
 
 from __future__ import annotations
 
-from jinqiao.insights.domain import CountyCount
-from jinqiao.insights.models import county_count_from_record
+from typing import Any
+
+from jinqiao.insights import domain
+from jinqiao.insights.domain import CountyCount, FlowMatrix, FlowState, MatrixFilter
+from jinqiao.insights.models import (
+    FLOW_DERIVED_COLUMNS,
+    FLOW_STATE_COLUMNS,
+    county_count_from_record,
+    flow_state_from_record,
+    flow_state_values,
+)
 from jinqiao.kit.db import UnitOfWork
+
+# Creates the row of a fact that arrives before FlowRegistered, and otherwise touches the existing row: either
+# way the row is locked until commit, so consumers of different events of one flow merge one after the other.
+_LOCK_FLOW = (
+    "INSERT INTO flow_facts (tenant_id, flow_id) VALUES ($1, $2)"
+    " ON CONFLICT (tenant_id, flow_id) DO UPDATE SET updated_at = now()"
+    f" RETURNING {', '.join(FLOW_STATE_COLUMNS)}"
+)
+_SAVE_FLOW = (
+    "UPDATE flow_facts SET "
+    + ", ".join(f"{c} = ${i}" for i, c in enumerate(FLOW_STATE_COLUMNS + FLOW_DERIVED_COLUMNS, start=3))
+    + ", updated_at = now() WHERE tenant_id = $1 AND flow_id = $2"
+)
+# One scan, one snapshot: the cells, the per-origin figures and the per-(origin, destination) figures as
+# grouping sets. GROUPING(...) is 0 for a cell, 3 for an (origin, destination) pair, 7 for an origin.
+_MATRIX = """
+SELECT tenant_id, destination_code, month, industry, GROUPING(destination_code, month, industry) AS level,
+       count(*) AS flows,
+       count(*) FILTER (WHERE NOT closed) AS away,
+       count(*) FILTER (WHERE status IN ('OFFERED', 'MANAGED')) AS offered,
+       count(*) FILTER (WHERE status = 'MANAGED') AS managed,
+       count(*) FILTER (WHERE overdue_pending) AS overdue,
+       coalesce(bool_or(held), false) AS held
+  FROM flow_facts
+ WHERE {where}
+ GROUP BY GROUPING SETS ((tenant_id, destination_code, month, industry), (tenant_id, destination_code), (tenant_id))
+"""
+_CELL, _PAIR, _ORIGIN = 0, 3, 7
 
 
 async def add_members(uow: UnitOfWork, *, count: int) -> None:
@@ -21,3 +58,46 @@ async def member_counts(uow: UnitOfWork) -> list[CountyCount]:
     """Every county counter the scope's RLS lets through, by county code."""
     records = await uow.conn.fetch("SELECT tenant_id, members, updated_at FROM member_counts ORDER BY tenant_id")
     return [county_count_from_record(r) for r in records]
+
+
+async def lock_flow(uow: UnitOfWork, *, flow_id: str) -> FlowState:
+    """The merged state of a flow of the unit of work's county, locked; an empty state if it was unknown."""
+    record = await uow.conn.fetchrow(_LOCK_FLOW, uow.tenant, flow_id)
+    return flow_state_from_record(record)
+
+
+async def save_flow(uow: UnitOfWork, *, flow_id: str, state: FlowState) -> None:
+    """Store a flow's merged state and the figures derived from it."""
+    await uow.conn.execute(_SAVE_FLOW, uow.tenant, flow_id, *flow_state_values(state))
+
+
+async def flow_matrix(uow: UnitOfWork, *, filters: MatrixFilter) -> FlowMatrix:
+    """The matrix, coverage and unorganised destinations of every origin the scope's RLS lets through."""
+    where, args = _where(filters)
+    records = await uow.conn.fetch(_MATRIX.format(where=where), *args)
+    cells, coverage, unorganised = [], [], []
+    for r in records:
+        if r["level"] == _CELL:
+            cells.append(domain.FlowCell(origin_tenant_id=r["tenant_id"], destination_code=r["destination_code"],
+                                         month=r["month"] or "", industry=r["industry"], flows=r["flows"]))
+        elif r["level"] == _ORIGIN:
+            coverage.append(domain.Coverage(origin_tenant_id=r["tenant_id"], away=r["away"], offered=r["offered"],
+                                            managed=r["managed"], overdue_check_ins=r["overdue"]))
+        elif r["level"] == _PAIR and domain.is_unorganised(open_flows=r["away"], any_held=r["held"]):
+            unorganised.append(domain.Unorganised(origin_tenant_id=r["tenant_id"],
+                                                  destination_code=r["destination_code"], members=r["away"]))
+    cells.sort(key=lambda c: (c.origin_tenant_id, c.month, c.destination_code, c.industry))
+    coverage.sort(key=lambda c: c.origin_tenant_id)
+    unorganised.sort(key=lambda u: (-u.members, u.origin_tenant_id, u.destination_code))
+    return FlowMatrix(cells=cells, coverage=coverage, unorganised=unorganised)
+
+
+def _where(filters: MatrixFilter) -> tuple[str, list[Any]]:
+    # Only registered flows count: a fact that outran its FlowRegistered waits for it to say where and when.
+    conditions, args = ["registered"], []
+    for sql, value in (("month >= ${}", filters.from_month), ("month <= ${}", filters.to_month),
+                       ("industry = ${}", filters.industry)):
+        if value is not None:
+            args.append(value)
+            conditions.append(sql.format(len(args)))
+    return " AND ".join(conditions), args

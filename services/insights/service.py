@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jinqiao.events.v1 import registry_events_pb2
+from jinqiao.events.v1 import organizations_events_pb2 as org_events
+from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import domain, repo
 from jinqiao.kit.auth import Principal
-from jinqiao.kit.broker import Delivery
+from jinqiao.kit.broker import Delivery, PoisonMessage
 from jinqiao.kit.db import Database, UnitOfWork
 
 SERVICE = "insights"
@@ -20,11 +21,87 @@ class InsightsDeps:
     db: Database
 
 
-async def on_member_registered(
-    uow: UnitOfWork, event: registry_events_pb2.MemberRegistered, delivery: Delivery
-) -> None:
+async def on_member_registered(uow: UnitOfWork, event: reg_events.MemberRegistered, delivery: Delivery) -> None:
     """Count a newly registered member in its county (the inbox has already ruled out duplicates)."""
     await repo.add_members(uow, count=1)
+
+
+async def on_member_transferred(uow: UnitOfWork, event: reg_events.MemberTransferred, delivery: Delivery) -> None:
+    """The origin no longer holds a transferred member; the destination counts them on its MemberRegistered."""
+    await repo.add_members(uow, count=-1)
+
+
+async def on_flow_registered(uow: UnitOfWork, event: reg_events.FlowRegistered, delivery: Delivery) -> None:
+    """Record an outflow: where, when and in which trade."""
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        attempt=event.attempt, registered=True, month=domain.month_of(event.start_date),
+        destination_code=event.handover.destination_code, industry=event.handover.industry, authoritative=True,
+    ))
+
+
+async def on_flow_redirected(uow: UnitOfWork, event: reg_events.FlowRedirected, delivery: Delivery) -> None:
+    """A new placement attempt: its destination and trade count from now on, older answers no longer do."""
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        attempt=event.attempt, destination_code=event.handover.destination_code, industry=event.handover.industry,
+        authoritative=True,
+    ))
+
+
+async def on_flow_closed(uow: UnitOfWork, event: reg_events.FlowClosed, delivery: Delivery) -> None:
+    """The member returned or transferred, or the outflow was cancelled: no longer away."""
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        closed=True, destination_code=event.destination_code, industry=event.industry,
+    ))
+
+
+async def on_policy_timer_fired(uow: UnitOfWork, event: reg_events.PolicyTimerFired, delivery: Delivery) -> None:
+    """A 报到 overdue timer marks the flow overdue until a check-in; other timers change no figure."""
+    if event.timer != domain.CHECK_IN_OVERDUE:
+        return
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        overdue=True, destination_code=event.destination_code, industry=event.industry,
+    ))
+
+
+async def on_membership_offered(
+    uow: UnitOfWork, event: org_events.TemporaryMembershipOffered, delivery: Delivery
+) -> None:
+    """An organisation offered a temporary membership for an attempt (held at the destination unless online)."""
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        attempt=event.attempt, offered=True, placed=domain.holds_at_destination(event.rule),
+        destination_code=event.destination_code,
+    ))
+
+
+async def on_membership_refused(
+    uow: UnitOfWork, event: org_events.TemporaryMembershipRefused, delivery: Delivery
+) -> None:
+    """The placing county refused an attempt, or no organisation fitted."""
+    await _merge(uow, event.flow_id, domain.FlowFact(
+        attempt=event.attempt, refused=True, destination_code=event.destination_code,
+    ))
+
+
+async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: Delivery) -> None:
+    """The member checked in (报到) for an attempt: managed, which implies offered."""
+    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True))
+
+
+async def on_membership_closed(
+    uow: UnitOfWork, event: org_events.TemporaryMembershipClosed, delivery: Delivery
+) -> None:
+    """The destination released the member for an attempt."""
+    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, membership_closed=True))
+
+
+async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact) -> None:
+    if not flow_id:
+        raise PoisonMessage("the event names no flow")
+    current = await repo.lock_flow(uow, flow_id=flow_id)
+    merged = current.apply(fact)
+    # A duplicate or superseded fact changes nothing; the lock already bumped updated_at, nothing else to write.
+    if merged != current:
+        await repo.save_flow(uow, flow_id=flow_id, state=merged)
 
 
 async def member_counts(*, deps: InsightsDeps, principal: Principal, scope: str) -> list[domain.CountyCount]:
@@ -32,3 +109,13 @@ async def member_counts(*, deps: InsightsDeps, principal: Principal, scope: str)
     readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
     async with deps.db.scope_reader(scope=readable) as uow:
         return await repo.member_counts(uow)
+
+
+async def flow_matrix(
+    *, deps: InsightsDeps, principal: Principal, scope: str, from_month: str, to_month: str, industry: str
+) -> domain.FlowMatrix:
+    """Origin → destination counts, coverage and unorganised destinations of the origins inside a scope."""
+    readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    filters = domain.matrix_filter(from_month=from_month, to_month=to_month, industry=industry)
+    async with deps.db.scope_reader(scope=readable) as uow:
+        return await repo.flow_matrix(uow, filters=filters)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import IntEnum
 
 from jinqiao.kit import pii
-from jinqiao.kit.errors import FieldViolation, InvalidArgument, PermissionDenied
+from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 
 NAME_MAX = 50
 TEXT_MAX = 100
@@ -113,6 +113,15 @@ def ensure_may_read_members(role: str) -> None:
 def may_read_member(*, role: str, own_member: str | None, member_id: str) -> bool:
     """County staff read every member; a member reads only their own record."""
     return role in READER_ROLES or (role == "member" and own_member == member_id)
+
+
+def ensure_may_see_member(*, role: str, own_member: str | None, member_id: str) -> None:
+    """Staff see the county's members; to a member anyone else's record does not exist; analysts see none."""
+    if may_read_member(role=role, own_member=own_member, member_id=member_id):
+        return
+    if role == "member":
+        raise NotFound("未找到该党员")
+    ensure_may_read_members(role)
 
 
 def validate_reveal_reason(reason: str) -> str:

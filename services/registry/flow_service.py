@@ -160,9 +160,7 @@ async def get_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str) ->
     tenant = tenant_of(principal)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         row, name = await _flow(uow, flow_id)
-        if not domain.may_read_member(role=principal.role, own_member=principal.member, member_id=row.member_id):
-            domain.ensure_may_read_members(principal.role)
-            raise NotFound("未找到该流动记录")
+        domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=row.member_id)
         member = await repo.get_member(uow, member_id=row.member_id)
     masked = member.id_number_masked if member else ""
     return row.to_domain(member_name=name), _letter(row, name, deps=deps, tenant=tenant, masked=masked)
@@ -405,9 +403,7 @@ async def update_policy(*, deps: RegistryDeps, principal: Principal, values: dic
 async def list_activities(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[dict[str, object]]:
     """A member's 活动记事本 (a member reads their own)."""
     key = parse_id(member_id)
-    if not domain.may_read_member(role=principal.role, own_member=principal.member, member_id=key):
-        domain.ensure_may_read_members(principal.role)
-        raise NotFound("未找到该党员")
+    domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
     async with deps.db.unit_of_work(tenant=tenant_of(principal)) as uow:
         await _member(uow, key)
         return [dict(r) for r in await repo.activities(uow, member_id=key)]
@@ -432,9 +428,7 @@ async def record_home_assessment(*, deps: RegistryDeps, principal: Principal, me
 async def list_evaluations(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[dict[str, object]]:
     """A member's yearly evaluations, both sides and the merged grade."""
     key = parse_id(member_id)
-    if not domain.may_read_member(role=principal.role, own_member=principal.member, member_id=key):
-        domain.ensure_may_read_members(principal.role)
-        raise NotFound("未找到该党员")
+    domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
     async with deps.db.unit_of_work(tenant=tenant_of(principal)) as uow:
         await _member(uow, key)
         return [dict(r) for r in await repo.evaluations(uow, member_id=key)]

@@ -153,9 +153,7 @@ async def get_member(*, deps: RegistryDeps, principal: Principal, member_id: str
     """One member of the caller's county (a member sees only themself); anything else is not found."""
     tenant = tenant_of(principal)
     key = parse_id(member_id)
-    if not domain.may_read_member(role=principal.role, own_member=principal.member, member_id=key):
-        domain.ensure_may_read_members(principal.role)
-        raise NotFound("未找到该党员")
+    domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         row = await repo.get_member(uow, member_id=key)
     if row is None:

@@ -66,19 +66,21 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
     insights_channel = grpc.aio.insecure_channel(f"127.0.0.1:{insights.port}")
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
-        yield Platform(
+        running = Platform(
             registry=registry, insights=insights, organizations=organizations,
             registry_stub=registry_pb2_grpc.RegistryServiceStub(registry_channel),
             insights_stub=insights_pb2_grpc.InsightsServiceStub(insights_channel),
             http=http, base_url=base_url,
         )
+        yield running
     await registry_channel.close()
     await insights_channel.close()
     server.should_exit = True
     await serving
-    await insights.stop()
-    await organizations.stop()
-    await registry.stop()
+    # A test may have restarted a service in place: stop whichever instance runs now.
+    await running.insights.stop()
+    await running.organizations.stop()
+    await running.registry.stop()
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
