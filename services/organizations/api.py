@@ -7,7 +7,7 @@ from datetime import UTC
 import grpc
 
 from jinqiao.kit.grpcserver import current_principal
-from jinqiao.organizations import checklist, domain, meetings, officers, service
+from jinqiao.organizations import checklist, domain, meetings, memberships, officers, service
 from jinqiao.organizations.placement import TEMPORARY_BRANCH_THRESHOLD
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.organizations.v1 import organizations_pb2_grpc
@@ -233,6 +233,91 @@ class OrganizationsServicer(organizations_pb2_grpc.OrganizationsServiceServicer)
             done=request.done, evidence=request.evidence,
         )
         return pb.UpdateChecklistItemResponse(entries=[_entry(e) for e in entries], completeness_percent=percent)
+
+    async def ListMemberships(
+        self, request: pb.ListMembershipsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembershipsResponse:
+        """The county's temporary memberships, newest first."""
+        rows, token = await service.list_memberships(
+            deps=self._deps, principal=current_principal(), statuses=list(request.statuses), org_id=request.org_id,
+            page_size=request.page_size, page_token=request.page_token,
+        )
+        return pb.ListMembershipsResponse(memberships=[membership_to_proto(m) for m in rows], next_page_token=token)
+
+    async def GetMembership(
+        self, request: pb.GetMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetMembershipResponse:
+        """One temporary membership."""
+        m = await service.get_membership(deps=self._deps, principal=current_principal(), membership_id=request.id)
+        return pb.GetMembershipResponse(membership=membership_to_proto(m))
+
+    async def RefuseMembership(
+        self, request: pb.RefuseMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefuseMembershipResponse:
+        """Refuse an offer."""
+        m = await service.refuse_membership(deps=self._deps, principal=current_principal(),
+                                            membership_id=request.id, reason=request.reason)
+        return pb.RefuseMembershipResponse(membership=membership_to_proto(m))
+
+    async def CheckInMembership(
+        self, request: pb.CheckInMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckInMembershipResponse:
+        """报到 recorded by staff."""
+        m = await service.check_in_membership(deps=self._deps, principal=current_principal(),
+                                              membership_id=request.id)
+        return pb.CheckInMembershipResponse(membership=membership_to_proto(m))
+
+    async def CheckInByCode(
+        self, request: pb.CheckInByCodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckInByCodeResponse:
+        """报到 by the member scanning a QR code."""
+        m = await service.check_in_by_code_across_tenants(deps=self._deps, principal=current_principal(),
+                                                          code=request.code)
+        return pb.CheckInByCodeResponse(membership_id=m.id, org_name=m.org_name, tenant_id=m.tenant_id)
+
+    async def GetCheckInCode(
+        self, request: pb.GetCheckInCodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCheckInCodeResponse:
+        """An organisation's QR check-in code."""
+        code, org_name = await service.get_check_in_code(deps=self._deps, principal=current_principal(),
+                                                         org_id=request.org_id)
+        return pb.GetCheckInCodeResponse(code=code, org_name=org_name)
+
+    async def RecordActivity(
+        self, request: pb.RecordActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordActivityResponse:
+        """An activity of a mobile member."""
+        activity_id = await service.record_activity(
+            deps=self._deps, principal=current_principal(), membership_id=request.membership_id,
+            occurred_on=request.occurred_on, title=request.title, note=request.note,
+        )
+        return pb.RecordActivityResponse(activity_id=activity_id)
+
+    async def AssessMembership(
+        self, request: pb.AssessMembershipRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AssessMembershipResponse:
+        """The destination's yearly assessment."""
+        result = await service.assess_membership(
+            deps=self._deps, principal=current_principal(), membership_id=request.membership_id, year=request.year,
+            grade=request.grade, comment=request.comment,
+        )
+        return pb.AssessMembershipResponse(membership_id=request.membership_id, year=result.year, grade=result.grade)
+
+
+def membership_to_proto(m: memberships.Membership) -> pb.Membership:
+    """The wire form of a temporary membership: the phone masked, the ID number only ever masked."""
+    message = pb.Membership(
+        id=m.id, tenant_id=m.tenant_id, origin_tenant_id=m.origin_tenant_id, flow_id=m.flow_id, member_id=m.member_id,
+        attempt=m.attempt, member_name=m.member_name, id_number_masked=m.id_number_masked,
+        phone_masked=m.phone_masked, gender=m.gender, industry=m.industry, employer=m.employer, address=m.address,
+        destination_code=m.destination_code, org_id=m.org_id or "", org_name=m.org_name,
+        rule=int(m.rule) if m.rule else 0, reason=m.reason, status=int(m.status), refusal_reason=m.refusal_reason,
+        check_in_method=m.check_in_method, close_reason=m.close_reason, version=m.version,
+    )
+    message.offer_time.FromDatetime(m.offered_at)
+    if m.check_in_at is not None:
+        message.check_in_time.FromDatetime(m.check_in_at)
+    return message
 
 
 def _entry(entry: checklist.Entry) -> pb.ChecklistEntry:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_service, serve
 from jinqiao.kit.settings import KitSettings
-from jinqiao.organizations import service
+from jinqiao.organizations import consumers, service
 from jinqiao.organizations.api import OrganizationsServicer
 from jinqiao.organizations.v1 import organizations_pb2, organizations_pb2_grpc
 
@@ -15,8 +15,10 @@ SERVICE_NAME = organizations_pb2.DESCRIPTOR.services_by_name["OrganizationsServi
 
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
-    """Build the servicer over the shared pool."""
-    servicer = OrganizationsServicer(service.OrgDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings)))
+    """Subscribe the placing county's consumers and build the servicer over the shared pool."""
+    deps = service.OrgDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings))
+    await consumers.subscribe_all(ctx, deps)
+    servicer = OrganizationsServicer(deps)
     return [lambda server: organizations_pb2_grpc.add_OrganizationsServiceServicer_to_server(servicer, server)]
 
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from google.protobuf.message import Message
 
+from jinqiao.events.v1 import handover_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as events
 from jinqiao.kit import audit, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
-from jinqiao.kit.crypto import FieldCipher
+from jinqiao.kit.broker import PoisonMessage
+from jinqiao.kit.clock import Clock, utc_now
+from jinqiao.kit.crypto import DecryptionError, FieldCipher
 from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from jinqiao.kit.events import new_event
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
-from jinqiao.organizations import checklist, domain, meetings, officers, placement, repo
+from jinqiao.organizations import checklist, domain, meetings, memberships, officers, placement, repo
 
 SERVICE = "organizations"
 _PATH = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{32})*")
@@ -29,6 +34,7 @@ class OrgDeps:
 
     db: Database
     cipher: FieldCipher
+    clock: Clock = utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,12 +267,16 @@ async def suggest_temporary_org(*, deps: OrgDeps, principal: Principal, destinat
 
 
 async def place_in_tree(*, deps: OrgDeps, tenant: str, request: placement.Request) -> placement.Placement:
-    """Placement in one county's tree (also what the cross-county saga will call at the destination)."""
-    scope = _placement_scope(tenant=tenant, destination_code=request.destination_code)
+    """Placement in one county's tree (the cross-county flow places inside its own unit of work: ``_place``)."""
+    _placement_scope(tenant=tenant, destination_code=request.destination_code)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        rules = await repo.placement_rules(uow, scope=scope) or list(placement.DEFAULT_RULES[scope])
-        candidates = await repo.placement_candidates(uow)
-    return placement.place(request, rules=rules, candidates=candidates)
+        return await _place(uow, request=request)
+
+
+async def _place(uow: UnitOfWork, *, request: placement.Request) -> placement.Placement:
+    scope = _placement_scope(tenant=uow.tenant, destination_code=request.destination_code)
+    rules = await repo.placement_rules(uow, scope=scope) or list(placement.DEFAULT_RULES[scope])
+    return placement.place(request, rules=rules, candidates=await repo.placement_candidates(uow))
 
 
 async def get_placement_rules(*, deps: OrgDeps, principal: Principal, scope: int) -> tuple[list[placement.Rule], bool]:
@@ -523,3 +533,341 @@ async def member_attendance(*, deps: OrgDeps, principal: Principal,
         raise PermissionDenied("只有县委组织部可以查看党员在全县的出席情况")
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         return await repo.member_attendance(uow, member_id=_uuid(member_id, field="member_id"))
+
+
+# Temporary memberships (临时组织关系): the placing county's side of the cross-county flow (DESIGN §3 steps 2-5).
+
+_NO_MEMBERSHIP = "未找到该临时组织关系"
+# One answer for a wrong, unknown or foreign code and for a member with nothing to check in: a code must not
+# reveal which organisations exist or whom they hold.
+_NO_CHECK_IN = "报到码无效，或没有待您报到的临时组织关系"
+SYSTEM_ROLE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who an audited membership change is attributed to: a person, or the consumer acting on an event."""
+
+    user: str
+    role: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        """The verified caller."""
+        return cls(user=principal.user, role=str(principal.role))
+
+
+def _event_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise PoisonMessage("the event carries an invalid id") from None
+
+
+def _membership_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(_NO_MEMBERSHIP) from None
+
+
+async def _record_membership(uow: UnitOfWork, actor: Actor, *, message: Message, action: str,
+                             membership: memberships.Membership, reason: str | None = None) -> None:
+    """Emit a membership event (aggregate = the membership) and its audit row in the same transaction."""
+    traceparent = telemetry.current_traceparent()
+    uow.add_event(new_event(message, service=SERVICE, tenant=uow.tenant, aggregate_id=membership.id,
+                            aggregate_version=membership.version, traceparent=traceparent))
+    await audit.record(uow, audit.AuditEntry(
+        actor=actor.user, role=actor.role, action=action, object_type="membership", object_id=membership.id,
+        reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
+    ))
+
+
+def _closed_event(m: memberships.Membership) -> events.TemporaryMembershipClosed:
+    return events.TemporaryMembershipClosed(membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id,
+                                            member_id=m.member_id, attempt=m.attempt, reason=m.close_reason)
+
+
+async def open_membership(*, deps: OrgDeps, uow: UnitOfWork, actor: Actor, origin_tenant_id: str, flow_id: str,
+                          member_id: str, attempt: int,
+                          handover: handover_pb2.Handover) -> memberships.Membership | None:
+    """Place one attempt of a flow in this county (FlowRegistered, FlowRedirected): offer, or refuse with advice.
+
+    Idempotent and order-tolerant: nothing opens for a closed flow, a superseded attempt, or an attempt no newer
+    than one already recorded here. Returns None when the event changes nothing.
+    """
+    flow = _event_uuid(flow_id)
+    member = _event_uuid(member_id)
+    if attempt < 1:
+        raise PoisonMessage("the event carries no placement attempt")
+    await repo.lock_flow(uow, flow_id=flow)
+    latest, closure = await repo.flow_state(uow, flow_id=flow)
+    if not memberships.should_open(attempt=attempt, latest_attempt=latest, closure=closure):
+        return None
+    try:
+        result = await _place(uow, request=placement.Request(
+            destination_code=handover.destination_code, employer=handover.employer, industry=handover.industry,
+            address=handover.address))
+    except InvalidArgument as exc:
+        # The origin addressed a county that does not place this destination: retrying cannot help.
+        raise PoisonMessage(exc.message) from None
+    try:
+        # The origin sealed the phone for this county and flow; it is re-encrypted for this table's row.
+        phone = deps.cipher.decrypt(handover.phone_sealed, tenant=uow.tenant, table="handover", column="phone",
+                                    row=flow_id) if handover.phone_sealed else ""
+    except DecryptionError:
+        raise PoisonMessage("the sealed phone number does not open for this county") from None
+    membership_id = str(uuid.uuid4())
+    arrival = memberships.Arrival(
+        origin_tenant_id=origin_tenant_id, flow_id=flow, member_id=member, attempt=attempt,
+        member_name=" ".join(handover.member_name.split()), id_number_masked=memberships.masked_id(
+            handover.id_number_masked), phone=phone, gender=handover.gender, industry=handover.industry,
+        employer=handover.employer, address=handover.address, destination_code=handover.destination_code,
+    )
+    found = result.candidate
+    m = await repo.insert_membership(
+        uow, membership_id=membership_id, arrival=arrival,
+        phone_enc=deps.cipher.encrypt(phone, tenant=uow.tenant, table="memberships", column="phone",
+                                      row=membership_id) if phone else None,
+        phone_masked=pii.mask_phone(phone) if phone else "", org_id=found.org.id if found else None,
+        rule=result.rule, reason=result.reason, advice=result.advice,
+        status=memberships.Status.OFFERED if found else memberships.Status.REFUSED,
+        # The membership carries no advice field: staff reading a refusal for want of an organisation see it here.
+        refusal_reason="" if found else f"{result.reason}。{result.advice}",
+    )
+    if found is not None:
+        await _record_membership(uow, actor, message=events.TemporaryMembershipOffered(
+            membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id, member_id=m.member_id,
+            attempt=m.attempt, org_id=found.org.id, org_name=found.org.name,
+            rule=result.rule.name if result.rule else "", reason=result.reason, destination_code=m.destination_code,
+        ), action="membership.offer", membership=m)
+    else:
+        await _record_membership(uow, actor, message=events.TemporaryMembershipRefused(
+            membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id, member_id=m.member_id,
+            attempt=m.attempt, reason=result.reason, advice=result.advice, no_placement=True,
+            destination_code=m.destination_code,
+        ), action="membership.no_placement", membership=m, reason=result.reason)
+    return m
+
+
+async def close_superseded(*, uow: UnitOfWork, actor: Actor, flow_id: str,
+                           attempt: int) -> list[memberships.Membership]:
+    """Close this county's memberships of earlier attempts of a redirected flow, and keep late ones from opening."""
+    flow = _event_uuid(flow_id)
+    await repo.lock_flow(uow, flow_id=flow)
+    await repo.record_closure(uow, flow_id=flow, closed_below_attempt=attempt)
+    closed = await repo.close_open_memberships(uow, flow_id=flow, below_attempt=attempt,
+                                               reason=memberships.REDIRECTED)
+    for m in closed:
+        await _record_membership(uow, actor, message=_closed_event(m), action="membership.close", membership=m,
+                                 reason=m.close_reason)
+    return closed
+
+
+async def close_flow(*, uow: UnitOfWork, actor: Actor, flow_id: str, reason: str) -> list[memberships.Membership]:
+    """Close every open membership of an ended flow (回归, 转出, cancelled); a closure arriving first still wins."""
+    flow = _event_uuid(flow_id)
+    why = reason.strip().upper() or "CLOSED"
+    await repo.lock_flow(uow, flow_id=flow)
+    await repo.record_closure(uow, flow_id=flow, closed_reason=why)
+    closed = await repo.close_open_memberships(uow, flow_id=flow, below_attempt=None, reason=why)
+    for m in closed:
+        await _record_membership(uow, actor, message=_closed_event(m), action="membership.close", membership=m,
+                                 reason=why)
+    return closed
+
+
+async def _sees(uow: UnitOfWork, principal: Principal, m: memberships.Membership) -> bool:
+    scope_path = await _scope_path(uow, principal)
+    if scope_path is None:
+        return True
+    # A membership no organisation took (refused for want of one) belongs to the county's staff alone.
+    return m.org_path is not None and domain.visible(path=m.org_path, scope_path=scope_path,
+                                                     own_org_only=principal.role in domain.OWN_ORG_ROLES)
+
+
+async def _load_membership(uow: UnitOfWork, principal: Principal, membership_id: str, *,
+                           for_update: bool = False) -> memberships.Membership:
+    """A membership the caller may see; anything else looks as if it did not exist."""
+    found = await repo.membership(uow, membership_id=_membership_uuid(membership_id), for_update=for_update)
+    if found is None or not await _sees(uow, principal, found):
+        raise NotFound(_NO_MEMBERSHIP)
+    return found
+
+
+def _membership_statuses(values: list[int]) -> list[int]:
+    try:
+        return sorted({int(memberships.Status(v)) for v in values})
+    except ValueError:
+        raise InvalidArgument.field("statuses", "状态无效（待报到、已报到、已拒绝、已结束）") from None
+
+
+async def list_memberships(*, deps: OrgDeps, principal: Principal, statuses: list[int], org_id: str,
+                           page_size: int, page_token: str) -> tuple[list[memberships.Membership], str]:
+    """A page of the county's temporary memberships, newest first; ``org_id`` keeps that organisation's subtree."""
+    memberships.ensure_may_handle(principal.role)
+    wanted = _membership_statuses(statuses)
+    limit = pagination.page_size(page_size)
+    after = pagination.decode_cursor(page_token)
+    if after:
+        _uuid(after[1], field="page_token")
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        within = await _scope_path(uow, principal)
+        exact: str | None = None
+        if org_id:
+            _, within = await _load(uow, principal, _uuid(org_id, field="org_id"))
+        if principal.role in domain.OWN_ORG_ROLES:
+            # A branch secretary sees its own branch only, not the groups under it.
+            exact, within = _uuid(principal.org or "", field="org"), None
+        rows = await repo.list_memberships(uow, statuses=wanted, within_path=within, org_id=exact, after=after,
+                                           limit=limit + 1)
+    page = rows[:limit]
+    token = pagination.encode_cursor(page[-1].offered_at, page[-1].id) if len(rows) > limit else ""
+    return page, token
+
+
+async def get_membership(*, deps: OrgDeps, principal: Principal, membership_id: str) -> memberships.Membership:
+    """One temporary membership the caller may see."""
+    memberships.ensure_may_handle(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        return await _load_membership(uow, principal, membership_id)
+
+
+async def refuse_membership(*, deps: OrgDeps, principal: Principal, membership_id: str,
+                            reason: str) -> memberships.Membership:
+    """Refuse an offer with a reason; the origin must re-place the member (TemporaryMembershipRefused)."""
+    memberships.ensure_may_handle(principal.role)
+    why = memberships.clean_reason(reason)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        m = await _load_membership(uow, principal, membership_id, for_update=True)
+        memberships.ensure_may_refuse(m.status)
+        await repo.refuse_membership(uow, membership_id=m.id, reason=why)
+        after = await _load_membership(uow, principal, m.id)
+        await _record_membership(uow, Actor.of(principal), message=events.TemporaryMembershipRefused(
+            membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id, member_id=m.member_id,
+            attempt=m.attempt, reason=why, no_placement=False, destination_code=m.destination_code,
+        ), action="membership.refuse", membership=after, reason=why)
+        await uow.commit()
+    return after
+
+
+async def _check_in(uow: UnitOfWork, actor: Actor, m: memberships.Membership, *, method: str,
+                    at: datetime) -> memberships.Membership:
+    await repo.check_in_membership(uow, membership_id=m.id, method=method, at=at)
+    after = await repo.membership(uow, membership_id=m.id)
+    assert after is not None
+    await _record_membership(uow, actor, message=events.CheckedIn(
+        membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id, member_id=m.member_id,
+        attempt=m.attempt, org_id=m.org_id or "", org_name=m.org_name, method=method, checked_in_at=at.isoformat(),
+    ), action="membership.check_in", membership=after, reason=method)
+    return after
+
+
+async def check_in_membership(*, deps: OrgDeps, principal: Principal, membership_id: str) -> memberships.Membership:
+    """Record the member's 报到 by staff; checking in twice changes nothing and emits nothing."""
+    memberships.ensure_may_handle(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        m = await _load_membership(uow, principal, membership_id, for_update=True)
+        if not memberships.check_in_transition(m.status):
+            return m
+        after = await _check_in(uow, Actor.of(principal), m, method=memberships.STAFF, at=deps.clock())
+        await uow.commit()
+    return after
+
+
+async def get_check_in_code(*, deps: OrgDeps, principal: Principal, org_id: str) -> tuple[str, str]:
+    """An organisation's QR check-in code and name; the random secret is created (and audited) on first use."""
+    memberships.ensure_may_handle(principal.role)
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        org, _ = await _load(uow, principal, org_id)
+        memberships.ensure_code_org(org)
+        stored = await repo.checkin_secret(uow, org_id=org.id)
+        if stored is None:
+            stored = await repo.create_checkin_secret(uow, org_id=org.id, secret=secrets.token_urlsafe(24),
+                                                      created_by=principal.user)
+            await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role,
+                                                     action="checkin_code.create", object_type="org",
+                                                     object_id=org.id))
+            await uow.commit()
+    return memberships.make_code(tenant=org.tenant_id, org_id=org.id, secret=stored), org.name
+
+
+async def check_in_by_code_across_tenants(*, deps: OrgDeps, principal: Principal,
+                                          code: str) -> memberships.Membership:
+    """A member's own 报到 by scanning an organisation's QR code, written in the code's county.
+
+    This deliberately acts in another county than the caller's: a member's token names the home county, while
+    the membership lives where the organisation is. What makes that safe is the code itself: its secret is
+    verified (in constant time) against the organisation's stored secret, and only that member's own membership
+    (home county and member id from the verified token) inside that organisation's subtree is touched. A wrong
+    code and a member with nothing to check in answer alike (NOT_FOUND).
+    """
+    if principal.role != "member" or not principal.tenant or not principal.member:
+        raise PermissionDenied("只有流动党员本人可以扫码报到")
+    try:
+        member = str(uuid.UUID(principal.member))
+    except ValueError:
+        raise NotFound(_NO_CHECK_IN) from None
+    parsed = memberships.parse_code(code)
+    if parsed is None:
+        raise NotFound(_NO_CHECK_IN)
+    tenant, org_id, secret = parsed
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        stored = await repo.checkin_secret(uow, org_id=org_id)
+        if stored is None or not hmac.compare_digest(stored.encode(), secret.encode()):
+            raise NotFound(_NO_CHECK_IN)
+        found = await repo.get(uow, org_id=org_id)
+        if found is None or found[0].status is domain.OrgStatus.DISSOLVED:
+            raise NotFound(_NO_CHECK_IN)
+        held = await repo.memberships_of_member(uow, origin_tenant_id=principal.tenant, member_id=member,
+                                                within_path=found[1])
+        if not held:
+            raise NotFound(_NO_CHECK_IN)
+        m = held[0]
+        if not memberships.check_in_transition(m.status):
+            return m
+        after = await _check_in(uow, Actor.of(principal), m, method=memberships.QR_CODE, at=deps.clock())
+        await uow.commit()
+    return after
+
+
+async def record_activity(*, deps: OrgDeps, principal: Principal, membership_id: str, occurred_on: str, title: str,
+                          note: str) -> str:
+    """Record (and so vouch for) an activity a checked-in member attended, for the home 活动记事本."""
+    memberships.ensure_may_handle(principal.role)
+    activity = memberships.validate_activity(occurred_on=occurred_on, title=title, note=note,
+                                             today=memberships.local_date(deps.clock()))
+    activity_id = str(uuid.uuid4())
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        m = await _load_membership(uow, principal, membership_id, for_update=True)
+        memberships.ensure_checked_in(m.status)
+        await repo.insert_activity(uow, activity_id=activity_id, membership_id=m.id, activity=activity,
+                                   recorded_by=principal.user)
+        version = await repo.touch_membership(uow, membership_id=m.id)
+        await _record_membership(uow, Actor.of(principal), message=events.ActivityRecorded(
+            activity_id=activity_id, membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id,
+            member_id=m.member_id, org_id=m.org_id or "", org_name=m.org_name,
+            occurred_on=activity.occurred_on.isoformat(), title=activity.title, note=activity.note,
+        ), action="membership.activity", membership=replace(m, version=version))
+        await uow.commit()
+    return activity_id
+
+
+async def assess_membership(*, deps: OrgDeps, principal: Principal, membership_id: str, year: int, grade: str,
+                            comment: str) -> memberships.Assessment:
+    """Record the destination's assessment of a year (双向评议); assessing the same year again replaces it."""
+    memberships.ensure_may_handle(principal.role)
+    assessment = memberships.validate_assessment(year=year, grade=grade, comment=comment,
+                                                 today=memberships.local_date(deps.clock()))
+    async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
+        m = await _load_membership(uow, principal, membership_id, for_update=True)
+        memberships.ensure_was_checked_in(m)
+        await repo.upsert_assessment(uow, membership_id=m.id, assessment=assessment, assessed_by=principal.user)
+        version = await repo.touch_membership(uow, membership_id=m.id)
+        await _record_membership(uow, Actor.of(principal), message=events.DestinationAssessmentGiven(
+            membership_id=m.id, flow_id=m.flow_id, origin_tenant_id=m.origin_tenant_id, member_id=m.member_id,
+            year=assessment.year, grade=assessment.grade, comment=assessment.comment, org_name=m.org_name,
+        ), action="membership.assess", membership=replace(m, version=version),
+            reason=f"{assessment.year}={assessment.grade}")
+        await uow.commit()
+    return assessment

@@ -27,7 +27,7 @@ K = pb.OrgKind
 F = flows_pb2.FlowStatus
 ORIGIN = "411523"  # 新县
 DESTINATION = "410108"  # 惠济区
-TRANSFER_TO = "410102"  # 中原区
+TRANSFER_TO = "410104"  # 管城回族区
 CITY = "440100"  # 广州, outside the province
 TODAY = date.today().isoformat()
 
@@ -68,8 +68,8 @@ async def trees(orgs, county_token):
     general = await _add(orgs, origin, home, "新县驻广州流动党员党总支", K.ORG_KIND_EXTERNAL_GENERAL_BRANCH,
                          city_code=CITY, founding_mode=pb.FOUNDING_MODE_STANDALONE)
     other = bearer(county_token(TRANSFER_TO))
-    other_root = await _root(orgs, other, "中共中原区委员会")
-    other_station = await _add(orgs, other, other_root, "中原区驻城党建工作站", K.ORG_KIND_TOWN_STATION)
+    other_root = await _root(orgs, other, "中共管城回族区委员会")
+    other_station = await _add(orgs, other, other_root, "管城区驻城党建工作站", K.ORG_KIND_TOWN_STATION)
     await _add(orgs, other, other_station, "工作站临时党支部", K.ORG_KIND_TEMPORARY_BRANCH)
     return {"employer": employer, "general": general}
 
@@ -215,11 +215,11 @@ async def test_a_transfer_hands_the_member_to_the_destination_countys_registry(p
     gone = await platform.registry_stub.ListMembers(registry_pb2.ListMembersRequest(id_number=number),
                                                     metadata=md[ORIGIN])
     assert not gone.members
-    # The person now belongs to 中原区: registering them again at the origin is refused without naming where.
+    # The person now belongs to 管城回族区: registering them again at the origin is refused without naming where.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await platform.registry_stub.CreateMember(member_request(ORIGIN, id_number=number), metadata=md[ORIGIN])
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert TRANSFER_TO not in caught.value.details() and "中原" not in caught.value.details()
+    assert TRANSFER_TO not in caught.value.details() and "管城" not in caught.value.details()
 
 
 async def test_a_flow_out_of_the_province_cannot_be_transferred_here(platform, trees, md):

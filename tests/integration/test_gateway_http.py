@@ -45,7 +45,7 @@ async def test_login_and_me(platform, accounts):
     headers = await login(platform, "t-county-411525")
     me = (await platform.http.get("/api/v1/me", headers=headers)).json()
     assert me == {"user": "t-county-411525", "role": "county_admin", "scope": "411525", "scope_name": "固始县",
-                  "tenant": "411525", "org": None}
+                  "tenant": "411525", "org": None, "member": None}
 
 
 async def test_wrong_password_is_401_problem(platform, accounts):
