@@ -51,15 +51,16 @@ async function problemOf(response) {
  * Call the API. Resolves to the parsed JSON body; rejects with a Problem.
  * Everything personal travels in the body or headers, never in the path or query.
  */
-export async function request(path, { method = "GET", body, headers = {}, auth = true } = {}) {
+export async function request(path, { method = "GET", body, raw, headers = {}, auth = true } = {}) {
   const sent = { Accept: "application/json, application/problem+json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
+  // A file goes as it is (its Content-Type set by the caller): no multipart, no JSON wrapping.
+  const payload = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body);
   if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
   let response;
   try {
     response = await fetch(path, {
-      method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit", cache: "no-store",
+      method, headers: sent, body: payload, credentials: "omit", cache: "no-store",
     });
   } catch {
     throw new Problem({ status: 0, title: "无法连接服务器", detail: "请检查网络连接后重试。" });
@@ -72,7 +73,9 @@ export async function request(path, { method = "GET", body, headers = {}, auth =
     }
     throw problem;
   }
-  return response.status === 204 ? null : response.json();
+  if (response.status === 204) return null;
+  // A caller asking for something other than JSON (a spreadsheet) gets the body as a Blob.
+  return !headers.Accept || headers.Accept.includes("json") ? response.json() : response.blob();
 }
 
 /** Exchange credentials for a token; a 401 here means wrong credentials, not an expired session. */
@@ -96,3 +99,23 @@ export function createMember(tenant, member, idempotencyKey) {
 }
 
 export const memberCounts = (scope) => request(`/api/v1/scopes/${encodeURIComponent(scope)}/insights/members`);
+
+const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/** Start importing a 台账 file; the body is the file itself. */
+export function startImport(tenant, file, idempotencyKey) {
+  const type = file.name.toLowerCase().endsWith(".xlsx") ? XLSX : "text/csv";
+  const query = new URLSearchParams({ file_name: file.name });
+  return request(`/api/v1/tenants/${encodeURIComponent(tenant)}/imports?${query}`, {
+    method: "POST", raw: file, headers: { "Content-Type": type, "Idempotency-Key": idempotencyKey },
+  });
+}
+
+export const getImport = (tenant, id) =>
+  request(`/api/v1/tenants/${encodeURIComponent(tenant)}/imports/${encodeURIComponent(id)}`);
+
+/** The empty 台账 template as a Blob (fetched with the token, which a plain link would not carry). */
+export const importTemplate = (tenant, fmt) =>
+  request(`/api/v1/tenants/${encodeURIComponent(tenant)}/imports/template.${fmt}`, {
+    headers: { Accept: fmt === "xlsx" ? XLSX : "text/csv" },
+  });

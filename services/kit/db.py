@@ -53,6 +53,11 @@ class Database:
         """Register a callback run after a commit that wrote outbox rows (wakes the relay)."""
         self._after_commit.append(callback)
 
+    def outbox_committed(self) -> None:
+        """Say that a commit wrote outbox rows (wakes the relay); units of work call it themselves."""
+        for callback in self._after_commit:
+            callback()
+
     def unit_of_work(self, *, tenant: str) -> UnitOfWork:
         """A transaction acting on one county; RLS shows it nothing else."""
         return UnitOfWork(self, setting="app.tenant", value=parse_tenant(tenant))
@@ -115,8 +120,7 @@ class UnitOfWork:
             await self._write_outbox_and_commit()
         self._committed = True
         if self.events:
-            for callback in self.db._after_commit:
-                callback()
+            self.db.outbox_committed()
 
     async def _write_outbox_and_commit(self) -> None:
         rows = [(e.tenant_id, e.event_id, e.subject, e.event_type, e.event_version, e.payload, e.traceparent)

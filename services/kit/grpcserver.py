@@ -31,6 +31,8 @@ _principal: ContextVar[Principal | None] = ContextVar("jinqiao_principal", defau
 # Health and reflection answer without a token (probes, grpcurl); everything else needs one.
 _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
+MAX_MESSAGE_BYTES = 21 * 1024 * 1024
+
 _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
@@ -170,7 +172,8 @@ async def start_server(
             ErrorInterceptor(),
             AuthInterceptor(verifier),
         ],
-        options=[("grpc.so_reuseport", 0)],
+        # 台账 imports arrive as one message of up to 20 MB (gRPC's default limit is 4 MB).
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
     )
     for add in register:
         add(server)

@@ -51,15 +51,15 @@ def validate_id_number(value: str, *, field: str = "id_number", today: date | No
     return number
 
 
-def id_number_birth_date(value: str) -> date:
-    """The birth date encoded in a valid ID number."""
-    number = validate_id_number(value)
+def id_number_birth_date(value: str, *, checked: bool = False) -> date:
+    """The birth date encoded in a valid ID number (``checked``: already validated, skip the check)."""
+    number = value if checked else validate_id_number(value)
     return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
-def id_number_gender(value: str) -> Literal["male", "female"]:
+def id_number_gender(value: str, *, checked: bool = False) -> Literal["male", "female"]:
     """The gender encoded in a valid ID number: an odd 17th digit is male."""
-    number = validate_id_number(value)
+    number = value if checked else validate_id_number(value)
     return "male" if int(number[16]) % 2 else "female"
 
 

@@ -198,8 +198,8 @@ def validate_new_member(
         name=clean_name,
         id_number=clean_id,
         phone=clean_phone,
-        gender=Gender.MALE if pii.id_number_gender(clean_id) == "male" else Gender.FEMALE,
-        birth_date=pii.id_number_birth_date(clean_id),
+        gender=Gender.MALE if pii.id_number_gender(clean_id, checked=True) == "male" else Gender.FEMALE,
+        birth_date=pii.id_number_birth_date(clean_id, checked=True),
         membership_status=status,
         township=clean_township,
         village=clean_village,
@@ -230,12 +230,12 @@ def _record_facts(*, ethnicity: str, education: str, home_branch_id: str, househ
 
 
 def _agrees_with_id(id_number: str, *, gender: int, birth_date: str, violations: list[FieldViolation]) -> None:
-    derived = Gender.MALE if pii.id_number_gender(id_number) == "male" else Gender.FEMALE
+    derived = Gender.MALE if pii.id_number_gender(id_number, checked=True) == "male" else Gender.FEMALE
     if gender and gender != derived:
         violations.append(FieldViolation("gender", "性别与身份证号不一致"))
     if birth_date.strip():
         try:
-            if date.fromisoformat(birth_date.strip()) != pii.id_number_birth_date(id_number):
+            if date.fromisoformat(birth_date.strip()) != pii.id_number_birth_date(id_number, checked=True):
                 violations.append(FieldViolation("birth_date", "出生日期与身份证号不一致"))
         except ValueError:
             violations.append(FieldViolation("birth_date", "日期格式应为 YYYY-MM-DD"))
@@ -265,7 +265,7 @@ def _join_date(value: str, *, id_number: str | None, today: date, violations: li
     if joined > today:
         violations.append(FieldViolation("join_date", "入党日期不能晚于今天"))
     elif id_number is not None:
-        born = pii.id_number_birth_date(id_number)
+        born = pii.id_number_birth_date(id_number, checked=True)
         if (joined.year - born.year) - ((joined.month, joined.day) < (born.month, born.day)) < MIN_JOIN_AGE:
             violations.append(FieldViolation("join_date", "入党时须年满十八周岁"))
     return joined
