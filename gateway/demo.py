@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import grpc
 
+from jinqiao.gateway import demo_flows
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.gateway.clients import call_metadata
 from jinqiao.gateway.settings import GatewaySettings
@@ -170,6 +171,7 @@ async def seed(settings: GatewaySettings) -> int:
                 await upsert_account(db=db, account=officer, password=password)
         finally:
             await db.close()
+    members: dict[str, list[str]] = {}
     async with grpc.aio.insecure_channel(settings.registry_target) as channel:
         stub = registry_pb2_grpc.RegistryServiceStub(channel)
         for county in COUNTIES:
@@ -177,12 +179,22 @@ async def seed(settings: GatewaySettings) -> int:
             count = MEMBERS_PER_XINYANG_COUNTY if county in XINYANG else MEMBERS_PER_ZHENGZHOU_DISTRICT
             for request in synthetic_members(county, count, rng=rng):
                 try:
-                    await stub.CreateMember(request, metadata=call_metadata(token), timeout=10)
+                    reply = await stub.CreateMember(request, metadata=call_metadata(token), timeout=10)
+                    members.setdefault(county, []).append(reply.member.id)
                     created += 1
                 except grpc.aio.AioRpcError as err:
                     # A random birth date and sequence may collide within a county: skip, never abort.
                     if err.code() != grpc.StatusCode.ALREADY_EXISTS:
                         raise
+        member_login = await demo_flows.seed_flows(settings=settings, issuer=issuer, registry=stub,
+                                                   members=members, rng=rng)
+        await demo_flows.seed_applicants(issuer=issuer, registry=stub, rng=rng)
+    if member_login is not None:
+        db = await Database.connect(settings.database_url, min_size=1, max_size=1)
+        try:
+            await upsert_account(db=db, account=member_login, password=password)
+        finally:
+            await db.close()
     return created
 
 

@@ -141,6 +141,8 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             assert {"北京市", "上海市", "武汉市", "广州市", "苏州市"} <= cities
             other = login(http, "county-411503")
             assert http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=other).status_code == 404
+            walk_the_demo_flows(http)
+            the_saga_survives_a_killed_destination_service(env, http, member_id)
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
     finally:
@@ -158,3 +160,54 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             assert len(listed) == len(seeded) + 1  # survived, and the demo seed did not run twice
     finally:
         assert second.stop() == 0
+
+
+def walk_the_demo_flows(http: httpx.Client) -> None:
+    """The demo's members away: placed, checked in, one back home; the member checks in by the station's code."""
+    county = login(http, "county-411525")
+    flows = http.get("/api/v1/tenants/411525/flows?page_size=200", headers=county).json()["flows"]
+    statuses = {f["status"] for f in flows}
+    assert len(flows) >= 7 and {"managed", "offered", "returned"} <= statuses, statuses
+    assert {f["destination_code"] for f in flows if f["out_of_province"]} and all(
+        f["certificate_serial"].startswith("411525-") for f in flows)
+    me = login(http, "member-411525")
+    who = http.get("/api/v1/me", headers=me).json()
+    assert who["role"] == "member" and who["member"]
+    mine = http.get(f"/api/v1/tenants/411525/members/{who['member']}/flows", headers=me).json()["flows"]
+    waiting = next(f for f in mine if f["status"] == "offered")
+    someone_else = next(f for f in flows if f["member_id"] != who["member"])
+    assert http.get(f"/api/v1/tenants/411525/members/{someone_else['member_id']}", headers=me).status_code == 404
+    destination = login(http, f"county-{waiting['placing_tenant_id']}")
+    offered = http.get(f"/api/v1/tenants/{waiting['placing_tenant_id']}/memberships?status=offered",
+                       headers=destination).json()["memberships"]
+    held = next(m for m in offered if m["flow_id"] == waiting["id"])
+    assert "*" in held["id_number_masked"] and "id_number" not in held
+    code = http.get(f"/api/v1/tenants/{waiting['placing_tenant_id']}/orgs/{held['org_id']}/check-in-code",
+                    headers=destination).json()["code"]
+    wrong = http.post(f"/api/v1/tenants/411525/members/{who['member']}/check-in", json={"code": code + "x"},
+                      headers=me)
+    assert wrong.status_code == 404
+    done = http.post(f"/api/v1/tenants/411525/members/{who['member']}/check-in", json={"code": code}, headers=me)
+    assert done.status_code == 200, done.text
+    wait_until(lambda: http.get(f"/api/v1/tenants/411525/flows/{waiting['id']}", headers=me).json()["status"]
+               == "managed")
+    province = login(http, "province")
+    matrix = http.get("/api/v1/scopes/41/insights/flows", headers=province).json()
+    assert matrix["total_away"] >= 1 and matrix["cells"]
+    assert "member_id" not in str(matrix) and "member_name" not in str(matrix)
+
+
+def the_saga_survives_a_killed_destination_service(env: dict[str, str], http: httpx.Client, member_id: str) -> None:
+    """kill -9 the organizations service; an outflow registered meanwhile is placed once it is restarted."""
+    import json
+
+    county = login(http, "county-411525")
+    run = json.loads((Path(env["JINQIAO_DATA_DIR"]) / "run.json").read_text())
+    os.kill(run["services"]["organizations"], signal.SIGKILL)
+    flow = http.post(f"/api/v1/tenants/411525/members/{member_id}/flows", headers=county, json={
+        "destination_code": "410105", "address": "金水区花园路 9 号", "industry": "装修",
+        "start_date": time.strftime("%Y-%m-%d"), "expected_months": 6})
+    assert flow.status_code == 201, flow.text
+    flow_id = flow.json()["id"]
+    wait_until(lambda: http.get(f"/api/v1/tenants/411525/flows/{flow_id}", headers=county).json()["status"]
+               == "offered", timeout=90)

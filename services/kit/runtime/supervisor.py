@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,7 +225,11 @@ async def up(config: EmbeddedConfig) -> int:
         write_run_file(config, _pids(nats, pg, children))
         await _seed_once(config, children)
         _announce(config)
-        watchers = [asyncio.create_task(_watch(child, stop)) for child in children]
+        # A restarted service has a new pid: run.json follows, so `jinqiao status` and `down` act on the live one.
+        def restarted() -> None:
+            write_run_file(config, _pids(nats, pg, children))
+
+        watchers = [asyncio.create_task(_watch(child, stop, on_restart=restarted)) for child in children]
         await stop.wait()
         for watcher in watchers:
             watcher.cancel()
@@ -291,7 +296,7 @@ def _pids(nats: EmbeddedNats, pg: EmbeddedPostgres, children: list[Child]) -> di
     }
 
 
-async def _watch(child: Child, stop: asyncio.Event) -> None:
+async def _watch(child: Child, stop: asyncio.Event, *, on_restart: Callable[[], None]) -> None:
     """Restart a service that dies unexpectedly, with back-off; give up after too many restarts."""
     while True:
         assert child.proc is not None
@@ -310,6 +315,7 @@ async def _watch(child: Child, stop: asyncio.Event) -> None:
         print(f"服务 {child.spec.name} 退出（{code}），{delay:.1f}s 后重启 / exited, restarting", flush=True)
         await asyncio.sleep(delay)
         await child.start()
+        on_restart()
 
 
 # ------------------------------------------------------------------------------------------------ status, down
