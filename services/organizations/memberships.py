@@ -66,6 +66,7 @@ class Arrival:
     employer: str
     address: str
     destination_code: str
+    traceparent: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,8 @@ class Membership:
     check_in_method: str
     close_reason: str
     version: int
+    # The trace of the flow's first step (外出登记): every event about the membership continues it.
+    traceparent: str = ""
 
 
 @dataclass(frozen=True, slots=True)

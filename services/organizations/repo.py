@@ -361,7 +361,7 @@ _MEMBERSHIP = (
     "SELECT m.id, m.tenant_id, m.origin_tenant_id, m.flow_id, m.member_id, m.attempt, m.member_name,"
     " m.id_number_masked, m.phone_masked, m.gender, m.industry, m.employer, m.address, m.destination_code,"
     " m.org_id, coalesce(o.name, '') AS org_name, o.path_key AS org_path, m.rule, m.reason, m.advice, m.status,"
-    " m.refusal_reason, m.created_at, m.check_in_at, m.check_in_method, m.close_reason, m.version"
+    " m.refusal_reason, m.created_at, m.check_in_at, m.check_in_method, m.close_reason, m.version, m.traceparent"
     " FROM memberships m LEFT JOIN orgs o ON o.tenant_id = m.tenant_id AND o.id = m.org_id"
 )
 
@@ -376,7 +376,7 @@ def _membership(r: asyncpg.Record) -> Membership:
         rule=Rule(r["rule"]) if r["rule"] else None, reason=r["reason"], advice=r["advice"],
         status=MembershipStatus(r["status"]), refusal_reason=r["refusal_reason"], offered_at=r["created_at"],
         check_in_at=r["check_in_at"], check_in_method=r["check_in_method"], close_reason=r["close_reason"],
-        version=r["version"],
+        version=r["version"], traceparent=r["traceparent"],
     )
 
 
@@ -418,12 +418,12 @@ async def insert_membership(uow: UnitOfWork, *, membership_id: str, arrival: Arr
     await uow.conn.execute(
         "INSERT INTO memberships (tenant_id, id, origin_tenant_id, flow_id, member_id, attempt, member_name,"
         " id_number_masked, phone_enc, phone_masked, gender, industry, employer, address, destination_code, org_id,"
-        " rule, reason, advice, status, refusal_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-        " $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        " rule, reason, advice, status, refusal_reason, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         uow.tenant, membership_id, arrival.origin_tenant_id, arrival.flow_id, arrival.member_id, arrival.attempt,
         arrival.member_name, arrival.id_number_masked, phone_enc, phone_masked, arrival.gender, arrival.industry,
         arrival.employer, arrival.address, arrival.destination_code, org_id, int(rule) if rule else None, reason,
-        advice, int(status), refusal_reason,
+        advice, int(status), refusal_reason, arrival.traceparent,
     )
     found = await membership(uow, membership_id=membership_id)
     assert found is not None

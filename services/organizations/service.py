@@ -573,10 +573,15 @@ def _membership_uuid(value: str) -> str:
 
 async def _record_membership(uow: UnitOfWork, actor: Actor, *, message: Message, action: str,
                              membership: memberships.Membership, reason: str | None = None) -> None:
-    """Emit a membership event (aggregate = the membership) and its audit row in the same transaction."""
+    """Emit a membership event (aggregate = the membership) and its audit row in the same transaction.
+
+    The event continues the flow's trace (DESIGN §3: every step carries the trace of step 1); the audit row
+    names the trace of the act itself.
+    """
     traceparent = telemetry.current_traceparent()
     uow.add_event(new_event(message, service=SERVICE, tenant=uow.tenant, aggregate_id=membership.id,
-                            aggregate_version=membership.version, traceparent=traceparent))
+                            aggregate_version=membership.version,
+                            traceparent=membership.traceparent or traceparent))
     await audit.record(uow, audit.AuditEntry(
         actor=actor.user, role=actor.role, action=action, object_type="membership", object_id=membership.id,
         reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
@@ -623,6 +628,8 @@ async def open_membership(*, deps: OrgDeps, uow: UnitOfWork, actor: Actor, origi
         member_name=" ".join(handover.member_name.split()), id_number_masked=memberships.masked_id(
             handover.id_number_masked), phone=phone, gender=handover.gender, industry=handover.industry,
         employer=handover.employer, address=handover.address, destination_code=handover.destination_code,
+        # The consumer runs inside the trace the origin's 外出登记 started: keep it for the rest of the saga.
+        traceparent=telemetry.current_traceparent() or "",
     )
     found = result.candidate
     m = await repo.insert_membership(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from jinqiao.events.v1 import handover_pb2, registry_events_pb2
-from jinqiao.kit import pagination, pii
+from jinqiao.kit import pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -131,6 +131,7 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
             membership_id=None, org_id=None, org_name="", placement_rule="", placement_reason="", refusal_reason="",
             refusal_advice="", placement_requested_at=now, offered_at=None, checked_in_at=None, check_in_method="",
             last_report_date=None, closed_on=None, request_id=request_id or None, created_at=now, version=1,
+            traceparent=telemetry.current_traceparent() or "",
         )
         await repo.insert_flow(uow, row=row)
         await _sync_member(uow, row, FlowStatus.REGISTERED)
@@ -233,7 +234,7 @@ async def _redirect(deps: RegistryDeps, uow: UnitOfWork, principal: Principal, *
     member = await _member(uow, row.member_id)
     await _sync_member(uow, updated, FlowStatus.REGISTERED)
     await record(uow, principal, action="flow.redirect", object_type="flow", object_id=row.id, reason=reason,
-                 aggregate_version=updated.version,
+                 aggregate_version=updated.version, saga_trace=row.traceparent,
                  event=registry_events_pb2.FlowRedirected(
                      flow_id=row.id, member_id=row.member_id, attempt=updated.attempt,
                      handover=handover(deps, member=member, row=updated), reason=reason,
@@ -324,7 +325,8 @@ async def return_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str,
         await _sync_member(uow, row, FlowStatus.RETURNED)
         updated, _ = await _flow(uow, row.id)
         await record(uow, principal, action="flow.return", object_type="flow", object_id=row.id,
-                     event=_closed(row, reason="RETURNED", on=when), aggregate_version=updated.version)
+                     event=_closed(row, reason="RETURNED", on=when), aggregate_version=updated.version,
+                     saga_trace=row.traceparent)
         await uow.commit()
     return updated.to_domain(member_name=name)
 
@@ -346,9 +348,11 @@ async def transfer_flow(*, deps: RegistryDeps, principal: Principal, flow_id: st
         await repo.mark_transferred_out(uow, member_id=member.id)
         updated, _ = await _flow(uow, row.id)
         await record(uow, principal, action="flow.transfer", object_type="flow", object_id=row.id,
-                     event=_closed(row, reason="TRANSFERRED", on=when), aggregate_version=updated.version)
+                     event=_closed(row, reason="TRANSFERRED", on=when), aggregate_version=updated.version,
+                     saga_trace=row.traceparent)
         await record(uow, principal, action="member.transfer_out", object_type="member", object_id=member.id,
-                     event=_transferred(deps, member=member, row=row, on=when), aggregate_version=member.version + 1)
+                     event=_transferred(deps, member=member, row=row, on=when), aggregate_version=member.version + 1,
+                     saga_trace=row.traceparent)
         await uow.commit()
     return updated.to_domain(member_name=name)
 

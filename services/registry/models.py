@@ -116,6 +116,8 @@ class FlowRow:
     request_id: str | None
     created_at: datetime
     version: int
+    # The trace of the 外出登记: every later event of the saga continues it.
+    traceparent: str = ""
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> FlowRow:

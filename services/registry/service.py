@@ -61,12 +61,17 @@ def parse_id(value: str, *, what: str = "该党员") -> str:
 
 
 async def record(uow: UnitOfWork, principal: Principal, *, action: str, object_type: str, object_id: str,
-                 reason: str | None = None, event: object | None = None, aggregate_version: int = 1) -> None:
-    """Queue the event (if any) and append the audit row, in the unit of work's transaction."""
+                 reason: str | None = None, event: object | None = None, aggregate_version: int = 1,
+                 saga_trace: str = "") -> None:
+    """Queue the event (if any) and append the audit row, in the unit of work's transaction.
+
+    ``saga_trace`` is the traceparent of a flow's first step: the event continues that trace (DESIGN §3), while
+    the audit row names the trace of the act itself.
+    """
     traceparent = telemetry.current_traceparent()
     if event is not None:
         uow.add_event(new_event(event, service=SERVICE, tenant=uow.tenant, aggregate_id=object_id,  # type: ignore[arg-type]
-                                aggregate_version=aggregate_version, traceparent=traceparent))
+                                aggregate_version=aggregate_version, traceparent=saga_trace or traceparent))
     await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role, action=action,
                                              object_type=object_type, object_id=object_id, reason=reason,
                                              trace_id=trace_id(traceparent)))

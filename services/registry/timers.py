@@ -47,7 +47,7 @@ async def sweep_county(*, deps: RegistryDeps, tenant: str, now: datetime) -> int
                                  reason=f"{due.timer}:{due.level}", event=registry_events_pb2.PolicyTimerFired(
                                      flow_id=row.id, member_id=row.member_id, timer=due.timer, level=due.level,
                                      due_date=due.due_date.isoformat(), destination_code=row.destination_code,
-                                     industry=row.industry))
+                                     industry=row.industry), saga_trace=row.traceparent)
         await uow.commit()
     # A placement nobody answered is asked again (compensation): each in its own transaction.
     for row in timed_out:

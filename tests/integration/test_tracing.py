@@ -52,3 +52,46 @@ async def test_one_trace_spans_gateway_grpc_db_relay_and_consumer(platform, span
         "SELECT traceparent FROM outbox WHERE tenant_id = '410105' ORDER BY id DESC LIMIT 1"
     )
     assert traceparent.split("-")[1] == TRACE_ID
+
+
+SAGA_TRACE = "5ce0e9a56015fec5aadfa328ae398115"
+OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+async def test_every_step_of_a_flow_carries_the_trace_of_its_first_step(platform, spans, settings_for,
+                                                                        admin_conn_factory):
+    db = await Database.connect(settings_for("gateway").database_url, min_size=1, max_size=1)
+    await upsert_account(db=db, account=Account(username="trace-411527", role=Role.COUNTY_ADMIN, scope="411527",
+                                                acting_tenant="411527"), password="pw-trace")
+    await db.close()
+    token = (await platform.http.post("/api/v1/auth/token", json={"username": "trace-411527",
+                                                                 "password": "pw-trace"})).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    member = (await platform.http.post("/api/v1/tenants/411527/members", json=member_json("411527"),
+                                       headers=auth)).json()
+    flow = (await platform.http.post(
+        f"/api/v1/tenants/411527/members/{member['id']}/flows",
+        json={"destination_code": "320500", "address": "苏州工业园区", "industry": "电子", "start_date": "2026-11-01",
+              "expected_months": 6},
+        headers={**auth, "traceparent": f"00-{SAGA_TRACE}-00f067aa0ba902b7-01"})).json()
+
+    async def answered() -> bool:
+        got = (await platform.http.get(f"/api/v1/tenants/411527/flows/{flow['id']}", headers=auth)).json()
+        return got["status"] != "registered"
+
+    await eventually(answered)
+    # The return is another request with a trace of its own; its event still continues the flow's trace.
+    returned = await platform.http.post(f"/api/v1/tenants/411527/flows/{flow['id']}/return", json={},
+                                        headers={**auth, "traceparent": f"00-{OTHER_TRACE}-00f067aa0ba902b7-01"})
+    assert returned.status_code == 200, returned.text
+    registry, organizations = await admin_conn_factory("registry"), await admin_conn_factory("organizations")
+    query = ("SELECT event_type, traceparent FROM outbox WHERE tenant_id = '411527'"
+             " AND position($1::bytea IN payload) > 0 ORDER BY id")
+    events = [*await registry.fetch(query, flow["id"].encode()), *await organizations.fetch(query, flow["id"].encode())]
+    kinds = {e["event_type"].rsplit(".", 1)[1] for e in events}
+    assert {"FlowRegistered", "FlowClosed"} <= kinds and kinds & {"TemporaryMembershipOffered",
+                                                                  "TemporaryMembershipRefused"}
+    assert {e["traceparent"].split("-")[1] for e in events} == {SAGA_TRACE}
+    audit = await registry.fetchval("SELECT trace_id FROM audit_log WHERE tenant_id = '411527' AND action ="
+                                    " 'flow.return' AND object_id = $1", flow["id"])
+    assert audit == OTHER_TRACE
