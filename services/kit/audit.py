@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from jinqiao.kit import telemetry
 from jinqiao.kit.db import UnitOfWork
 
 GENESIS = b"\x00" * 32
@@ -51,6 +52,15 @@ async def record(uow: UnitOfWork, entry: AuditEntry) -> None:
         uow.tenant, seq, at, entry.actor, entry.role, entry.action, entry.object_type, entry.object_id,
         entry.reason, entry.trace_id, prev, digest,
     )
+
+
+async def record_act(uow: UnitOfWork, *, actor: str, role: str, action: str, object_type: str, object_id: str,
+                     reason: str | None = None) -> None:
+    """Append an entry for an act done now, naming the trace of the request or message being handled."""
+    traceparent = telemetry.current_traceparent()
+    await record(uow, AuditEntry(actor=actor, role=role, action=action, object_type=object_type,
+                                 object_id=object_id, reason=reason,
+                                 trace_id=traceparent.split("-")[1] if traceparent else None))
 
 
 async def verify_chain(uow: UnitOfWork) -> int | None:

@@ -98,13 +98,10 @@ async def _ensure_not_scope_root(uow: UnitOfWork, principal: Principal, path: st
 
 async def _record(uow: UnitOfWork, principal: Principal, *, message: Message, action: str, org_id: str,
                   version: int, reason: str | None = None) -> None:
-    traceparent = telemetry.current_traceparent()
     uow.add_event(new_event(message, service=SERVICE, tenant=uow.tenant, aggregate_id=org_id,
-                            aggregate_version=version, traceparent=traceparent))
-    await audit.record(uow, audit.AuditEntry(
-        actor=principal.user, role=principal.role, action=action, object_type="org", object_id=org_id,
-        reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
-    ))
+                            aggregate_version=version, traceparent=telemetry.current_traceparent()))
+    await audit.record_act(uow, actor=principal.user, role=principal.role, action=action, object_type="org",
+                           object_id=org_id, reason=reason)
 
 
 async def create_org(*, deps: OrgDeps, principal: Principal, data: OrgInput) -> domain.Org:
@@ -578,14 +575,11 @@ async def _record_membership(uow: UnitOfWork, actor: Actor, *, message: Message,
     The event continues the flow's trace (DESIGN §3: every step carries the trace of step 1); the audit row
     names the trace of the act itself.
     """
-    traceparent = telemetry.current_traceparent()
     uow.add_event(new_event(message, service=SERVICE, tenant=uow.tenant, aggregate_id=membership.id,
                             aggregate_version=membership.version,
-                            traceparent=membership.traceparent or traceparent))
-    await audit.record(uow, audit.AuditEntry(
-        actor=actor.user, role=actor.role, action=action, object_type="membership", object_id=membership.id,
-        reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
-    ))
+                            traceparent=membership.traceparent or telemetry.current_traceparent()))
+    await audit.record_act(uow, actor=actor.user, role=actor.role, action=action, object_type="membership",
+                           object_id=membership.id, reason=reason)
 
 
 def _closed_event(m: memberships.Membership) -> events.TemporaryMembershipClosed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from jinqiao.kit import audit, pagination, pii, telemetry
+from jinqiao.kit import audit, pagination, pii
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -70,11 +70,8 @@ def _parse_id(value: str) -> str:
 
 async def _audit(uow: UnitOfWork, principal: Principal, *, action: str, object_id: str,
                  reason: str | None = None) -> None:
-    traceparent = telemetry.current_traceparent()
-    await audit.record(uow, audit.AuditEntry(
-        actor=principal.user, role=principal.role, action=action, object_type="applicant", object_id=object_id,
-        reason=reason, trace_id=traceparent.split("-")[1] if traceparent else None,
-    ))
+    await audit.record_act(uow, actor=principal.user, role=principal.role, action=action, object_type="applicant",
+                           object_id=object_id, reason=reason)
 
 
 async def _one(uow: UnitOfWork, applicant_id: str) -> dev.Applicant:

@@ -47,11 +47,6 @@ def tenant_of(principal: Principal) -> str:
     return principal.tenant
 
 
-def trace_id(traceparent: str | None) -> str | None:
-    """The trace id of a W3C traceparent (for audit rows)."""
-    return traceparent.split("-")[1] if traceparent else None
-
-
 def parse_id(value: str, *, what: str = "该党员") -> str:
     """A uuid path parameter; anything else simply does not exist."""
     try:
@@ -68,13 +63,12 @@ async def record(uow: UnitOfWork, principal: Principal, *, action: str, object_t
     ``saga_trace`` is the traceparent of a flow's first step: the event continues that trace (DESIGN §3), while
     the audit row names the trace of the act itself.
     """
-    traceparent = telemetry.current_traceparent()
     if event is not None:
         uow.add_event(new_event(event, service=SERVICE, tenant=uow.tenant, aggregate_id=object_id,  # type: ignore[arg-type]
-                                aggregate_version=aggregate_version, traceparent=saga_trace or traceparent))
-    await audit.record(uow, audit.AuditEntry(actor=principal.user, role=principal.role, action=action,
-                                             object_type=object_type, object_id=object_id, reason=reason,
-                                             trace_id=trace_id(traceparent)))
+                                aggregate_version=aggregate_version,
+                                traceparent=saga_trace or telemetry.current_traceparent()))
+    await audit.record_act(uow, actor=principal.user, role=principal.role, action=action, object_type=object_type,
+                           object_id=object_id, reason=reason)
 
 
 def validate(data: MemberInput, *, today: date) -> domain.NewMember:
