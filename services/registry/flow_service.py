@@ -184,6 +184,9 @@ async def list_flows(*, deps: RegistryDeps, principal: Principal, member_id: str
     limit = pagination.page_size(page_size)
     after = pagination.decode_cursor(page_token)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
+        # A member of another county has no flows here: not an empty list, but no such member.
+        if key is not None and await repo.get_member(uow, member_id=key) is None:
+            raise NotFound("未找到该党员")
         rows = await repo.list_flows(uow, after=after, limit=limit + 1, member_id=key, statuses=parsed,
                                      destination_code=destination_code.strip())
     page = rows[:limit]

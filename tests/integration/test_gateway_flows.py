@@ -96,6 +96,14 @@ async def test_another_countys_member_and_flow_are_404(platform, headers):
         ("GET", f"/api/v1/tenants/{OTHER}/members/{member['id']}/history", None),
         ("POST", f"/api/v1/tenants/{OTHER}/members/{member['id']}/reveal-id-number", {"reason": "核对身份信息"}),
         ("GET", f"/api/v1/tenants/{OTHER}/members/{member['id']}/activities", None),
+        ("GET", f"/api/v1/tenants/{OTHER}/members/{member['id']}/evaluations", None),
+        ("POST", f"/api/v1/tenants/{OTHER}/members/{member['id']}/evaluations", {"year": 2025, "grade": "competent"}),
+        ("GET", f"/api/v1/tenants/{OTHER}/members/{member['id']}/flows", None),
+        ("POST", f"/api/v1/tenants/{OTHER}/flows/{flow['id']}/redirect", {"employer": "新单位"}),
+        ("POST", f"/api/v1/tenants/{OTHER}/flows/{flow['id']}/report-back", {}),
+        ("POST", f"/api/v1/tenants/{OTHER}/flows/{flow['id']}/transfer", {}),
+        ("GET", f"/api/v1/tenants/{ORIGIN}/returnees", None),
+        ("GET", f"/api/v1/tenants/{ORIGIN}/flow-alerts", None),
     ):
         reply = await platform.http.request(method, path, json=body, headers=other)
         assert reply.status_code == 404, (method, path, reply.text)
@@ -155,6 +163,9 @@ async def test_search_by_id_number_name_and_away(platform, headers):
                                    params={"away": "true", "destination_code": "330100"}, headers=headers["origin"])
     assert member["id"] in {m["id"] for m in away.json()["members"]}
     assert all(m["destination_name"] == "杭州市" for m in away.json()["members"])
+    flows = await platform.http.get(f"/api/v1/tenants/{ORIGIN}/members/{member['id']}/flows",
+                                    headers=headers["origin"])
+    assert [f["destination_code"] for f in flows.json()["flows"]] == ["330100"]
     bad = await platform.http.get(f"/api/v1/tenants/{ORIGIN}/members", params={"id_number": "411502"},
                                   headers=headers["origin"])
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "id_number"
@@ -168,3 +179,17 @@ async def test_the_policy_over_http(platform, headers):
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "check_in_days"
     foreign = await platform.http.get(f"/api/v1/tenants/{OTHER}/flow-policy", headers=headers["origin"])
     assert foreign.status_code == 404
+
+
+async def test_the_home_assessment_merges_with_the_destinations(platform, headers):
+    member = await new_member(platform, headers)
+    path = f"/api/v1/tenants/{ORIGIN}/members/{member['id']}/evaluations"
+    home = await platform.http.post(path, json={"year": 2025, "grade": "excellent", "comment": "按时汇报思想"},
+                                    headers=headers["origin"])
+    assert home.status_code == 200, home.text
+    assert home.json()["home_grade"] == "excellent" and not home.json()["complete"]
+    assert home.json()["final_grade"] == "excellent"
+    bad = await platform.http.post(path, json={"year": 2025, "grade": "great"}, headers=headers["origin"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "grade"
+    listed = (await platform.http.get(path, headers=headers["origin"])).json()
+    assert [e["year"] for e in listed] == [2025]
