@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import IntEnum
 
 from jinqiao.kit import pii
@@ -22,7 +22,6 @@ FIRST_YEAR = 2000
 CODE_PREFIX = "JQ1"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Dates people write down (an activity's day, the assessment year) are China Standard Time dates.
-CHINA_TIME = timezone(timedelta(hours=8), "CST")
 
 
 class Status(IntEnum):
@@ -130,9 +129,6 @@ class Assessment:
     comment: str
 
 
-def local_date(now: datetime) -> date:
-    """Today's date in China for an aware instant (an activity at 00:30 in Beijing is not in the future)."""
-    return now.astimezone(CHINA_TIME).date()
 
 
 def ensure_may_handle(role: str) -> None:

@@ -16,7 +16,7 @@ from jinqiao.events.v1 import organizations_events_pb2 as events
 from jinqiao.kit import audit, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.broker import PoisonMessage
-from jinqiao.kit.clock import Clock, utc_now
+from jinqiao.kit.clock import Clock, china_date, utc_now
 from jinqiao.kit.crypto import DecryptionError, FieldCipher
 from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -837,7 +837,7 @@ async def record_activity(*, deps: OrgDeps, principal: Principal, membership_id:
     """Record (and so vouch for) an activity a checked-in member attended, for the home 活动记事本."""
     memberships.ensure_may_handle(principal.role)
     activity = memberships.validate_activity(occurred_on=occurred_on, title=title, note=note,
-                                             today=memberships.local_date(deps.clock()))
+                                             today=china_date(deps.clock()))
     activity_id = str(uuid.uuid4())
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         m = await _load_membership(uow, principal, membership_id, for_update=True)
@@ -859,7 +859,7 @@ async def assess_membership(*, deps: OrgDeps, principal: Principal, membership_i
     """Record the destination's assessment of a year (双向评议); assessing the same year again replaces it."""
     memberships.ensure_may_handle(principal.role)
     assessment = memberships.validate_assessment(year=year, grade=grade, comment=comment,
-                                                 today=memberships.local_date(deps.clock()))
+                                                 today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=_tenant(principal)) as uow:
         m = await _load_membership(uow, principal, membership_id, for_update=True)
         memberships.ensure_was_checked_in(m)

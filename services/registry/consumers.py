@@ -11,6 +11,7 @@ from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.broker import Delivery
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import InvalidArgument
 from jinqiao.kit.events import new_event
@@ -166,11 +167,11 @@ async def on_member_transferred(deps: RegistryDeps, uow: UnitOfWork, event: regi
             membership_status=int(domain.MembershipStatus[m.membership_status or "FULL"]), township="", village="",
             occupation=m.occupation, join_date=m.join_date, ethnicity=m.ethnicity, education=m.education,
             full_member_date=m.full_member_date,
-        ), today=deps.clock().date())
+        ), today=china_date(deps.clock()))
     except InvalidArgument:
         # The origin's record breaks a rule here (e.g. an old free-text education): keep the person, drop the extras.
         member = validate(MemberInput(name=m.name, id_number=id_number, phone="", membership_status=2, township="",
-                                      village="", occupation="", join_date=""), today=deps.clock().date())
+                                      village="", occupation="", join_date=""), today=china_date(deps.clock()))
     row = new_member_row(deps, tenant=tenant, member=member, request_id=f"transfer:{event.flow_id}")
     if await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
         return

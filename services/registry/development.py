@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import IntEnum, StrEnum
 
 from jinqiao.kit import pii
@@ -20,7 +20,6 @@ MENTORS_PER_SIDE = 2
 MIN_ACTIVIST_YEARS = 1
 MIN_PROBATION_YEARS = 1
 # Dates are entered as the county sees the calendar; China has one time zone and no daylight saving.
-CHINA = timezone(timedelta(hours=8))
 
 _REGION = re.compile(r"[1-8][0-9]{5}")
 
@@ -56,10 +55,6 @@ SIDE_LABEL = {Side.HOME: "流出地", Side.DESTINATION: "流入地"}
 WRITER_ROLES = frozenset({"county_admin", "township_officer"})
 READER_ROLES = WRITER_ROLES | {"branch_secretary", "guidance_officer"}
 
-
-def today_in_china(now: datetime) -> date:
-    """The calendar date in China of an aware instant (a UTC date would run 8 hours behind the county)."""
-    return now.astimezone(CHINA).date()
 
 
 def ensure_may_write(role: str) -> None:

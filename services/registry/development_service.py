@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from jinqiao.kit import audit, pagination, pii
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from jinqiao.registry import development as dev
@@ -122,7 +123,7 @@ async def create_applicant(*, deps: RegistryDeps, principal: Principal, data: Ap
         name=data.name, id_number=data.id_number, phone=data.phone, township=data.township, village=data.village,
         destination_code=data.destination_code, employer=data.employer, application_date=data.application_date,
         mentors=[(m.name, m.phone, m.side, m.org_name) for m in data.mentors], delegated=data.delegated,
-        delegated_org_name=data.delegated_org_name, home_code=tenant, today=dev.today_in_china(deps.clock()),
+        delegated_org_name=data.delegated_org_name, home_code=tenant, today=china_date(deps.clock()),
     )
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         if request_id:
@@ -176,7 +177,7 @@ async def advance_applicant(*, deps: RegistryDeps, principal: Principal, applica
     dev.ensure_may_write(principal.role)
     tenant = _tenant_of(principal)
     key = _parse_id(applicant_id)
-    target, on = dev.parse_advance(stage=stage, when=when, version=version, today=dev.today_in_china(deps.clock()))
+    target, on = dev.parse_advance(stage=stage, when=when, version=version, today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         row = await repo.get_applicant(uow, applicant_id=key, for_update=True)
         if row is None:
@@ -207,7 +208,7 @@ async def add_inspection(*, deps: RegistryDeps, principal: Principal, applicant_
         current = (await repo.load(uow, [row]))[0]
         inspection = dev.validate_inspection(
             side=data.side, inspected_on=data.inspected_on, inspector=data.inspector, summary=data.summary,
-            applicant=current, today=dev.today_in_china(deps.clock()),
+            applicant=current, today=china_date(deps.clock()),
         )
         inspection_id = str(uuid.uuid4())
         await repo.insert_inspection(uow, inspection_id=inspection_id, applicant_id=key, inspection=inspection,

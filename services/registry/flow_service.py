@@ -9,6 +9,7 @@ from datetime import date
 from jinqiao.events.v1 import handover_pb2, registry_events_pb2
 from jinqiao.kit import pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from jinqiao.registry import domain, flows, repo
@@ -100,7 +101,7 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
     outflow = flows.validate_outflow(
         origin=tenant, destination_code=data.destination_code, address=data.address, employer=data.employer,
         industry=data.industry, start_date=data.start_date, expected_months=data.expected_months,
-        contact_phone=data.contact_phone, today=now.date(),
+        contact_phone=data.contact_phone, today=china_date(now),
     )
     if len(request_id) > 100:
         raise InvalidArgument.field("request_id", "不能超过 100 个字符")
@@ -112,7 +113,7 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
                 return row.to_domain(member_name=name), _letter(row, name, deps=deps, tenant=tenant)
         member = await _member(uow, member_id, for_update=True)
         policy = await repo.policy(uow)
-        number = await repo.next_certificate_number(uow, year=now.year)
+        number = await repo.next_certificate_number(uow, year=china_date(now).year)
         flow_id = str(uuid.uuid4())
         phone = outflow.contact_phone or _member_phone(deps, member)
         row = FlowRow(
@@ -124,7 +125,7 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
             contact_phone_enc=deps.cipher.encrypt(phone, tenant=tenant, table=FLOWS, column="contact_phone",
                                                   row=flow_id) if phone else None,
             contact_phone_masked=pii.mask_phone(phone) if phone else "",
-            certificate_serial=flows.certificate_serial(tenant=tenant, year=now.year, number=number),
+            certificate_serial=flows.certificate_serial(tenant=tenant, year=china_date(now).year, number=number),
             certificate_valid_until=flows.certificate_validity(start=outflow.start_date,
                                                                expected_months=outflow.expected_months,
                                                                policy=policy),
@@ -208,7 +209,7 @@ async def redirect_flow(*, deps: RegistryDeps, principal: Principal, flow_id: st
         if destination_code.strip() and destination_code.strip() != row.destination_code:
             dest, placing, out = flows.destination(origin=tenant, code=destination_code, violations=violations)
             changed.update(destination_code=dest, placing_tenant_id=placing, out_of_province=out,
-                           destination_since=deps.clock().date())
+                           destination_since=china_date(deps.clock()))
         for field, value in (("address", address), ("employer", employer), ("industry", industry)):
             clean = " ".join(value.split())
             if len(clean) > flows.TEXT_MAX:
@@ -265,7 +266,7 @@ async def report_back(*, deps: RegistryDeps, principal: Principal, flow_id: str,
     async with deps.db.unit_of_work(tenant=tenant_of(principal)) as uow:
         row, name = await _flow(uow, flow_id, for_update=True)
         flows.ensure_open(row.to_domain(member_name=name))
-        when = _iso_date(report_date, field="report_date", today=deps.clock().date(), not_before=row.start_date)
+        when = _iso_date(report_date, field="report_date", today=china_date(deps.clock()), not_before=row.start_date)
         if len(note) > 500:
             raise InvalidArgument.field("note", "不能超过 500 个字符")
         await repo.update_flow(uow, flow_id=row.id, changes={"last_report_date": when})
@@ -321,7 +322,7 @@ async def return_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str,
     async with deps.db.unit_of_work(tenant=tenant_of(principal)) as uow:
         row, name = await _flow(uow, flow_id, for_update=True)
         flows.ensure_open(row.to_domain(member_name=name))
-        when = _iso_date(return_date, field="return_date", today=deps.clock().date(), not_before=row.start_date)
+        when = _iso_date(return_date, field="return_date", today=china_date(deps.clock()), not_before=row.start_date)
         await repo.update_flow(uow, flow_id=row.id, changes={"status": int(FlowStatus.RETURNED), "closed_on": when})
         await repo.insert_returnee(uow, flow_id=row.id, member_id=row.member_id,
                                    destination_code=row.destination_code, return_date=when, facts=clean)
@@ -343,7 +344,8 @@ async def transfer_flow(*, deps: RegistryDeps, principal: Principal, flow_id: st
         flows.ensure_open(row.to_domain(member_name=name))
         if row.out_of_province:
             raise FailedPrecondition("流入地在省外，组织关系须通过全国党员管理信息系统转出，本平台只能办理省内转接")
-        when = _iso_date(transfer_date, field="transfer_date", today=deps.clock().date(), not_before=row.start_date)
+        when = _iso_date(transfer_date, field="transfer_date", today=china_date(deps.clock()),
+                         not_before=row.start_date)
         member = await _member(uow, row.member_id, for_update=True)
         await repo.update_flow(uow, flow_id=row.id,
                                changes={"status": int(FlowStatus.TRANSFERRED), "closed_on": when})
@@ -421,7 +423,7 @@ async def record_home_assessment(*, deps: RegistryDeps, principal: Principal, me
     """The home branch's side of 双向评议; returns the merged evaluation of the year."""
     flows.ensure_may_write(principal.role)
     clean_year, parsed, note = flows.validate_assessment(year=year, grade=grade, comment=comment,
-                                                         today=deps.clock().date())
+                                                         today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=tenant_of(principal)) as uow:
         member = await _member(uow, member_id)
         await repo.save_home_assessment(uow, member_id=member.id, year=clean_year, grade=int(parsed), comment=note)

@@ -11,6 +11,7 @@ import asyncpg
 
 from jinqiao.kit import pii, telemetry
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.errors import InvalidArgument, NotFound
 from jinqiao.kit.events import new_event
 from jinqiao.registry import domain, imports, imports_repo, service
@@ -141,7 +142,7 @@ class _Checked:
 
 
 async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, import_id: str, sheet: Sheet) -> None:
-    today = deps.clock().date()
+    today = china_date(deps.clock())
     total = len(sheet.rows)
     id_column = sheet.column("id_number")
     errors: list[RowError] = imports.duplicates(

@@ -9,6 +9,7 @@ from datetime import date
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit import audit, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from jinqiao.kit.events import new_event
@@ -104,7 +105,7 @@ async def create_member(
     tenant = tenant_of(principal)
     if len(request_id) > 100:
         raise InvalidArgument.field("request_id", "不能超过 100 个字符")
-    member = validate(data, today=today or deps.clock().date())
+    member = validate(data, today=today or china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         if request_id:
             await repo.lock_request_id(uow, request_id=request_id)
@@ -227,7 +228,7 @@ async def update_member(*, deps: RegistryDeps, principal: Principal, member_id: 
             raise FailedPrecondition("该党员信息已被他人修改，请刷新后再试")
         current = _as_input(deps, row)
         merged = replace(current, **{f: getattr(data, f) for f in mask})
-        checked = validate(merged, today=deps.clock().date())
+        checked = validate(merged, today=china_date(deps.clock()))
         candidate = new_member_row(deps, tenant=tenant, member=checked, request_id=row.request_id, member_id=row.id)
         changes, history = _diff(row, candidate, mask)
         if not changes:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit.auth import Principal, Role
+from jinqiao.kit.clock import china_date
 from jinqiao.registry import flows, repo
 from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.flow_service import _redirect
@@ -39,7 +40,7 @@ async def sweep_county(*, deps: RegistryDeps, tenant: str, now: datetime) -> int
             flow = row.to_domain(member_name=name)
             if flows.placement_timed_out(flow, requested_at=row.placement_requested_at, policy=policy, now=now):
                 timed_out.append(row)
-            for due in flows.due_timers(flow, policy=policy, today=now.date()):
+            for due in flows.due_timers(flow, policy=policy, today=china_date(now)):
                 if await repo.insert_alert(uow, flow_id=row.id, member_id=row.member_id, timer=due.timer,
                                            level=due.level, due_date=due.due_date, fired_at=now):
                     fired += 1

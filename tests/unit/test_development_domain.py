@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from jinqiao.kit import pii
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from jinqiao.registry import development as dev
 
@@ -224,4 +225,4 @@ def test_roles():
 
 
 def test_today_is_the_date_in_china():
-    assert dev.today_in_china(datetime(2026, 5, 31, 16, 30, tzinfo=UTC)) == date(2026, 6, 1)
+    assert china_date(datetime(2026, 5, 31, 16, 30, tzinfo=UTC)) == date(2026, 6, 1)

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from jinqiao.kit import pii
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from jinqiao.organizations import domain, memberships
 from jinqiao.organizations.memberships import Closure, Status
@@ -60,7 +61,7 @@ def test_an_activity_needs_a_past_date_and_a_short_title():
 
 
 def test_today_is_the_date_in_china():
-    assert memberships.local_date(datetime(2026, 11, 24, 16, 30, tzinfo=UTC)) == date(2026, 11, 25)
+    assert china_date(datetime(2026, 11, 24, 16, 30, tzinfo=UTC)) == date(2026, 11, 25)
 
 
 def test_an_assessment_names_a_year_up_to_now_and_one_of_four_grades():
