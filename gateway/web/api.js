@@ -119,3 +119,79 @@ export const importTemplate = (tenant, fmt) =>
   request(`/api/v1/tenants/${encodeURIComponent(tenant)}/imports/template.${fmt}`, {
     headers: { Accept: fmt === "xlsx" ? XLSX : "text/csv" },
   });
+
+// ── The cross-county flow (DESIGN §3) ──────────────────────────────────────────────────────────
+
+const tenantPath = (tenant) => `/api/v1/tenants/${encodeURIComponent(tenant)}`;
+const post = (path, body, headers = {}) => request(path, { method: "POST", body, headers });
+
+/** 外出登记 of one member; the key makes a retry after a lost answer register the flow once. */
+export const registerFlow = (tenant, memberId, outflow, idempotencyKey) =>
+  post(`${tenantPath(tenant)}/members/${encodeURIComponent(memberId)}/flows`, outflow,
+    { "Idempotency-Key": idempotencyKey });
+
+/** The county's flows, newest first; `statuses` empty means all. */
+export function listFlows(tenant, { statuses = [], pageToken = "" } = {}) {
+  const query = new URLSearchParams({ page_size: "50" });
+  for (const s of statuses) query.append("status", s);
+  if (pageToken) query.set("page_token", pageToken);
+  return request(`${tenantPath(tenant)}/flows?${query}`);
+}
+
+export const getFlow = (tenant, id) => request(`${tenantPath(tenant)}/flows/${encodeURIComponent(id)}`);
+
+const flowAction = (action) => (tenant, id, body = {}) =>
+  post(`${tenantPath(tenant)}/flows/${encodeURIComponent(id)}/${action}`, body);
+
+export const redirectFlow = flowAction("redirect");
+export const reportBack = flowAction("report-back");
+export const returnFlow = flowAction("return");
+export const transferFlow = flowAction("transfer");
+
+export const flowAlerts = (tenant) => request(`${tenantPath(tenant)}/flow-alerts`);
+
+/** A county's ledger (台账) as a Blob: the route needs the bearer token, which a plain link would not carry. */
+export const ledger = (tenant, name) =>
+  request(`${tenantPath(tenant)}/ledgers/${encodeURIComponent(name)}.xlsx`, { headers: { Accept: XLSX } });
+
+// ── The destination: temporary memberships (临时组织关系) ────────────────────────────────────────
+
+export function listMemberships(tenant, status, pageToken = "") {
+  const query = new URLSearchParams({ status, page_size: "50" });
+  if (pageToken) query.set("page_token", pageToken);
+  return request(`${tenantPath(tenant)}/memberships?${query}`);
+}
+
+const membershipPath = (tenant, id, action) =>
+  `${tenantPath(tenant)}/memberships/${encodeURIComponent(id)}/${action}`;
+
+export const checkInMembership = (tenant, id) => post(membershipPath(tenant, id, "check-in"), undefined);
+export const refuseMembership = (tenant, id, reason) => post(membershipPath(tenant, id, "refuse"), { reason });
+export const recordActivity = (tenant, id, activity) => post(membershipPath(tenant, id, "activities"), activity);
+export const assessMembership = (tenant, id, assessment) =>
+  post(membershipPath(tenant, id, "assessments"), assessment);
+
+/** The text of an organisation's QR check-in code (报到码). */
+export const checkInCode = (tenant, orgId) =>
+  request(`${tenantPath(tenant)}/orgs/${encodeURIComponent(orgId)}/check-in-code`);
+
+// ── A member's own pages ───────────────────────────────────────────────────────────────────────
+
+const memberPath = (tenant, id) => `${tenantPath(tenant)}/members/${encodeURIComponent(id)}`;
+
+export const getMember = (tenant, id) => request(memberPath(tenant, id));
+export const memberFlows = (tenant, id) => request(`${memberPath(tenant, id)}/flows`);
+export const memberActivities = (tenant, id) => request(`${memberPath(tenant, id)}/activities`);
+/** 扫码报到: the text printed under the station's QR code. */
+export const selfCheckIn = (tenant, id, code) => post(`${memberPath(tenant, id)}/check-in`, { code });
+
+// ── Aggregates ─────────────────────────────────────────────────────────────────────────────────
+
+export function flowMatrix(scope, { fromMonth = "", toMonth = "", industry = "" } = {}) {
+  const query = new URLSearchParams();
+  if (fromMonth) query.set("from_month", fromMonth);
+  if (toMonth) query.set("to_month", toMonth);
+  if (industry) query.set("industry", industry);
+  const suffix = query.toString() ? `?${query}` : "";
+  return request(`/api/v1/scopes/${encodeURIComponent(scope)}/insights/flows${suffix}`);
+}

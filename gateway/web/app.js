@@ -1,17 +1,19 @@
 // The console's entry point: who is logged in decides which page is shown.
 
 import { me, onUnauthorized, session } from "./api.js";
-import { renderCounty } from "./county.js";
-import { renderDistribution } from "./distribution.js";
+import { renderAnalyst, renderCounty, renderStation } from "./county.js";
 import { $ } from "./dom.js";
 import { roleName } from "./labels.js";
 import { hideLogin, installLogin, showLogin } from "./login.js";
+import { renderMember } from "./member.js";
 import { clearNotice, installNotice, reportProblem, showNotice } from "./notice.js";
 
 const PAGES = {
   county_admin: renderCounty,
-  city_analyst: renderDistribution,
-  province_analyst: renderDistribution,
+  station_staff: renderStation,
+  city_analyst: renderAnalyst,
+  province_analyst: renderAnalyst,
+  member: renderMember,
 };
 
 function showWho(who) {
@@ -23,6 +25,8 @@ function showWho(who) {
 
 function leave() {
   $("#view").replaceChildren();
+  // The chosen tab belongs to the session that chose it.
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   $("#whoami").hidden = true;
   document.title = "金桥 · 流动党员管理服务平台";
   showLogin();
@@ -46,7 +50,8 @@ async function enter() {
   showWho(who);
   document.title = `${who.scope_name} · 金桥`;
   const page = PAGES[who.role];
-  if (page) page($("#view"), who);
+  // A member's own pages need the member record the token names.
+  if (page && (who.role !== "member" || who.member)) page($("#view"), who);
   else showNotice("info", "当前账号暂无可用的控制台页面", `角色：${roleName(who.role)}`);
 }
 

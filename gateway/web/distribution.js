@@ -44,17 +44,23 @@ function show(root, counts) {
   $("#distribution-empty", root).hidden = counties.length > 0;
 }
 
-export function renderDistribution(view, who) {
-  view.replaceChildren(fromTemplate("tpl-distribution"));
-  $("#distribution-scope", view).textContent = who.scope_name;
-  const refresh = $("#distribution-refresh", view);
+/** The 党员分布 panel inside `root` (already holding tpl-distribution). */
+export function mountDistribution(root, who) {
+  $("#distribution-scope", root).textContent = who.scope_name;
+  const refresh = $("#distribution-refresh", root);
   const load = async () => {
     try {
-      show(view, await memberCounts(who.scope));
+      show(root, await memberCounts(who.scope));
     } catch (error) {
       reportProblem(error);
     }
   };
   refresh.addEventListener("click", () => busy(refresh, load));
   load();
+  return { show: load };
+}
+
+export function renderDistribution(view, who) {
+  view.replaceChildren(fromTemplate("tpl-distribution"));
+  mountDistribution(view, who);
 }

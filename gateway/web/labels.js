@@ -16,3 +16,96 @@ export const STATUS_NAMES = { full: "正式党员", probationary: "预备党员"
 export const GENDER_NAMES = { male: "男", female: "女" };
 
 export const roleName = (role) => ROLE_NAMES[role] || role;
+
+/** A flow as its home county follows it (外出登记 → 接收 → 报到 → 回归/转出). */
+export const FLOW_STATUS_NAMES = {
+  registered: "待接收",
+  offered: "已接收待报到",
+  refused: "被拒收",
+  managed: "已报到",
+  returned: "已回归",
+  transferred: "已转出",
+};
+
+/** Flows still open: the home county may redirect, take a report, bring them home or transfer them. */
+export const OPEN_FLOW_STATUSES = new Set(["registered", "offered", "refused", "managed"]);
+
+/** A temporary membership (临时组织关系) at the destination. */
+export const MEMBERSHIP_STATUS_NAMES = {
+  offered: "待报到",
+  checked_in: "已报到",
+  refused: "已拒收",
+  closed: "已结束",
+};
+
+/** Why the destination chose this organisation (DESIGN §3 step 2). */
+export const PLACEMENT_RULE_NAMES = {
+  employer_branch: "所在单位党组织",
+  residence_community_branch: "居住地社区党支部",
+  fringe_village_branch: "城郊村党支部",
+  station_temporary_branch: "驻城党建工作站临时党支部",
+  external_branch_in_city: "本县驻当地党组织",
+  industry_branch: "行业党支部",
+  online_branch: "网上党支部",
+};
+
+export const CHECK_IN_METHOD_NAMES = { staff: "工作人员登记", qr_code: "扫码报到" };
+
+export const CLOSE_REASON_NAMES = {
+  returned: "已回归", transferred: "已转出", redirected: "已重新安置", cancelled: "已撤销",
+};
+
+/** Fired policy timers (预警). */
+export const TIMER_NAMES = {
+  check_in_overdue: "报到逾期",
+  certificate_expired: "活动证到期",
+  report_back_due: "年度汇报到期",
+  transfer_due: "应转尽转",
+};
+
+/** 报到逾期 escalates village → township → county. */
+export const ALERT_LEVEL_NAMES = { 1: "村级提醒", 2: "上报乡镇", 3: "上报县委组织部" };
+
+export const GRADE_NAMES = {
+  excellent: "优秀",
+  competent: "合格",
+  basically_competent: "基本合格",
+  incompetent: "不合格",
+};
+
+/** The divisions of the demo province and the cities outside it (the gateway's jinqiao.kit.regions). */
+export const REGION_NAMES = {
+  41: "河南省",
+  4115: "信阳市",
+  411502: "浉河区",
+  411503: "平桥区",
+  411521: "罗山县",
+  411522: "光山县",
+  411523: "新县",
+  411524: "商城县",
+  411525: "固始县",
+  411526: "潢川县",
+  411527: "淮滨县",
+  411528: "息县",
+  4101: "郑州市",
+  410102: "中原区",
+  410103: "二七区",
+  410104: "管城回族区",
+  410105: "金水区",
+  410108: "惠济区",
+  110000: "北京市",
+  310000: "上海市",
+  420100: "武汉市",
+  440100: "广州市",
+  440300: "深圳市",
+  320500: "苏州市",
+  330100: "杭州市",
+};
+
+export const regionName = (code) => (code ? REGION_NAMES[code] || code : "");
+
+/** Where a member may go in the 外出登记 form: 郑州's districts inside the province, cities outside it. */
+export const DESTINATIONS = [
+  { group: "省内 · 郑州市", codes: ["410102", "410103", "410104", "410105", "410108"] },
+  { group: "省外城市", codes: ["110000", "310000", "420100", "440100", "440300", "320500", "330100"] },
+];

@@ -1,11 +1,23 @@
 // 党员名册: the county's members, newest first, fifty at a time.
 
 import { listMembers } from "./api.js";
-import { $, busy, cell } from "./dom.js";
-import { GENDER_NAMES, STATUS_NAMES } from "./labels.js";
+import { $, busy, cell, el } from "./dom.js";
+import { FLOW_STATUS_NAMES, GENDER_NAMES, OPEN_FLOW_STATUSES, STATUS_NAMES } from "./labels.js";
 import { reportProblem } from "./notice.js";
 
-function memberRow(m) {
+/** 流动情况: the open flow's status and destination, or nothing for a member at home. */
+function flowCell(m) {
+  const td = document.createElement("td");
+  if (m.flow_status && OPEN_FLOW_STATUSES.has(m.flow_status)) {
+    td.append(el("span", { className: `flag flag--${m.flow_status}`, text: FLOW_STATUS_NAMES[m.flow_status] }));
+    if (m.destination_name) td.append(el("span", { className: "code", text: m.destination_name }));
+  } else {
+    td.textContent = m.flow_status ? FLOW_STATUS_NAMES[m.flow_status] || "—" : "—";
+  }
+  return td;
+}
+
+function memberRow(m, onOutflow) {
   const tr = document.createElement("tr");
   tr.dataset.memberId = m.id;
   const name = cell("th", m.name);
@@ -22,11 +34,22 @@ function memberRow(m) {
     cell("td", m.village),
     cell("td", m.occupation),
     cell("td", m.join_date, "nowrap"),
+    flowCell(m),
   );
+  const actions = document.createElement("td");
+  // A member already away has an open flow: changes go through 流动党员 (重新安置/回归/转出).
+  if (onOutflow && !(m.flow_status && OPEN_FLOW_STATUSES.has(m.flow_status)) && m.flow_status !== "transferred") {
+    const button = el("button", {
+      className: "btn btn--small", text: "外出登记", attrs: { type: "button", "aria-label": `外出登记 ${m.name}` },
+    });
+    button.addEventListener("click", () => onOutflow(m));
+    actions.append(button);
+  }
+  tr.append(actions);
   return tr;
 }
 
-export function mountRoster(root, tenant) {
+export function mountRoster(root, tenant, { onOutflow } = {}) {
   const body = $("#roster tbody", root);
   const more = $("#roster-more", root);
   // Ids already on screen: a member registered here may come back again on a later page.
@@ -45,7 +68,7 @@ export function mountRoster(root, tenant) {
       for (const m of page.members) {
         if (shown.has(m.id)) continue;
         shown.add(m.id);
-        body.append(memberRow(m));
+        body.append(memberRow(m, onOutflow));
       }
       next = page.next_page_token;
       update();
@@ -61,10 +84,18 @@ export function mountRoster(root, tenant) {
     prepend(m) {
       if (shown.has(m.id)) return;
       shown.add(m.id);
-      const tr = memberRow(m);
+      const tr = memberRow(m, onOutflow);
       tr.classList.add("is-new");
       body.prepend(tr);
       update();
+    },
+    /** The member's row after an outflow was registered (or anything else changed). */
+    replace(m) {
+      const old = body.querySelector(`tr[data-member-id="${CSS.escape(m.id)}"]`);
+      if (!old) return;
+      const tr = memberRow(m, onOutflow);
+      tr.classList.add("is-new");
+      old.replaceWith(tr);
     },
   };
 }
