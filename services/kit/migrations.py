@@ -120,6 +120,27 @@ def create_outbox() -> None:
         $$
         """
     )
+
+
+def fair_outbox_pending() -> None:
+    """Pick unsent rows county by county in turn (id order within each county).
+
+    In plain id order one county's bulk import (thousands of rows) holds back every other county's events until
+    it is relayed; taking each county's oldest rows first keeps everyone else's latency at one batch.
+    """
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION outbox_pending_all_tenants(batch integer)
+        RETURNS TABLE (id bigint, tenant_id text, event_id uuid, subject text, event_type text,
+                       event_version integer, payload bytea, traceparent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+            SELECT id, tenant_id, event_id, subject, event_type, event_version, payload, traceparent FROM (
+                SELECT o.*, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.id) AS turn
+                FROM outbox o WHERE o.sent_at IS NULL
+            ) pending ORDER BY turn, id LIMIT batch
+        $$
+        """
+    )
     op.execute(
         """
         CREATE FUNCTION outbox_mark_sent_all_tenants(ids bigint[])

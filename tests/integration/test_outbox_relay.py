@@ -74,3 +74,22 @@ async def test_the_app_role_sees_other_tenants_outbox_rows_only_through_the_rela
         assert await conn.fetchval("SELECT outbox_mark_sent_all_tenants($1::bigint[])", ids) == 1
     finally:
         await conn.close()
+
+
+async def test_one_countys_backlog_does_not_hold_back_another_countys_event(relay_db):
+    conn = await asyncpg.connect(relay_db.admin_dsn_for_db)
+    try:
+        await conn.execute("DELETE FROM outbox")
+        await conn.executemany(
+            "INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload)"
+            " VALUES ($1, $2, 's', 't', 1, '')", [("411524", uuid.uuid4()) for _ in range(500)])
+        late = uuid.uuid4()
+        await conn.execute("INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload)"
+                           " VALUES ('410103', $1, 's', 't', 1, '')", late)
+        picked = await conn.fetch("SELECT * FROM outbox_pending_all_tenants(10)")
+        assert late in {r["event_id"] for r in picked}
+        backlog = [r["id"] for r in picked if r["tenant_id"] == "411524"]
+        assert backlog == sorted(backlog) and len(picked) == 10
+    finally:
+        await conn.execute("DELETE FROM outbox")
+        await conn.close()
