@@ -6,9 +6,9 @@ only masked ID and phone numbers ever reach a sheet.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, timedelta, timezone
-from typing import Literal, TypeVar
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
@@ -28,7 +28,6 @@ EXPORT_ROLES = frozenset({"county_admin", "township_officer"})
 PAGE = 200
 CHINA = timezone(timedelta(hours=8))
 Fmt = Literal["csv", "xlsx"]
-T = TypeVar("T")
 
 STAGE_LABEL = {
     dev_pb.DEVELOPMENT_STAGE_APPLICANT: "入党申请人", dev_pb.DEVELOPMENT_STAGE_ACTIVIST: "入党积极分子",
@@ -84,48 +83,30 @@ def _ensure_may_export(who: CallerDep) -> None:
         raise PermissionDenied("只有县委组织部和乡镇党委可以导出台账")
 
 
-async def _collect(fetch: Callable[[str], Awaitable[tuple[Sequence[T], str]]]) -> list[T]:
-    # Every page, not the first: a ledger that silently stops at 200 rows would look complete and be wrong.
-    items: list[T] = []
+async def _every(gw: GatewayDep, who: CallerDep, method: str, request: type, field: str) -> list:
+    """Every page of a registry list RPC, not the first: a ledger that stopped at 200 rows would look complete."""
+    call = getattr(gw.clients.registry, method)
+    items: list = []
     token = ""
     while True:
-        page, token = await fetch(token)
-        items.extend(page)
+        page = await call(request(page_size=PAGE, page_token=token), metadata=who.metadata,
+                          timeout=gw.clients.timeout)
+        items.extend(getattr(page, field))
+        token = page.next_page_token
         if not token:
             return items
 
 
 async def _applicants(gw: GatewayDep, who: CallerDep) -> list[dev_pb.Applicant]:
-    async def fetch(token: str) -> tuple[Sequence[dev_pb.Applicant], str]:
-        page = await gw.clients.registry.ListApplicants(
-            dev_pb.ListApplicantsRequest(page_size=PAGE, page_token=token), metadata=who.metadata,
-            timeout=gw.clients.timeout,
-        )
-        return page.applicants, page.next_page_token
-
-    return await _collect(fetch)
+    return await _every(gw, who, "ListApplicants", dev_pb.ListApplicantsRequest, "applicants")
 
 
 async def _flows(gw: GatewayDep, who: CallerDep) -> list[flows_pb.Flow]:
-    async def fetch(token: str) -> tuple[Sequence[flows_pb.Flow], str]:
-        page = await gw.clients.registry.ListFlows(
-            flows_pb.ListFlowsRequest(page_size=PAGE, page_token=token), metadata=who.metadata,
-            timeout=gw.clients.timeout,
-        )
-        return page.flows, page.next_page_token
-
-    return await _collect(fetch)
+    return await _every(gw, who, "ListFlows", flows_pb.ListFlowsRequest, "flows")
 
 
 async def _returnees(gw: GatewayDep, who: CallerDep) -> list[flows_pb.Returnee]:
-    async def fetch(token: str) -> tuple[Sequence[flows_pb.Returnee], str]:
-        page = await gw.clients.registry.ListReturnees(
-            flows_pb.ListReturneesRequest(page_size=PAGE, page_token=token), metadata=who.metadata,
-            timeout=gw.clients.timeout,
-        )
-        return page.returnees, page.next_page_token
-
-    return await _collect(fetch)
+    return await _every(gw, who, "ListReturnees", flows_pb.ListReturneesRequest, "returnees")
 
 
 def _mentor_names(a: dev_pb.Applicant, side: str) -> str:
