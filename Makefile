@@ -25,11 +25,15 @@ $(GEN_STAMP): $(PROTOS) scripts/gen_protos.py $(DEPS_STAMP)
 
 gen: $(GEN_STAMP)
 
+# Protos (Buf lint + breaking), ruff, import contracts (.importlinter), mypy, and the HTTP API's own breaking gate.
 lint: $(GEN_STAMP)
 	cd proto && ../$(BIN)/buf lint
 	@if git rev-parse --verify -q HEAD:proto >/dev/null; then \
 		cd proto && ../$(BIN)/buf breaking --against '../.git#ref=HEAD,subdir=proto'; fi
-	$(BIN)/ruff check services gateway tests scripts
+	$(BIN)/ruff check services gateway demo tests scripts setup.py
+	$(BIN)/python scripts/package_tree.py imports
+	$(BIN)/python scripts/package_tree.py mypy
+	$(BIN)/python scripts/openapi_gate.py --check
 
 up: $(GEN_STAMP)
 	$(BIN)/jinqiao up

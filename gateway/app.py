@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import (
-    development,
-    flows,
-    imports,
-    insights,
-    ledgers,
-    members,
-    memberships,
-    orgs,
-    problems,
-    registry_ledgers,
-    session,
-)
+from jinqiao.gateway import problems, routes, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway
 from jinqiao.gateway.settings import GatewaySettings
@@ -40,11 +28,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.connect(settings.database_url, min_size=1, max_size=settings.db_pool_max)
-        clients = ServiceClients.connect(
-            registry_target=settings.registry_target, insights_target=settings.insights_target,
-            organizations_target=settings.organizations_target,
-            timeout=settings.grpc_timeout_seconds,
-        )
+        clients = ServiceClients.connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds)
         app.state.gateway = Gateway(
             settings=settings, db=db, clients=clients, issuer=TokenIssuer.from_settings(settings),
             verifier=TokenVerifier.from_settings(settings),
@@ -59,23 +43,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                   openapi_url="/api/openapi.json", redoc_url=None)
     problems.install(app)
 
-    @app.middleware("http")
-    async def traced(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # A SERVER span continuing the caller's traceparent; gRPC calls made inside it carry it on.
-        with telemetry.start_server_span(f"{request.method} {request.url.path}", headers=request.headers):
-            return await call_next(request)
+    # A SERVER span per request continuing the caller's traceparent; gRPC calls made inside it carry it on.
+    telemetry.instrument(app=app)
 
     app.include_router(session.router)
-    app.include_router(members.router)
-    app.include_router(insights.router)
-    app.include_router(orgs.router)
-    app.include_router(orgs.member_router)
-    app.include_router(ledgers.router)
-    app.include_router(flows.router)
-    app.include_router(memberships.router)
-    app.include_router(imports.router)
-    app.include_router(development.router)
-    app.include_router(registry_ledgers.router)
+    for router in routes.all_routers():
+        app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

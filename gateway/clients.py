@@ -1,43 +1,60 @@
-"""gRPC channels and stubs to the services, built once at start-up; the caller's token rides along."""
+"""gRPC channels and stubs to the catalogued services, built once at start-up; the caller's token rides along."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from jinqiao.insights.v1 import insights_pb2_grpc
-from jinqiao.kit import telemetry
+from jinqiao.kit import catalog, telemetry
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
 
 
 @dataclass
 class ServiceClients:
-    """Stubs of every service the gateway calls."""
+    """One stub per catalogued gRPC service, by name; the services routes call have typed properties."""
 
-    registry: registry_pb2_grpc.RegistryServiceStub
-    insights: insights_pb2_grpc.InsightsServiceStub
-    organizations: organizations_pb2_grpc.OrganizationsServiceStub
+    stubs: dict[str, Any]
     channels: list[grpc.aio.Channel]
     timeout: float
 
     @classmethod
-    def connect(
-        cls, *, registry_target: str, insights_target: str, organizations_target: str, timeout: float
-    ) -> ServiceClients:
+    def connect(cls, *, targets: Mapping[str, str], timeout: float) -> ServiceClients:
         """Open one channel per service (HTTP/2 multiplexes every request over it)."""
-        interceptors = [telemetry.TracingClientInterceptor()]
-        registry = grpc.aio.insecure_channel(registry_target, interceptors=interceptors)
-        insights = grpc.aio.insecure_channel(insights_target, interceptors=interceptors)
-        organizations = grpc.aio.insecure_channel(organizations_target, interceptors=interceptors)
-        return cls(
-            registry=registry_pb2_grpc.RegistryServiceStub(registry),
-            insights=insights_pb2_grpc.InsightsServiceStub(insights),
-            organizations=organizations_pb2_grpc.OrganizationsServiceStub(organizations),
-            channels=[registry, insights, organizations],
-            timeout=timeout,
-        )
+        interceptors = telemetry.client_interceptors()
+        stubs: dict[str, Any] = {}
+        channels: list[grpc.aio.Channel] = []
+        for entry in catalog.grpc_services():
+            channel = grpc.aio.insecure_channel(targets[entry.name], interceptors=interceptors)
+            channels.append(channel)
+            stubs[entry.name] = entry.stub_class()(channel)
+        return cls(stubs=stubs, channels=channels, timeout=timeout)
+
+    def stub(self, service: str) -> Any:
+        """The stub of a catalogued service."""
+        return self.stubs[service]
+
+    @property
+    def registry(self) -> registry_pb2_grpc.RegistryServiceAsyncStub:
+        """The registry's stub."""
+        stub: registry_pb2_grpc.RegistryServiceAsyncStub = self.stubs["registry"]
+        return stub
+
+    @property
+    def organizations(self) -> organizations_pb2_grpc.OrganizationsServiceAsyncStub:
+        """The organizations service's stub."""
+        stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = self.stubs["organizations"]
+        return stub
+
+    @property
+    def insights(self) -> insights_pb2_grpc.InsightsServiceAsyncStub:
+        """The insights service's stub."""
+        stub: insights_pb2_grpc.InsightsServiceAsyncStub = self.stubs["insights"]
+        return stub
 
     async def close(self) -> None:
         """Close every channel."""

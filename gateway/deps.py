@@ -41,7 +41,8 @@ class Caller:
 
 def gateway(request: Request) -> Gateway:
     """The app's parts."""
-    return request.app.state.gateway
+    gw: Gateway = request.app.state.gateway
+    return gw
 
 
 GatewayDep = Annotated[Gateway, Depends(gateway)]

@@ -8,7 +8,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # has .pyi, no py.typed
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jinqiao.kit import errors

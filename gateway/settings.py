@@ -1,18 +1,44 @@
-"""Gateway settings: the kit's, plus the HTTP port and the services it calls."""
+"""Gateway settings: the kit's, plus the HTTP port and where each catalogued service listens."""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import os
+from typing import Any
 
+from pydantic import Field, SecretStr, model_validator
+
+from jinqiao.kit import catalog
 from jinqiao.kit.settings import KitSettings
 
 
 class GatewaySettings(KitSettings):
-    """Read from ``JINQIAO_*`` like every service."""
+    """Read from ``JINQIAO_*`` like every service; ``JINQIAO_<NAME>_TARGET`` points at a service."""
 
     http_port: int = 8080
-    registry_target: str = "127.0.0.1:50051"
-    insights_target: str = "127.0.0.1:50055"
-    organizations_target: str = "127.0.0.1:50052"
+    targets: dict[str, str] = Field(
+        default_factory=dict, description="gRPC target per catalogued service; default 127.0.0.1:<grpc_port>"
+    )
     demo_password: SecretStr = SecretStr("jinqiao")
     grpc_timeout_seconds: float = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_targets(cls, data: Any) -> Any:
+        # ``registry_target=…`` (the older spelling, one keyword per service) still works.
+        if isinstance(data, dict):
+            named = {k.removesuffix("_target"): data.pop(k) for k in [k for k in data if k.endswith("_target")]}
+            data["targets"] = {**named, **dict(data.get("targets") or {})}
+        return data
+
+    @model_validator(mode="after")
+    def _catalogued_targets(self) -> GatewaySettings:
+        # One variable per service, so the catalogue alone decides which exist.
+        for entry in catalog.grpc_services():
+            if entry.name not in self.targets:
+                self.targets[entry.name] = (os.environ.get(f"JINQIAO_{entry.env_name}_TARGET")
+                                            or f"127.0.0.1:{entry.grpc_port}")
+        return self
+
+    def target(self, service: str) -> str:
+        """``host:port`` of a catalogued service."""
+        return self.targets[service]

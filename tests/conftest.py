@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from jinqiao.kit import catalog
 from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
 from jinqiao.kit.crypto import encode_keyring, generate_key
 from jinqiao.kit.settings import KitSettings
 
-SERVICES_WITH_DATABASES = ("registry", "organizations", "insights", "gateway")
+SERVICES_WITH_DATABASES = tuple(entry.name for entry in catalog.load() if entry.database)
 
 
 def docker_answers() -> bool:

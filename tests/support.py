@@ -6,6 +6,9 @@ import itertools
 import random
 from datetime import date, timedelta
 
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
 from jinqiao.kit import pii
 from jinqiao.registry.v1 import registry_pb2
 
@@ -47,3 +50,15 @@ def member_json(county: str = "411525", **overrides: object) -> dict[str, object
     }
     body.update(overrides)
     return body
+
+
+def field_violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
+    """The google.rpc.BadRequest field violations carried by a failed call."""
+    for key, value in err.trailing_metadata():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                bad = error_details_pb2.BadRequest()
+                if detail.Unpack(bad):
+                    return {v.field: v.description for v in bad.field_violations}
+    return {}

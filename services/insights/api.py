@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import grpc
-
 from jinqiao.insights import service
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
 from jinqiao.kit.grpcserver import current_principal
+from jinqiao.kit.grpcwrap import Context
 
 
 class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
@@ -16,7 +15,7 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
         self._deps = deps
 
     async def GetMemberCounts(
-        self, request: insights_pb2.GetMemberCountsRequest, context: grpc.aio.ServicerContext
+        self, request: insights_pb2.GetMemberCountsRequest, context: Context
     ) -> insights_pb2.GetMemberCountsResponse:
         """Members per county in a scope."""
         counts = await service.member_counts(deps=self._deps, principal=current_principal(), scope=request.scope)
@@ -27,7 +26,7 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
         return response
 
     async def GetFlowMatrix(
-        self, request: insights_pb2.GetFlowMatrixRequest, context: grpc.aio.ServicerContext
+        self, request: insights_pb2.GetFlowMatrixRequest, context: Context
     ) -> insights_pb2.GetFlowMatrixResponse:
         """Origin → destination counts by month and industry, coverage and unorganised destinations."""
         matrix = await service.flow_matrix(

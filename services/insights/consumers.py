@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.message import Message
+
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import service
@@ -11,7 +13,7 @@ from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.process import ServiceContext
 
 # Durable name → (event, handler). The origin publishes these itself, so they land in the publisher's county.
-_REGISTRY = {
+_REGISTRY: dict[str, tuple[type[Message], kit_broker.Handler]] = {
     "insights-member-counts": (reg_events.MemberRegistered, service.on_member_registered),
     "insights-member-counts-transferred": (reg_events.MemberTransferred, service.on_member_transferred),
     "insights-flows-registered": (reg_events.FlowRegistered, service.on_flow_registered),
@@ -20,7 +22,7 @@ _REGISTRY = {
     "insights-flows-policy-timers": (reg_events.PolicyTimerFired, service.on_policy_timer_fired),
 }
 # The placing county publishes these; routed to the origin they name.
-_ORGANIZATIONS = {
+_ORGANIZATIONS: dict[str, tuple[type[Message], kit_broker.Handler]] = {
     "insights-flows-membership-offered": (org_events.TemporaryMembershipOffered, service.on_membership_offered),
     "insights-flows-membership-refused": (org_events.TemporaryMembershipRefused, service.on_membership_refused),
     "insights-flows-checked-in": (org_events.CheckedIn, service.on_checked_in),
@@ -30,7 +32,7 @@ _ORGANIZATIONS = {
 
 def to_origin(event: Any) -> str:
     """Every flow fact is stored under the origin county, whoever published it."""
-    return event.origin_tenant_id
+    return str(event.origin_tenant_id)
 
 
 async def subscribe_all(ctx: ServiceContext) -> None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from jinqiao.kit import authz
+from jinqiao.kit.authz import Permission
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
 from jinqiao.kit.tenancy import InvalidTenant, parse_scope, scope_contains
-
-AGGREGATE_ROLES = frozenset({"province_analyst", "city_analyst", "county_admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ def readable_scope(*, requested: str, principal_scope: str, role: str) -> str:
         scope = parse_scope(requested)
     except InvalidTenant as exc:
         raise NotFound("未找到该区域") from exc
-    if role not in AGGREGATE_ROLES or not scope_contains(principal_scope, scope):
+    if not authz.allows(role, Permission.INSIGHTS_READ) or not scope_contains(principal_scope, scope):
         raise NotFound("未找到该区域")
     return scope
 

@@ -75,7 +75,7 @@ async def verify_chain(uow: UnitOfWork) -> int | None:
         )
         digest = chain_hash(prev_hash=prev, tenant_id=row["tenant_id"], seq=row["seq"], at=row["at"], entry=entry)
         if row["seq"] != expected_seq or bytes(row["prev_hash"]) != prev or bytes(row["hash"]) != digest:
-            return row["seq"]
+            return int(row["seq"])
         prev = digest
         expected_seq += 1
     return None

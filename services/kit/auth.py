@@ -246,7 +246,7 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
     if not isinstance(user, str) or not user:
         raise Unauthenticated("身份凭证无效")
     try:
-        parsed_role = Role(role)
+        parsed_role = Role(str(role))
         scope, tenant = _scope_and_tenant(claims.get("scope"), claims.get("tenant"))
     except ValueError:
         raise Unauthenticated("身份凭证无效") from None

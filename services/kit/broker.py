@@ -18,6 +18,7 @@ from nats.js.errors import NotFoundError
 from jinqiao.kit import events as ev
 from jinqiao.kit import telemetry
 from jinqiao.kit.db import Database, UnitOfWork
+from jinqiao.kit.errors import DomainError
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 
 log = logging.getLogger("jinqiao.broker")
@@ -71,7 +72,7 @@ class RetryPolicy:
 
     def delay(self, deliveries: int) -> float:
         """Back-off before the next delivery of a message delivered ``deliveries`` times."""
-        return min(self.base_delay * (2 ** max(deliveries - 1, 0)), self.max_delay)
+        return min(self.base_delay * 2.0 ** max(deliveries - 1, 0), self.max_delay)
 
 
 class PoisonMessage(Exception):
@@ -118,7 +119,9 @@ def subscribe(
                         await uow.commit()
                 await msg.ack()
             except Exception as exc:
-                if isinstance(exc, PoisonMessage) or deliveries >= retry.max_deliver:
+                # A domain error says the event cannot apply (it names nothing we hold, or breaks a rule): asking
+                # again gives the same answer, so it goes to the dead letters with its reason at once.
+                if isinstance(exc, PoisonMessage | DomainError) or deliveries >= retry.max_deliver:
                     await _dead_letter(db, consumer=consumer, msg=msg, headers=headers, error=exc,
                                        deliveries=deliveries)
                     log.error("dead-lettered %s after %d deliveries: %s", consumer, deliveries, type(exc).__name__)

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 
-from jinqiao.kit import telemetry
 from jinqiao.kit.tenancy import parse_scope, parse_tenant
 
 _INSERT_OUTBOX = (
@@ -116,8 +115,7 @@ class UnitOfWork:
         """Write queued outbox rows and commit, once."""
         if self._committed:
             raise RuntimeError("a unit of work commits once")
-        with telemetry.db_span("COMMIT", attributes={"jinqiao.outbox_rows": len(self.events)}):
-            await self._write_outbox_and_commit()
+        await self._write_outbox_and_commit()
         self._committed = True
         if self.events:
             self.db.outbox_committed()

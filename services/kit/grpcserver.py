@@ -167,8 +167,7 @@ async def start_server(
     """Build, bind and start a server with the standard interceptor chain (outermost first)."""
     server = grpc.aio.server(
         interceptors=[
-            telemetry.TracingServerInterceptor(),
-            telemetry.MetricsServerInterceptor(),
+            *telemetry.server_interceptors(),
             ErrorInterceptor(),
             AuthInterceptor(verifier),
         ],

@@ -5,14 +5,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
-Scope = Callable[[Any, grpc.aio.ServicerContext], AbstractAsyncContextManager[Any]]
+# Subscripted only for the type checker: grpc's classes are not generic at run time.
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Scope: TypeAlias = "Callable[[Any, Context], AbstractAsyncContextManager[Any]]"
 
 
-def wrap_unary(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcMethodHandler | None:
+def wrap_unary(handler: Handler | None, scope: Scope) -> Handler | None:
     """Rebuild a unary-request handler so each call (and each stream, whole) runs inside ``scope(request, context)``.
 
     Streaming-request handlers and synchronous ones pass through unchanged: wrapping a sync handler in a
@@ -23,7 +26,7 @@ def wrap_unary(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcM
     inner = handler.unary_stream if handler.response_streaming else handler.unary_unary
     if inspect.isasyncgenfunction(inner):
 
-        async def streamed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def streamed(request: Any, context: Context) -> Any:
             async with scope(request, context):
                 async for response in inner(request, context):
                     yield response
@@ -31,7 +34,7 @@ def wrap_unary(handler: grpc.RpcMethodHandler | None, scope: Scope) -> grpc.RpcM
         behavior: Callable[..., Any] = streamed
     elif inspect.iscoroutinefunction(inner):
 
-        async def awaited(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def awaited(request: Any, context: Context) -> Any:
             async with scope(request, context):
                 return await inner(request, context)
 

@@ -31,7 +31,7 @@ def _ident(name: str) -> str:
 def migrations_dir(service: str) -> Path:
     """The folder of a service's Alembic scripts (``jinqiao.<service>.migrations``)."""
     module = importlib.import_module(f"jinqiao.{service}.migrations")
-    return Path(module.__file__).parent
+    return Path(module.__path__[0])
 
 
 def _config(service: str) -> Config:

@@ -81,6 +81,7 @@ async def start_service(
     setup: Setup,
 ) -> RunningService:
     """Open the pool and broker, let ``setup`` wire the service, start consumers and gRPC."""
+    telemetry.instrument()
     db = await Database.connect(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     broker = kit_broker.build_broker(url=settings.nats_url, name=service)
     await broker.connect()

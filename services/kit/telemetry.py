@@ -1,4 +1,9 @@
-"""Logs, traces and metrics for every service: structlog JSON, OpenTelemetry W3C propagation, Prometheus."""
+"""Logs, traces and metrics for every service: structlog JSON, OpenTelemetry (W3C, OTLP), Prometheus.
+
+Spans of gRPC calls, HTTP requests and asyncpg queries come from OpenTelemetry's instrumentation packages;
+this module adds what they do not cover (NATS messages, the outbox's stored ``traceparent``), keeps PII off
+everything it exports, and counts gRPC calls for Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,22 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import structlog
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor, filters
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes, AttributeValue
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -31,21 +38,19 @@ from prometheus_client import (
     start_http_server,
 )
 
-from jinqiao.kit.grpcwrap import wrap_unary
+from jinqiao.kit.grpcwrap import Context, Handler, wrap_unary
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("jinqiao.telemetry")
 
-_PROPAGATOR = TraceContextTextMapPropagator()
+# The outbox and the flows table store a W3C ``traceparent`` whatever OTEL_PROPAGATORS says for the wire.
+_W3C = TraceContextTextMapPropagator()
 _TRACER = trace.get_tracer("jinqiao.kit.telemetry")
 
 # Libraries that log every call or message at info; WARNING keeps them quiet on hot paths (DESIGN §7).
 _NOISY_LOGGERS = ("grpc", "asyncpg", "uvicorn", "uvicorn.access", "uvicorn.error", "faststream", "nats")
-
-# Server-side codes that mean the server failed; the rest are the caller's problem (OTel rpc conventions).
-_SERVER_FAULTS = frozenset({
-    grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS,
-})
 
 # Fields this module fills in itself; a hex trace id can hold an 11-digit run that looks like a phone.
 _OWN_FIELDS = frozenset({"timestamp", "level", "service", "logger", "trace_id", "span_id"})
@@ -126,7 +131,7 @@ def _add_logger_name(
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A handler that writes to whatever ``sys.stdout`` is now, as structlog's PrintLogger does."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         """The current standard output."""
         return sys.stdout
@@ -162,7 +167,7 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     )
     # Tracebacks are rendered to text before scrubbing so exception messages are masked as well.
-    tail = [structlog.processors.format_exc_info, _pii_scrubber(pii.scrub), renderer]
+    tail: list[structlog.typing.Processor] = [structlog.processors.format_exc_info, _pii_scrubber(pii.scrub), renderer]
     structlog.configure(
         processors=[_add_logger_name, *shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(app_level),
@@ -199,18 +204,149 @@ def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger
 
 # ---------------------------------------------------------------------------------------------- tracing
 
+# Either standard variable turns OTLP export on; the exporter reads the rest of OTEL_EXPORTER_OTLP_* itself.
+_OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+# URL attributes of HTTP spans whose query string may carry a searched name or ID number (GET members?name=…).
+_URL_ATTRIBUTES = frozenset({"http.url", "http.target", "url.full"})
+_DROPPED_ATTRIBUTES = frozenset({"url.query"})
+# An exception event keeps its type only: messages and tracebacks may quote PII (asyncpg echoes bad arguments).
+_EXCEPTION_KEPT = frozenset({"exception.type", "exception.escaped"})
+
+
+class _Redacting(SpanExporter):
+    """Hands spans on without what may hold PII: exception messages, status texts, query strings, ID numbers, phones."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        # Imported here, as in configure_logging, so importing telemetry never depends on pii.
+        from jinqiao.kit import pii
+
+        self._inner = inner
+        self._scrub = pii.scrub
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export redacted copies."""
+        return self._inner.export([self._redacted(span) for span in spans])
+
+    def shutdown(self) -> None:
+        """Shut the inner exporter down."""
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the inner exporter."""
+        return self._inner.force_flush(timeout_millis)
+
+    def _redacted(self, span: ReadableSpan) -> ReadableSpan:
+        return ReadableSpan(
+            name=self._scrub(span.name), context=span.context, parent=span.parent, resource=span.resource,
+            attributes=self._attributes(span.attributes), events=[self._event(event) for event in span.events],
+            links=span.links, kind=span.kind, status=Status(span.status.status_code),
+            start_time=span.start_time, end_time=span.end_time, instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def _event(self, event: Event) -> Event:
+        attributes = event.attributes or {}
+        if event.name == "exception":
+            attributes = {key: value for key, value in attributes.items() if key in _EXCEPTION_KEPT}
+        return Event(event.name, self._attributes(attributes), event.timestamp)
+
+    def _attributes(self, attributes: Attributes) -> dict[str, AttributeValue]:
+        clean: dict[str, AttributeValue] = {}
+        for key, value in (attributes or {}).items():
+            if key in _DROPPED_ATTRIBUTES:
+                continue
+            if key in _URL_ATTRIBUTES and isinstance(value, str):
+                value = value.partition("?")[0]
+            clean[key] = self._value(value)
+        return clean
+
+    def _value(self, value: AttributeValue) -> AttributeValue:
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, Sequence) and value and isinstance(value[0], str):
+            return [self._scrub(item) for item in cast(Sequence[str], value)]
+        return value
+
+
+class _QuerySampler(Sampler):
+    """Samples as ParentBased(ALWAYS_ON), but keeps a database query's span only where it can be of use.
+
+    A query outside any request or message (the relay's polls) would be a trace of its own; and while no
+    exporter is attached nobody sees query spans, so they are not recorded (about a sixth of a write RPC).
+    """
+
+    def __init__(self) -> None:
+        self.exporting = False
+        self._default = ParentBased(root=ALWAYS_ON)
+
+    def should_sample(
+        self, parent_context: otel_context.Context | None, trace_id: int, name: str,
+        kind: SpanKind | None = None, attributes: Attributes = None, links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        """Drop query spans without a parent or without an exporter; sample the rest as the default does."""
+        if kind is SpanKind.CLIENT and attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if not (self.exporting and parent.is_valid):
+                return SamplingResult(Decision.DROP)
+        return self._default.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        """The sampler's name."""
+        return "QuerySampler"
+
+
+_sampler = _QuerySampler()
+
+
+def _otlp_exporter() -> SpanExporter | None:
+    if not any(os.environ.get(name) for name in _OTLP_ENDPOINT_VARIABLES):
+        return None
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    if protocol and protocol != "http/protobuf":
+        log.warning("OTEL_EXPORTER_OTLP_PROTOCOL=%s is not shipped; exporting over http/protobuf", protocol)
+    # Imported only when exporting: it pulls in requests and the OTLP protobufs.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
 
 def configure_tracing(*, service: str, exporter: SpanExporter | None = None) -> TracerProvider:
-    """Install the SDK tracer provider once; a given exporter is attached on every call."""
+    """Install the SDK tracer provider once (exporting OTLP when the standard endpoint variable is set).
+
+    A given exporter is attached on every call. Spans leave the process only through ``_Redacting``.
+    """
     global _provider
     if _provider is None:
-        _provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        # OTEL_TRACES_SAMPLER, when set, chooses the sampler instead (the SDK reads it when given none).
+        sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else _sampler
+        # service.name is the service's own; OTEL_RESOURCE_ATTRIBUTES may add others.
+        _provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=sampler)
+        otlp = _otlp_exporter()
+        if otlp is not None:
+            _provider.add_span_processor(BatchSpanProcessor(_Redacting(otlp)))
+            _sampler.exporting = True
         trace.set_tracer_provider(_provider)
-        if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            log.debug("OTEL_EXPORTER_OTLP_ENDPOINT is set but no OTLP exporter ships yet; spans stay local")
     if exporter is not None:
-        _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        _provider.add_span_processor(SimpleSpanProcessor(_Redacting(exporter)))
+        _sampler.exporting = True
     return _provider
+
+
+def instrument(*, app: FastAPI | None = None) -> None:
+    """Trace asyncpg queries (process-wide, once) and the requests of ``app`` if given; call it at start-up."""
+    # Imported here: services need no FastAPI, and nothing is patched unless a process asks for it.
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    # Statements only: query parameters hold PII, so capture_parameters stays off. (The package is unannotated.)
+    queries: Any = cast(Any, AsyncPGInstrumentor)(capture_parameters=False)
+    if not queries.is_instrumented_by_opentelemetry:
+        queries.instrument()
+    if app is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # One SERVER span per request, named by its route template; no span per ASGI send/receive.
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
 
 
 def tracer(name: str) -> trace.Tracer:
@@ -221,28 +357,28 @@ def tracer(name: str) -> trace.Tracer:
 def current_traceparent() -> str | None:
     """The W3C ``traceparent`` of the current span, or None outside any span."""
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
+    _W3C.inject(carrier)
     return carrier.get("traceparent")
 
 
 def inject_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Add ``traceparent`` (and ``tracestate``) of the current span to ``headers`` in place and return it."""
-    _PROPAGATOR.inject(headers)
+    """Add the current span's context (``traceparent``, ``tracestate``) to ``headers`` in place and return it."""
+    propagate.inject(headers)
     return headers
 
 
 def extract_context(carrier: Mapping[str, Any]) -> otel_context.Context:
-    """The remote parent context in HTTP/NATS headers or gRPC metadata; names are case-insensitive."""
+    """The remote parent context in NATS or HTTP headers; names are case-insensitive."""
     # Binary gRPC metadata (``-bin`` keys) carries bytes and can never hold a trace header.
     lowered = {key.lower(): value for key, value in carrier.items() if isinstance(value, str)}
-    return _PROPAGATOR.extract(lowered)
+    return propagate.extract(lowered)
 
 
 @contextmanager
 def _span(
     name: str, kind: SpanKind, parent: otel_context.Context | None, attributes: dict[str, Any]
 ) -> Iterator[trace.Span]:
-    # Exception messages stay off spans since they may carry PII (DESIGN §5); the type finds the log line.
+    # No exception events or messages (DESIGN §5: they may carry PII); the type finds the log line.
     with _TRACER.start_as_current_span(
         name, context=parent, kind=kind, attributes=attributes,
         record_exception=False, set_status_on_exception=False,
@@ -270,25 +406,11 @@ def start_consumer_span(
 
 
 @contextmanager
-def start_server_span(name: str, *, headers: Mapping[str, Any]) -> Iterator[trace.Span]:
-    """A current SERVER span continuing the trace in incoming HTTP headers (the gateway's requests)."""
-    with _span(name, SpanKind.SERVER, extract_context(headers), {}) as span:
-        yield span
-
-
-@contextmanager
-def db_span(name: str, *, attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
-    """A CLIENT span around a database round trip (the unit of work's commit)."""
-    with _span(name, SpanKind.CLIENT, None, {"db.system": "postgresql", **(attributes or {})}) as span:
-        yield span
-
-
-@contextmanager
 def start_producer_span(
     name: str, *, traceparent: str | None, attributes: dict[str, Any] | None = None
 ) -> Iterator[trace.Span]:
     """A current PRODUCER span, child of ``traceparent`` if given (the request that wrote the outbox row)."""
-    parent = extract_context({"traceparent": traceparent}) if traceparent else None
+    parent = _W3C.extract({"traceparent": traceparent}) if traceparent else None
     with _span(name, SpanKind.PRODUCER, parent, _messaging_attributes("publish", attributes)) as span:
         yield span
 
@@ -296,83 +418,35 @@ def start_producer_span(
 # ------------------------------------------------------------------------------------ gRPC interceptors
 
 
+# The instrumentation package ships no annotations; these are the signatures it documents.
+_aio_server_interceptor = cast(Callable[..., grpc.aio.ServerInterceptor], aio_server_interceptor)
+_aio_client_interceptors = cast(Callable[[], list[grpc.aio.ClientInterceptor]], aio_client_interceptors)
+
+
+def server_interceptors(*, registry: CollectorRegistry | None = None) -> list[grpc.aio.ServerInterceptor]:
+    """The head of every server's chain, outermost first: OpenTelemetry's tracing, then the Prometheus metrics."""
+    # Health probes come every few seconds from every orchestrator; a trace each would drown the real ones.
+    tracing = _aio_server_interceptor(filter_=filters.negate(filters.health_check()))
+    return [tracing, MetricsServerInterceptor(registry=registry)]
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """OpenTelemetry's interceptors for a channel: a CLIENT span per call, its context sent in the metadata."""
+    return _aio_client_interceptors()
+
+
 def _split_method(full_method: str) -> tuple[str, str]:
     service, _, method = full_method.lstrip("/").partition("/")
     return service, method
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """The final status of one served call, filled in by the handler wrapper before observers see it."""
-
-    code: grpc.StatusCode = grpc.StatusCode.OK
-    error_type: str | None = None
-
-
-_Observer = Callable[[], AbstractContextManager[_Outcome]]
-
-
-def _status_of(context: grpc.aio.ServicerContext, exc: BaseException | None) -> grpc.StatusCode:
+def _status_of(context: Context, exc: BaseException | None) -> grpc.StatusCode:
     # context.abort() and set_code() both leave their code on the context; AbortError itself carries none.
     if exc is None or isinstance(exc, grpc.aio.AbortError):
         return context.code() or (grpc.StatusCode.OK if exc is None else grpc.StatusCode.UNKNOWN)
     if isinstance(exc, Exception):
         return grpc.StatusCode.UNKNOWN  # what grpc.aio sends for an unhandled exception
     return grpc.StatusCode.CANCELLED  # CancelledError or GeneratorExit: the caller went away
-
-
-def _observed(handler: grpc.RpcMethodHandler | None, observe: _Observer) -> grpc.RpcMethodHandler | None:
-    """Rebuild a unary-request handler so every call runs inside ``observe()`` and reports its status."""
-
-    @asynccontextmanager
-    async def observing(_: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        with observe() as outcome:
-            try:
-                yield
-            except BaseException as exc:
-                outcome.code = _status_of(context, exc)
-                if outcome.code is grpc.StatusCode.UNKNOWN:
-                    outcome.error_type = type(exc).__qualname__
-                raise
-            outcome.code = _status_of(context, None)
-
-    return wrap_unary(handler, observing)
-
-
-class TracingServerInterceptor(grpc.aio.ServerInterceptor):
-    """Runs each unary-request call in a SERVER span continuing the caller's ``traceparent``."""
-
-    async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Any], details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        """Wrap the handler in a span."""
-        handler = await continuation(details)
-        full_method = details.method
-        metadata = details.invocation_metadata or ()
-
-        @contextmanager
-        def observe() -> Iterator[_Outcome]:
-            service, method = _split_method(full_method)
-            outcome = _Outcome()
-            # As in _span, no exception messages; an aborted call is an answer, not necessarily a fault.
-            with _TRACER.start_as_current_span(
-                full_method,
-                context=extract_context(dict(metadata)),
-                kind=SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span:
-                try:
-                    yield outcome
-                finally:
-                    span.set_attribute("rpc.grpc.status_code", outcome.code.value[0])
-                    if outcome.error_type:
-                        span.set_attribute("error.type", outcome.error_type)
-                    if outcome.code in _SERVER_FAULTS:
-                        span.set_status(Status(StatusCode.ERROR, outcome.code.name))
-
-        return _observed(handler, observe)
 
 
 _metrics_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, tuple[Counter, Histogram]] = (
@@ -420,23 +494,24 @@ class MetricsServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Any], details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> Handler | None:
         """Wrap the handler in a timer and a counter."""
-        handler = await continuation(details)
-        full_method = details.method
+        service, method = _split_method(details.method)
 
-        @contextmanager
-        def observe() -> Iterator[_Outcome]:
-            service, method = _split_method(full_method)
-            outcome = _Outcome()
-            started = time.perf_counter()
+        @asynccontextmanager
+        async def measured(_: Any, context: Context) -> AsyncIterator[None]:
+            started, code = time.perf_counter(), grpc.StatusCode.UNKNOWN
             try:
-                yield outcome
+                yield
+                code = _status_of(context, None)
+            except BaseException as exc:
+                code = _status_of(context, exc)
+                raise
             finally:
                 self._seconds.labels(service, method).observe(time.perf_counter() - started)
-                self._handled.labels(service, method, outcome.code.name).inc()
+                self._handled.labels(service, method, code.name).inc()
 
-        return _observed(handler, observe)
+        return wrap_unary(await continuation(details), measured)
 
 
 def start_metrics_server(
@@ -446,34 +521,3 @@ def start_metrics_server(
     if port == 0:
         return
     start_http_server(port, addr=host, registry=registry or default_registry())
-
-
-class TracingClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Runs each outgoing unary call in a CLIENT span and sends its ``traceparent`` in the metadata."""
-
-    async def intercept_unary_unary(
-        self, continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails, request: Any,
-    ) -> Any:
-        """Start the span, inject the headers, and end the span when the call completes."""
-        full_method = client_call_details.method
-        if isinstance(full_method, bytes):
-            full_method = full_method.decode()
-        service, method = _split_method(full_method)
-        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method}
-        with _span(full_method, SpanKind.CLIENT, None, attributes) as span:
-            headers = inject_headers({})
-            metadata = grpc.aio.Metadata(
-                *(
-                    (key, value) for key, value in (client_call_details.metadata or ())
-                    if key.lower() not in headers
-                ),
-                *headers.items(),
-            )
-            call = await continuation(client_call_details._replace(metadata=metadata), request)
-            # code() waits for the call to finish without raising, so the span covers the whole RPC.
-            code = await call.code()
-            span.set_attribute("rpc.grpc.status_code", code.value[0])
-            if code is not grpc.StatusCode.OK:
-                span.set_status(Status(StatusCode.ERROR, code.name))
-            return call

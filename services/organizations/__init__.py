@@ -1,1 +1,1 @@
-"""organizations: the org tree, stations, grids, officers and placement rules (not built yet)."""
+"""organizations: the org tree, placement, the 七有 checklist, officers and grids, meetings, temporary memberships."""

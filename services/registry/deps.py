@@ -8,6 +8,9 @@ from jinqiao.kit.clock import Clock, utc_now
 from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.db import Database
 
+# The service name events and audit rows carry.
+SERVICE = "registry"
+
 
 @dataclass(frozen=True, slots=True)
 class RegistryDeps:

@@ -1,4 +1,4 @@
-"""Registry process: wires the use cases to gRPC; everything else comes from the kit."""
+"""Registry process: the only wiring — deps, consumers, timers and the servicer composed of each concept's RPCs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,24 @@ from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_service, serve
 from jinqiao.kit.settings import KitSettings
-from jinqiao.registry import consumers, service, timers
-from jinqiao.registry.api import RegistryServicer
-from jinqiao.registry.deps import RegistryDeps
+from jinqiao.registry.deps import SERVICE, RegistryDeps
+from jinqiao.registry.development.api import DevelopmentApi
+from jinqiao.registry.flows import consumers as flow_consumers
+from jinqiao.registry.flows import timers
+from jinqiao.registry.flows.api import FlowsApi
+from jinqiao.registry.imports.api import ImportsApi
+from jinqiao.registry.members import consumers as member_consumers
+from jinqiao.registry.members.api import MembersApi
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+class RegistryServicer(MembersApi, FlowsApi, DevelopmentApi, ImportsApi, registry_pb2_grpc.RegistryServiceServicer):
+    """jinqiao.registry.v1.RegistryService: each concept's RPCs over the same deps."""
+
+    def __init__(self, deps: RegistryDeps) -> None:
+        self._deps = deps
 
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
@@ -22,7 +34,8 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
         db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings), blind_index=BlindIndex.from_settings(ctx.settings)
     )
     await kit_broker.ensure_stream(ctx.broker, service="organizations")
-    consumers.subscribe_all(ctx, deps)
+    flow_consumers.subscribe(ctx)
+    member_consumers.subscribe(ctx, deps)
     if ctx.settings.timer_interval_seconds > 0:
         ctx.run_in_background(lambda: timers.run_forever(deps=deps, interval=ctx.settings.timer_interval_seconds))
     servicer = RegistryServicer(deps)
@@ -31,8 +44,8 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
 
 async def main(settings: KitSettings) -> None:
     """Serve until SIGTERM or SIGINT."""
-    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
+    await serve(settings, service=SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
 
 
 if __name__ == "__main__":
-    run_service(main, service=service.SERVICE)
+    run_service(main, service=SERVICE)

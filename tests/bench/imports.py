@@ -28,7 +28,7 @@ from jinqiao.kit.runtime.provision import provision_service_database
 from jinqiao.kit.runtime.sandbox import Sandbox
 from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import server as registry_server
-from jinqiao.registry.models import MEMBER_FIELDS, MEMBERS, MemberRow
+from jinqiao.registry.members.models import MEMBER_FIELDS, MEMBERS, MemberRow
 from jinqiao.registry.v1 import imports_pb2, registry_pb2_grpc
 
 ROWS = 20_000

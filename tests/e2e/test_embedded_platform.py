@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jinqiao.kit import catalog
 from jinqiao.kit.runtime.ports import free_port
 from tests.support import member_json
 
@@ -79,13 +80,14 @@ def env() -> Iterator[dict[str, str]]:
         "JINQIAO_NATS_PORT": str(free_port()),
         "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
         "JINQIAO_HTTP_PORT": str(free_port()),
-        "JINQIAO_REGISTRY_GRPC_PORT": str(free_port()),
-        "JINQIAO_INSIGHTS_GRPC_PORT": str(free_port()),
-        "JINQIAO_ORGANIZATIONS_GRPC_PORT": str(free_port()), "JINQIAO_ORGANIZATIONS_METRICS_PORT": str(free_port()),
-        "JINQIAO_REGISTRY_METRICS_PORT": str(free_port()),
-        "JINQIAO_INSIGHTS_METRICS_PORT": str(free_port()),
         "JINQIAO_DEMO_PASSWORD": "e2e-password",
     })
+    for entry in catalog.load():
+        # Free ports for every catalogued service, so a developer's running platform does not collide.
+        if entry.grpc_port:
+            values[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
+        if entry.metrics_port:
+            values[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
     yield values
 
 
@@ -145,6 +147,8 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             the_saga_survives_a_killed_destination_service(env, http, member_id)
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
+        for entry in catalog.load():  # every catalogued service, desk and notifications included
+            assert f"{entry.name:>10}: 健康 healthy" in status.stdout, status.stdout
     finally:
         assert first.stop() == 0
     assert not (Path(env["JINQIAO_DATA_DIR"]) / "run.json").exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import httpx
@@ -13,47 +15,58 @@ import uvicorn
 
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
-from jinqiao.insights import server as insights_server
-from jinqiao.insights.v1 import insights_pb2_grpc
+from jinqiao.kit import catalog
 from jinqiao.kit.process import RunningService, start_service
 from jinqiao.kit.runtime.ports import free_port
-from jinqiao.organizations import server as organizations_server
-from jinqiao.registry import server as registry_server
-from jinqiao.registry.v1 import registry_pb2_grpc
+from jinqiao.kit.settings import KitSettings
 
 
 @dataclass
 class Platform:
-    """The running registry, insights and gateway of this session."""
+    """Every catalogued gRPC service and the gateway of this session.
 
-    registry: RunningService
-    insights: RunningService
-    organizations: RunningService
-    registry_stub: registry_pb2_grpc.RegistryServiceStub
-    insights_stub: insights_pb2_grpc.InsightsServiceStub
+    A service is an attribute by its catalogue name (``platform.registry``, ``platform.desk``) and its stub
+    ``<name>_stub``; a test that restarts a service assigns the new one (``platform.organizations = …``).
+    """
+
+    services: dict[str, RunningService]
+    stubs: dict[str, Any]
     http: httpx.AsyncClient
     base_url: str
 
+    def __getattr__(self, name: str) -> Any:
+        services, stubs = self.__dict__.get("services", {}), self.__dict__.get("stubs", {})
+        if name in services:
+            return services[name]
+        if name.endswith("_stub") and name.removesuffix("_stub") in stubs:
+            return stubs[name.removesuffix("_stub")]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__.get("services", {}):
+            self.services[name] = value
+        else:
+            super().__setattr__(name, value)
+
+
+async def start_catalogued(entry: catalog.ServiceEntry, settings: KitSettings) -> RunningService:
+    """Start one catalogued service in-process, wired by its own ``server.setup``."""
+    assert entry.proto_service is not None, entry.name
+    server = importlib.import_module(entry.server)
+    return await start_service(settings, service=entry.name, service_names=[entry.proto_service],
+                               produces_events=entry.produces_events, setup=server.setup)
+
 
 @pytest.fixture(scope="session")
-async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platform]:
-    """Registry, insights (with its consumer) and the gateway over real PostgreSQL and NATS."""
-    registry = await start_service(
-        settings_for("registry"), service="registry", service_names=[registry_server.SERVICE_NAME],
-        produces_events=True, setup=registry_server.setup,
-    )
-    organizations = await start_service(
-        settings_for("organizations"), service="organizations", service_names=[organizations_server.SERVICE_NAME],
-        produces_events=True, setup=organizations_server.setup,
-    )
-    insights = await start_service(
-        settings_for("insights"), service="insights", service_names=[insights_server.SERVICE_NAME],
-        produces_events=False, setup=insights_server.setup,
-    )
+async def platform(settings_for: Callable[..., KitSettings]) -> AsyncIterator[Platform]:
+    """Every catalogued service (with its consumers) and the gateway over real PostgreSQL and NATS."""
+    services: dict[str, RunningService] = {}
+    for entry in catalog.grpc_services():
+        services[entry.name] = await start_catalogued(entry, settings_for(entry.name))
     port = free_port()
     gateway_settings = settings_for(
-        "gateway", GatewaySettings, http_port=port, registry_target=f"127.0.0.1:{registry.port}",
-        insights_target=f"127.0.0.1:{insights.port}", organizations_target=f"127.0.0.1:{organizations.port}",
+        "gateway", GatewaySettings, http_port=port,
+        targets={name: f"127.0.0.1:{service.port}" for name, service in services.items()},
     )
     server = uvicorn.Server(uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
@@ -62,25 +75,19 @@ async def platform(settings_for: Callable[..., object]) -> AsyncIterator[Platfor
         if serving.done():
             serving.result()
         await asyncio.sleep(0.05)
-    registry_channel = grpc.aio.insecure_channel(f"127.0.0.1:{registry.port}")
-    insights_channel = grpc.aio.insecure_channel(f"127.0.0.1:{insights.port}")
+    channels = {name: grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") for name, service in services.items()}
+    stubs = {entry.name: entry.stub_class()(channels[entry.name]) for entry in catalog.grpc_services()}
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
-        running = Platform(
-            registry=registry, insights=insights, organizations=organizations,
-            registry_stub=registry_pb2_grpc.RegistryServiceStub(registry_channel),
-            insights_stub=insights_pb2_grpc.InsightsServiceStub(insights_channel),
-            http=http, base_url=base_url,
-        )
+        running = Platform(services=services, stubs=stubs, http=http, base_url=base_url)
         yield running
-    await registry_channel.close()
-    await insights_channel.close()
+    for channel in channels.values():
+        await channel.close()
     server.should_exit = True
     await serving
     # A test may have restarted a service in place: stop whichever instance runs now.
-    await running.insights.stop()
-    await running.organizations.stop()
-    await running.registry.stop()
+    for service in reversed(running.services.values()):
+        await service.stop()
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:

@@ -1,16 +1,24 @@
-"""Telemetry: PII-free JSON logs with trace ids, W3C propagation, gRPC tracing and metrics interceptors."""
+"""Telemetry: PII-free logs and spans, W3C propagation, the OpenTelemetry instrumentations, metrics, OTLP export."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import grpc
 import pytest
 import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,6 +26,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry
 
 from jinqiao.kit import telemetry
+from jinqiao.kit.grpcserver import ErrorInterceptor
 
 ID_NUMBER = "11010519491231002X"
 PHONE = "13812345678"
@@ -56,6 +65,11 @@ def last_json_line(out: str) -> dict[str, Any]:
     lines = [line for line in out.splitlines() if line.strip()]
     assert lines, "nothing was logged to stdout"
     return json.loads(lines[-1])
+
+
+def exported_text(span: ReadableSpan) -> str:
+    """Everything of a span an exporter sees, as one string to search."""
+    return span.to_json()
 
 
 def hex_trace_id(span: trace.Span | ReadableSpan) -> str:
@@ -267,14 +281,12 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-@pytest.fixture
-async def port(registry: CollectorRegistry) -> AsyncIterator[int]:
-    server = grpc.aio.server(
-        interceptors=[
-            telemetry.TracingServerInterceptor(),
-            telemetry.MetricsServerInterceptor(registry=registry),
-        ]
-    )
+@asynccontextmanager
+async def serving(interceptors: list[grpc.aio.ServerInterceptor]) -> AsyncIterator[int]:
+    server = grpc.aio.server(interceptors=interceptors)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
     server.add_generic_rpc_handlers([
         grpc.method_handlers_generic_handler(SERVICE, {
             "Echo": grpc.unary_unary_rpc_method_handler(echo),
@@ -291,6 +303,13 @@ async def port(registry: CollectorRegistry) -> AsyncIterator[int]:
         yield bound
     finally:
         await server.stop(None)
+
+
+@pytest.fixture
+async def port(registry: CollectorRegistry) -> AsyncIterator[int]:
+    # The head of start_server's chain, then its error mapping, as every service runs them.
+    async with serving([*telemetry.server_interceptors(registry=registry), ErrorInterceptor()]) as bound:
+        yield bound
 
 
 def handled(registry: CollectorRegistry, method: str, code: str) -> float | None:
@@ -354,19 +373,29 @@ async def test_status_set_on_the_context_without_abort_is_recorded(
 
 
 @pytest.mark.asyncio
-async def test_unhandled_exception_is_recorded_as_unknown_error_without_its_message(
+async def test_unhandled_exception_is_recorded_as_internal_error_without_its_message(
     port: int, spans: InMemorySpanExporter, registry: CollectorRegistry
 ) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await channel.unary_unary(f"/{SERVICE}/Crash")(b"")
 
-    assert raised.value.code() is grpc.StatusCode.UNKNOWN
+    assert raised.value.code() is grpc.StatusCode.INTERNAL
     span = await server_span(spans, f"/{SERVICE}/Crash")
-    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNKNOWN.value[0]
-    assert span.attributes["error.type"] == "RuntimeError"
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
     assert span.status.status_code is StatusCode.ERROR
-    assert not span.events
+    assert PHONE not in exported_text(span)
+    assert handled(registry, "Crash", "INTERNAL") == 1
+
+
+@pytest.mark.asyncio
+async def test_metrics_count_an_exception_nobody_mapped_as_unknown(registry: CollectorRegistry) -> None:
+    async with serving([telemetry.MetricsServerInterceptor(registry=registry)]) as bound:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{bound}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await channel.unary_unary(f"/{SERVICE}/Crash")(b"")
+
+    assert raised.value.code() is grpc.StatusCode.UNKNOWN
     assert handled(registry, "Crash", "UNKNOWN") == 1
 
 
@@ -384,15 +413,28 @@ async def test_server_streaming_call_is_traced_over_the_whole_stream(
 
 
 @pytest.mark.asyncio
-async def test_streaming_request_methods_pass_through_untouched(
+async def test_streaming_request_methods_are_traced_but_not_counted(
     port: int, spans: InMemorySpanExporter, registry: CollectorRegistry
 ) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         reply = await channel.stream_unary(f"/{SERVICE}/Total")(iter([b"a", b"b"]))
 
     assert reply == b"ab"
-    assert not [s for s in spans.get_finished_spans() if s.name.endswith("/Total")]
+    await server_span(spans, f"/{SERVICE}/Total")
     assert handled(registry, "Total", "OK") is None
+
+
+@pytest.mark.asyncio
+async def test_health_checks_are_counted_but_not_traced(
+    spans: InMemorySpanExporter, registry: CollectorRegistry
+) -> None:
+    async with serving(telemetry.server_interceptors(registry=registry)) as bound:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{bound}") as channel:
+            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+
+    assert not [s for s in spans.get_finished_spans() if "Health" in s.name]
+    labels = {"service": "grpc.health.v1.Health", "method": "Check", "code": "OK"}
+    assert registry.get_sample_value("jinqiao_grpc_server_handled_total", labels) == 1
 
 
 @pytest.mark.asyncio
@@ -400,7 +442,7 @@ async def test_client_interceptor_propagates_the_client_span_to_the_server_span(
     port: int, spans: InMemorySpanExporter
 ) -> None:
     async with grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", interceptors=[telemetry.TracingClientInterceptor()]
+        f"127.0.0.1:{port}", interceptors=telemetry.client_interceptors()
     ) as channel:
         await channel.unary_unary(f"/{SERVICE}/Echo")(b"hi", metadata=(("x-request-id", "r1"),))
 
@@ -415,7 +457,7 @@ async def test_client_interceptor_propagates_the_client_span_to_the_server_span(
 @pytest.mark.asyncio
 async def test_client_span_of_a_failed_call_is_an_error(port: int, spans: InMemorySpanExporter) -> None:
     async with grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", interceptors=[telemetry.TracingClientInterceptor()]
+        f"127.0.0.1:{port}", interceptors=telemetry.client_interceptors()
     ) as channel:
         with pytest.raises(grpc.aio.AioRpcError):
             await channel.unary_unary(f"/{SERVICE}/Reject")(b"")
@@ -436,3 +478,122 @@ def test_two_metrics_interceptors_share_one_registry_without_duplicate_registrat
     ]
     for make in factories:
         make()
+
+
+# ---------------------------------------------------------------------------------------- what leaves
+
+
+def test_exported_spans_carry_no_exception_message_status_text_query_string_or_pii(
+    spans: InMemorySpanExporter,
+) -> None:
+    url = f"http://127.0.0.1/api/v1/tenants/410105/members?name=张三&id_number={ID_NUMBER}"
+    with telemetry.tracer("test").start_as_current_span("work") as span:
+        span.set_attributes({"http.url": url, "http.target": url.partition("127.0.0.1")[2], "url.query": "name=张三",
+                             "db.statement": f"SELECT 1 -- {PHONE}"})
+        span.record_exception(ValueError(f"张三 {PHONE}"))
+        span.set_status(StatusCode.ERROR, f"bad argument 张三 {ID_NUMBER}")
+
+    (exported,) = spans.get_finished_spans()
+    text = exported_text(exported)
+    assert PHONE not in text and ID_NUMBER not in text and "张三" not in text
+    assert exported.attributes["http.url"] == "http://127.0.0.1/api/v1/tenants/410105/members"
+    assert exported.attributes["http.target"] == "/api/v1/tenants/410105/members"
+    assert "url.query" not in exported.attributes
+    assert exported.status.status_code is StatusCode.ERROR
+    (event,) = exported.events
+    assert dict(event.attributes or {}) == {"exception.type": "ValueError", "exception.escaped": "False"}
+
+
+def test_a_query_outside_any_span_is_not_a_trace_but_one_inside_a_request_is(spans: InMemorySpanExporter) -> None:
+    query = {"db.system": "postgresql", "db.statement": "SELECT * FROM outbox_pending_all_tenants($1)"}
+    tracer = telemetry.tracer("test")
+    with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=query):
+        pass
+    with tracer.start_as_current_span("request", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("INSERT", kind=SpanKind.CLIENT, attributes=query):
+            pass
+
+    assert [s.name for s in spans.get_finished_spans()] == ["INSERT", "request"]
+
+
+def test_query_spans_are_not_recorded_while_nothing_exports_them() -> None:
+    sampler = telemetry._QuerySampler()  # the provider's, before any exporter is attached
+    parent = telemetry.extract_context({"traceparent": REMOTE_TRACEPARENT})
+    query = {"db.system": "postgresql"}
+
+    assert not sampler.should_sample(parent, 1, "INSERT", SpanKind.CLIENT, query).decision.is_sampled()
+    assert sampler.should_sample(parent, 1, "/x.v1.X/Call", SpanKind.CLIENT, {}).decision.is_sampled()
+    sampler.exporting = True
+    assert sampler.should_sample(parent, 1, "INSERT", SpanKind.CLIENT, query).decision.is_sampled()
+
+
+@pytest.mark.asyncio
+async def test_fastapi_requests_get_a_server_span_named_by_route_without_the_query(
+    spans: InMemorySpanExporter,
+) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/api/v1/tenants/{tenant}/members")
+    async def members(tenant: str, name: str = "") -> dict[str, str | None]:
+        return {"traceparent": telemetry.current_traceparent()}
+
+    telemetry.instrument(app=app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        reply = await client.get(f"/api/v1/tenants/410105/members?name=张三&id_number={ID_NUMBER}",
+                                 headers={"traceparent": REMOTE_TRACEPARENT})
+
+    assert reply.json()["traceparent"].split("-")[1] == REMOTE_TRACE_ID
+    (span,) = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert span.name == "GET /api/v1/tenants/{tenant}/members"
+    assert hex_trace_id(span) == REMOTE_TRACE_ID
+    assert ID_NUMBER not in exported_text(span) and "张三" not in exported_text(span)
+    assert not [s for s in spans.get_finished_spans() if s.kind is SpanKind.INTERNAL]
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A tiny OTLP/HTTP receiver: keeps every POST /v1/traces body."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces":
+            self.bodies.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_spans_go_to_the_otlp_endpoint_named_by_the_standard_variable() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    program = (
+        "from jinqiao.kit import telemetry\n"
+        "telemetry.configure_tracing(service='otlp-probe')\n"
+        "with telemetry.tracer('probe').start_as_current_span('hello') as span:\n"
+        f"    span.set_attribute('phone', '{PHONE}')\n"
+    )
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector.server_port}"}
+    try:
+        # The provider flushes its batch at exit, as a stopping service does.
+        subprocess.run([sys.executable, "-c", program], env=env, check=True, timeout=60)
+    finally:
+        collector.shutdown()
+        collector.server_close()
+
+    requests = [ExportTraceServiceRequest.FromString(body) for body in _Collector.bodies]
+    (resource_spans,) = [rs for request in requests for rs in request.resource_spans]
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["service.name"] == "otlp-probe"
+    (span,) = [span for scope in resource_spans.scope_spans for span in scope.spans]
+    assert span.name == "hello"
+    assert PHONE not in str(span)

@@ -1,4 +1,4 @@
-"""The embedded runner's configuration: ``deploy/embedded.toml`` plus environment overrides."""
+"""The embedded runner's configuration: the service catalogue, ``deploy/embedded.toml``, environment overrides."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from jinqiao.kit import catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +53,19 @@ def _port(env: str, default: int | None) -> int | None:
 
 
 def load() -> EmbeddedConfig:
-    """Read the file and apply the environment's overrides."""
+    """The catalogue's services with the file's overrides (``[service.<name>]``), then the environment's."""
     raw = tomllib.loads(config_path().read_text())
+    overrides = raw.get("service", {})
     services = []
-    for entry in raw.get("service", []):
-        name = entry["name"]
-        env = name.upper().replace("-", "_")
-        http = _port("JINQIAO_HTTP_PORT", entry.get("http_port")) if "http_port" in entry else None
+    for entry in catalog.load():
+        mine = overrides.get(entry.name, {})
+        env = entry.env_name
+        http = mine.get("http_port", entry.http_port)
         services.append(ServiceSpec(
-            name=name, module=entry["module"], database=bool(entry.get("database", False)),
-            grpc_port=_port(f"JINQIAO_{env}_GRPC_PORT", entry.get("grpc_port")), http_port=http,
-            metrics_port=_port(f"JINQIAO_{env}_METRICS_PORT", entry.get("metrics_port", 0)) or 0,
+            name=entry.name, module=entry.server, database=entry.database,
+            grpc_port=_port(f"JINQIAO_{env}_GRPC_PORT", mine.get("grpc_port", entry.grpc_port)),
+            http_port=_port("JINQIAO_HTTP_PORT", http) if http is not None else None,
+            metrics_port=_port(f"JINQIAO_{env}_METRICS_PORT", mine.get("metrics_port", entry.metrics_port)) or 0,
         ))
     demo = raw.get("demo", {})
     data_dir = Path(os.environ.get("JINQIAO_DATA_DIR") or Path.home() / ".local" / "share" / "jinqiao")

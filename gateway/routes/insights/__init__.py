@@ -1,0 +1,7 @@
+"""Routes fronting insights: aggregates for a province, city or county scope."""
+
+from __future__ import annotations
+
+from jinqiao.gateway.routes.insights import aggregates
+
+ROUTERS = [aggregates.router]

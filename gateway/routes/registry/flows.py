@@ -1,0 +1,401 @@
+"""Flows of a county's members: ``/api/v1/tenants/{tenant}/…`` over the registry's gRPC API.
+
+外出登记 (``members/{id}/flows``), the flow itself (``flows/{id}``: redirect, report-back, return, transfer),
+the fired policy timers, the county's policy, and what happens while away (活动记事本, 双向评议, 回归工程).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, Field
+
+from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.routes.registry.members import FlowStatusName, flow_status_in, flow_status_out
+from jinqiao.kit.regions import name_of
+from jinqiao.registry.v1 import flows_pb2
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["flows"])
+
+GradeName = Literal["excellent", "competent", "basically_competent", "incompetent"]
+
+
+def _ts(message: Message, field: str) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+class OutflowIn(BaseModel):
+    """外出登记: where, for whom, from when and for how long."""
+
+    destination_code: str = Field(min_length=1, max_length=6, description="流入地：省内县区或省外城市代码")
+    address: str = Field(min_length=1, max_length=100, description="流入地居住地址")
+    employer: str = Field(default="", max_length=100, description="工作单位")
+    industry: str = Field(min_length=1, max_length=100, description="从事行业")
+    start_date: str = Field(min_length=1, max_length=10, description="外出日期 YYYY-MM-DD")
+    expected_months: int = Field(ge=1, le=120, description="预计外出时长（月）")
+    contact_phone: str = Field(default="", max_length=32, description="外出期间联系电话（留空用本人手机）")
+
+
+class FlowOut(BaseModel):
+    """A flow as the origin county sees it (phone masked)."""
+
+    id: str
+    tenant_id: str
+    member_id: str
+    member_name: str
+    destination_code: str
+    destination_name: str
+    out_of_province: bool
+    address: str
+    employer: str
+    industry: str
+    start_date: str
+    expected_months: int
+    contact_phone_masked: str
+    status: str
+    attempt: int
+    certificate_serial: str
+    certificate_valid_until: str
+    placing_tenant_id: str
+    membership_id: str | None
+    org_id: str | None
+    org_name: str | None
+    placement_rule: str | None
+    placement_reason: str | None
+    refusal_reason: str | None
+    refusal_advice: str | None
+    offered_at: datetime | None
+    checked_in_at: datetime | None
+    check_in_method: str | None
+    last_report_date: str | None
+    closed_on: str | None
+    created_at: datetime | None
+    version: int
+    letter: str | None = None
+
+    @classmethod
+    def from_proto(cls, f: flows_pb2.Flow) -> FlowOut:
+        """Map the wire form."""
+        return cls(
+            id=f.id, tenant_id=f.tenant_id, member_id=f.member_id, member_name=f.member_name,
+            destination_code=f.destination_code, destination_name=f.destination_name,
+            out_of_province=f.out_of_province, address=f.address, employer=f.employer, industry=f.industry,
+            start_date=f.start_date, expected_months=f.expected_months, contact_phone_masked=f.contact_phone_masked,
+            status=flow_status_out(f.status), attempt=f.attempt, certificate_serial=f.certificate_serial,
+            certificate_valid_until=f.certificate_valid_until, placing_tenant_id=f.placing_tenant_id,
+            membership_id=f.membership_id or None, org_id=f.org_id or None, org_name=f.org_name or None,
+            placement_rule=f.placement_rule.lower() or None, placement_reason=f.placement_reason or None,
+            refusal_reason=f.refusal_reason or None, refusal_advice=f.refusal_advice or None,
+            offered_at=_ts(f, "offer_time"), checked_in_at=_ts(f, "check_in_time"),
+            check_in_method=f.check_in_method.lower() or None, last_report_date=f.last_report_date or None,
+            closed_on=f.closed_on or None, created_at=_ts(f, "create_time"), version=f.version,
+            letter=f.letter or None,
+        )
+
+
+class FlowPage(BaseModel):
+    """One page of flows."""
+
+    flows: list[FlowOut]
+    next_page_token: str
+
+
+@router.post("/members/{member_id}/flows", status_code=201, response_model=FlowOut)
+async def register_flow(
+    tenant: TenantDep, member_id: str, body: OutflowIn, who: CallerDep, gw: GatewayDep, response: Response,
+    idempotency_key: Annotated[str, Header(max_length=100)] = "",
+) -> FlowOut:
+    """外出登记: issues the 流动党员活动证 and the 证明信; the destination is asked to place the member."""
+    reply = await gw.clients.registry.RegisterFlow(
+        flows_pb2.RegisterFlowRequest(member_id=member_id, request_id=idempotency_key, **body.model_dump()),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    response.headers["Location"] = f"/api/v1/tenants/{tenant}/flows/{reply.flow.id}"
+    return FlowOut.from_proto(reply.flow)
+
+
+async def _list(gw: GatewayDep, who: CallerDep, request: flows_pb2.ListFlowsRequest) -> FlowPage:
+    reply = await gw.clients.registry.ListFlows(request, metadata=who.metadata, timeout=gw.clients.timeout)
+    return FlowPage(flows=[FlowOut.from_proto(f) for f in reply.flows], next_page_token=reply.next_page_token)
+
+
+@router.get("/members/{member_id}/flows", response_model=FlowPage)
+async def member_flows(tenant: TenantDep, member_id: str, who: CallerDep, gw: GatewayDep,
+                       page_size: Annotated[int, Query(ge=0, le=200)] = 50,
+                       page_token: Annotated[str, Query(max_length=200)] = "") -> FlowPage:
+    """A member's flows, newest first (members see their own)."""
+    return await _list(gw, who, flows_pb2.ListFlowsRequest(member_id=member_id, page_size=page_size,
+                                                           page_token=page_token))
+
+
+@router.get("/flows", response_model=FlowPage)
+async def list_flows(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+                     status: Annotated[list[FlowStatusName] | None, Query()] = None,
+                     destination_code: Annotated[str, Query(max_length=6)] = "",
+                     page_size: Annotated[int, Query(ge=0, le=200)] = 50,
+                     page_token: Annotated[str, Query(max_length=200)] = "") -> FlowPage:
+    """The county's flows, newest first, by status and destination."""
+    return await _list(gw, who, flows_pb2.ListFlowsRequest(
+        statuses=[flow_status_in(s) for s in status or []], destination_code=destination_code,
+        page_size=page_size, page_token=page_token,
+    ))
+
+
+@router.get("/flows/{flow_id}", response_model=FlowOut)
+async def get_flow(tenant: TenantDep, flow_id: str, who: CallerDep, gw: GatewayDep) -> FlowOut:
+    """One flow, with its 证明信."""
+    reply = await gw.clients.registry.GetFlow(flows_pb2.GetFlowRequest(id=flow_id), metadata=who.metadata,
+                                              timeout=gw.clients.timeout)
+    return FlowOut.from_proto(reply.flow)
+
+
+class RedirectIn(BaseModel):
+    """A new destination or employer (empty keeps the current one); empty body re-places after a refusal."""
+
+    destination_code: str = Field(default="", max_length=6)
+    address: str = Field(default="", max_length=100)
+    employer: str = Field(default="", max_length=100)
+    industry: str = Field(default="", max_length=100)
+
+
+@router.post("/flows/{flow_id}/redirect", response_model=FlowOut)
+async def redirect_flow(tenant: TenantDep, flow_id: str, body: RedirectIn, who: CallerDep,
+                        gw: GatewayDep) -> FlowOut:
+    """Ask for a new placement (变更流入地或工作单位、被拒收后重新安置)."""
+    reply = await gw.clients.registry.RedirectFlow(flows_pb2.RedirectFlowRequest(id=flow_id, **body.model_dump()),
+                                                   metadata=who.metadata, timeout=gw.clients.timeout)
+    return FlowOut.from_proto(reply.flow)
+
+
+class ReportBackIn(BaseModel):
+    """A report to the home branch."""
+
+    report_date: str = Field(default="", max_length=10, description="汇报日期（默认今天）")
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/flows/{flow_id}/report-back", response_model=FlowOut)
+async def report_back(tenant: TenantDep, flow_id: str, body: ReportBackIn, who: CallerDep, gw: GatewayDep) -> FlowOut:
+    """The member reported to the home branch (每年至少一次)."""
+    reply = await gw.clients.registry.ReportBack(flows_pb2.ReportBackRequest(id=flow_id, **body.model_dump()),
+                                                 metadata=who.metadata, timeout=gw.clients.timeout)
+    return FlowOut.from_proto(reply.flow)
+
+
+class ReturneeFactsIn(BaseModel):
+    """回归工程: what the returnee did at home."""
+
+    started_business: bool = False
+    business_name: str = Field(default="", max_length=100)
+    joined_reserve_pool: bool = False
+    elected_village_committee: bool = False
+    village_post: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class ReturnIn(BaseModel):
+    """Coming home."""
+
+    return_date: str = Field(default="", max_length=10, description="返乡日期（默认今天）")
+    facts: ReturneeFactsIn = Field(default_factory=ReturneeFactsIn)
+
+
+@router.post("/flows/{flow_id}/return", response_model=FlowOut)
+async def return_flow(tenant: TenantDep, flow_id: str, body: ReturnIn, who: CallerDep, gw: GatewayDep) -> FlowOut:
+    """回归: close the flow; the destination closes its temporary membership."""
+    reply = await gw.clients.registry.ReturnFlow(
+        flows_pb2.ReturnFlowRequest(id=flow_id, return_date=body.return_date,
+                                    facts=flows_pb2.ReturneeFacts(**body.facts.model_dump())),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return FlowOut.from_proto(reply.flow)
+
+
+class TransferIn(BaseModel):
+    """A formal transfer."""
+
+    transfer_date: str = Field(default="", max_length=10, description="转接日期（默认今天）")
+
+
+@router.post("/flows/{flow_id}/transfer", response_model=FlowOut)
+async def transfer_flow(tenant: TenantDep, flow_id: str, body: TransferIn, who: CallerDep, gw: GatewayDep) -> FlowOut:
+    """转出: the destination county takes the member on as its own."""
+    reply = await gw.clients.registry.TransferFlow(flows_pb2.TransferFlowRequest(id=flow_id, **body.model_dump()),
+                                                   metadata=who.metadata, timeout=gw.clients.timeout)
+    return FlowOut.from_proto(reply.flow)
+
+
+class AlertOut(BaseModel):
+    """A policy timer that fired."""
+
+    flow_id: str
+    member_id: str
+    member_name: str
+    timer: str
+    level: int
+    due_date: str
+    fired_at: datetime
+
+
+@router.get("/flow-alerts", response_model=list[AlertOut])
+async def flow_alerts(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+                      flow_id: Annotated[str, Query(max_length=36)] = "",
+                      timer: Annotated[str, Query(max_length=30)] = "") -> list[AlertOut]:
+    """Fired policy timers (报到逾期、活动证到期、年度汇报、应转尽转), newest first."""
+    reply = await gw.clients.registry.ListFlowAlerts(flows_pb2.ListFlowAlertsRequest(flow_id=flow_id, timer=timer),
+                                                     metadata=who.metadata, timeout=gw.clients.timeout)
+    return [AlertOut(flow_id=a.flow_id, member_id=a.member_id, member_name=a.member_name, timer=a.timer.lower(),
+                     level=a.level, due_date=a.due_date, fired_at=a.fire_time.ToDatetime(tzinfo=UTC))
+            for a in reply.alerts]
+
+
+class PolicyBody(BaseModel):
+    """The county's policy timers."""
+
+    check_in_days: int = Field(ge=1, le=365, description="外出后多少天未报到即逾期")
+    escalate_township_days: int = Field(ge=1, le=365, description="逾期后多少天上报乡镇")
+    escalate_county_days: int = Field(ge=1, le=365, description="再过多少天上报县委组织部")
+    certificate_months: int = Field(ge=1, le=36, description="活动证有效期（月）")
+    report_back_months: int = Field(ge=1, le=24, description="汇报间隔（月）")
+    transfer_due_months: int = Field(ge=1, le=60, description="固定流入地满多少月应转尽转")
+    placement_timeout_hours: int = Field(ge=1, le=720, description="流入地多少小时未答复即重新请求")
+    is_default: bool = False
+
+
+@router.get("/flow-policy", response_model=PolicyBody)
+async def get_policy(tenant: TenantDep, who: CallerDep, gw: GatewayDep) -> PolicyBody:
+    """The county's policy timers."""
+    reply = await gw.clients.registry.GetFlowPolicy(flows_pb2.GetFlowPolicyRequest(), metadata=who.metadata,
+                                                    timeout=gw.clients.timeout)
+    return PolicyBody(**{k: getattr(reply.policy, k) for k in PolicyBody.model_fields})
+
+
+@router.put("/flow-policy", response_model=PolicyBody)
+async def put_policy(tenant: TenantDep, body: PolicyBody, who: CallerDep, gw: GatewayDep) -> PolicyBody:
+    """Replace the county's policy timers."""
+    reply = await gw.clients.registry.UpdateFlowPolicy(
+        flows_pb2.UpdateFlowPolicyRequest(policy=flows_pb2.FlowPolicy(**body.model_dump(exclude={"is_default"}))),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return PolicyBody(**{k: getattr(reply.policy, k) for k in PolicyBody.model_fields})
+
+
+class NotebookEntryOut(BaseModel):
+    """One 活动记事本 entry, checked by the organisation that recorded it."""
+
+    id: str
+    occurred_on: str
+    title: str
+    note: str
+    org_name: str
+    source: str
+    verified: bool
+
+
+@router.get("/members/{member_id}/activities", response_model=list[NotebookEntryOut])
+async def activities(tenant: TenantDep, member_id: str, who: CallerDep, gw: GatewayDep) -> list[NotebookEntryOut]:
+    """A member's 活动记事本 (members see their own)."""
+    reply = await gw.clients.registry.ListActivities(flows_pb2.ListActivitiesRequest(member_id=member_id),
+                                                     metadata=who.metadata, timeout=gw.clients.timeout)
+    return [NotebookEntryOut(id=a.id, occurred_on=a.occurred_on, title=a.title, note=a.note, org_name=a.org_name,
+                        source=a.source.lower(), verified=a.verified) for a in reply.activities]
+
+
+def _grade(value: flows_pb2.Grade.ValueType) -> str | None:
+    return flows_pb2.Grade.Name(value).removeprefix("GRADE_").lower() if value else None
+
+
+class EvaluationOut(BaseModel):
+    """双向评议 of one year: both sides and the merged grade."""
+
+    year: int
+    destination_grade: str | None
+    destination_comment: str
+    destination_org_name: str
+    home_grade: str | None
+    home_comment: str
+    final_grade: str | None
+    complete: bool
+
+    @classmethod
+    def from_proto(cls, e: flows_pb2.Evaluation) -> EvaluationOut:
+        """Map the wire form."""
+        return cls(year=e.year, destination_grade=_grade(e.destination_grade),
+                   destination_comment=e.destination_comment, destination_org_name=e.destination_org_name,
+                   home_grade=_grade(e.home_grade),
+                   home_comment=e.home_comment, final_grade=_grade(e.final_grade), complete=e.complete)
+
+
+class HomeAssessmentIn(BaseModel):
+    """The home branch's assessment."""
+
+    year: int = Field(ge=2000, le=2100)
+    grade: GradeName
+    comment: str = Field(default="", max_length=500)
+
+
+@router.get("/members/{member_id}/evaluations", response_model=list[EvaluationOut])
+async def evaluations(tenant: TenantDep, member_id: str, who: CallerDep, gw: GatewayDep) -> list[EvaluationOut]:
+    """A member's yearly 双向评议, newest first."""
+    reply = await gw.clients.registry.ListEvaluations(flows_pb2.ListEvaluationsRequest(member_id=member_id),
+                                                      metadata=who.metadata, timeout=gw.clients.timeout)
+    return [EvaluationOut.from_proto(e) for e in reply.evaluations]
+
+
+@router.post("/members/{member_id}/evaluations", response_model=EvaluationOut)
+async def home_assessment(tenant: TenantDep, member_id: str, body: HomeAssessmentIn, who: CallerDep,
+                          gw: GatewayDep) -> EvaluationOut:
+    """Record the home branch's side; the evaluation merges it with the destination's."""
+    reply = await gw.clients.registry.RecordHomeAssessment(
+        flows_pb2.RecordHomeAssessmentRequest(member_id=member_id, year=body.year, comment=body.comment,
+                                              grade=flows_pb2.Grade.Value(f"GRADE_{body.grade.upper()}")),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return EvaluationOut.from_proto(reply.evaluation)
+
+
+class ReturneeOut(BaseModel):
+    """A returnee (回归工程)."""
+
+    member_id: str
+    member_name: str
+    flow_id: str
+    destination_code: str
+    destination_name: str
+    return_date: str
+    township: str
+    village: str
+    facts: ReturneeFactsIn
+
+
+class ReturneePage(BaseModel):
+    """One page of returnees."""
+
+    returnees: list[ReturneeOut]
+    next_page_token: str
+
+
+@router.get("/returnees", response_model=ReturneePage)
+async def returnees(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+                    page_size: Annotated[int, Query(ge=0, le=200)] = 50,
+                    page_token: Annotated[str, Query(max_length=200)] = "") -> ReturneePage:
+    """The county's returnees, newest first."""
+    reply = await gw.clients.registry.ListReturnees(
+        flows_pb2.ListReturneesRequest(page_size=page_size, page_token=page_token), metadata=who.metadata,
+        timeout=gw.clients.timeout,
+    )
+    return ReturneePage(next_page_token=reply.next_page_token, returnees=[ReturneeOut(
+        member_id=r.member_id, member_name=r.member_name, flow_id=r.flow_id, destination_code=r.destination_code,
+        destination_name=name_of(r.destination_code), return_date=r.return_date, township=r.township,
+        village=r.village, facts=ReturneeFactsIn(
+            started_business=r.facts.started_business, business_name=r.facts.business_name,
+            joined_reserve_pool=r.facts.joined_reserve_pool,
+            elected_village_committee=r.facts.elected_village_committee, village_post=r.facts.village_post,
+            note=r.facts.note)) for r in reply.returnees])

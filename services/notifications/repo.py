@@ -1,0 +1,3 @@
+"""Notifications repository: SQL inside the caller's unit of work."""
+
+from __future__ import annotations

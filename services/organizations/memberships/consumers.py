@@ -1,0 +1,70 @@
+"""Organisations event subscriptions: the placing county's side of the cross-county flow (DESIGN §3)."""
+
+from __future__ import annotations
+
+from jinqiao.events.v1 import registry_events_pb2 as registry_events
+from jinqiao.kit import broker as kit_broker
+from jinqiao.kit.broker import Delivery
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.process import ServiceContext
+from jinqiao.organizations.deps import OrgDeps
+from jinqiao.organizations.memberships import service
+
+PLACEMENT = "organizations-placement"
+# A durable consumer has one filter subject, so the redirected attempts have a consumer of their own.
+PLACEMENT_REDIRECTED = "organizations-placement-redirected"
+REDIRECT_CLOSE = "organizations-redirect-close"
+FLOW_CLOSED = "organizations-flow-closed"
+
+
+def _placing(event: registry_events.FlowRegistered | registry_events.FlowRedirected) -> str:
+    """The county whose organisations place the member (the destination, or the origin outside the province)."""
+    return event.handover.placing_tenant_id
+
+
+def _previous_placing(event: registry_events.FlowRedirected) -> str:
+    """The county that placed the previous attempt; an old producer that leaves it empty means the same county."""
+    return event.previous_placing_tenant_id or event.handover.placing_tenant_id
+
+
+def _closing(event: registry_events.FlowClosed) -> str:
+    """The county holding the flow's membership."""
+    return event.placing_tenant_id
+
+
+def handlers(deps: OrgDeps) -> dict[str, kit_broker.Handler]:
+    """The handler of each consumer, bound to the use cases' dependencies: decode, then one use-case call."""
+
+    def placement(consumer: str) -> kit_broker.Handler:
+        async def handle(uow: UnitOfWork, event: registry_events.FlowRegistered | registry_events.FlowRedirected,
+                         delivery: Delivery) -> None:
+            await service.open_membership(
+                deps=deps, uow=uow, consumer=consumer, origin_tenant_id=delivery.tenant, flow_id=event.flow_id,
+                member_id=event.member_id, attempt=event.attempt, handover=event.handover,
+            )
+
+        return handle
+
+    async def redirect_close(uow: UnitOfWork, event: registry_events.FlowRedirected, delivery: Delivery) -> None:
+        await service.close_superseded(uow=uow, consumer=REDIRECT_CLOSE, flow_id=event.flow_id, attempt=event.attempt)
+
+    async def flow_closed(uow: UnitOfWork, event: registry_events.FlowClosed, delivery: Delivery) -> None:
+        await service.close_flow(uow=uow, consumer=FLOW_CLOSED, flow_id=event.flow_id, reason=event.reason)
+
+    return {PLACEMENT: placement(PLACEMENT), PLACEMENT_REDIRECTED: placement(PLACEMENT_REDIRECTED),
+            REDIRECT_CLOSE: redirect_close, FLOW_CLOSED: flow_closed}
+
+
+async def subscribe_all(ctx: ServiceContext, deps: OrgDeps) -> None:
+    """Declare the registry's stream and register every durable consumer, each routed to the county it writes in."""
+    await kit_broker.ensure_stream(ctx.broker, service="registry")
+    bound = handlers(deps)
+    wiring: list[tuple[str, type, kit_broker.Route]] = [
+        (PLACEMENT, registry_events.FlowRegistered, _placing),
+        (PLACEMENT_REDIRECTED, registry_events.FlowRedirected, _placing),
+        (REDIRECT_CLOSE, registry_events.FlowRedirected, _previous_placing),
+        (FLOW_CLOSED, registry_events.FlowClosed, _closing),
+    ]
+    for consumer, event, route in wiring:
+        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service="registry", event=event,
+                             handler=bound[consumer], retry=ctx.retry_policy(), route=route)

@@ -1,0 +1,1 @@
+"""Officers, their appointments, and the grids (网格) they lead."""

@@ -1,0 +1,114 @@
+"""Officers' use cases: appointments (任职, 离任) and the grids officers lead."""
+
+from __future__ import annotations
+
+import uuid
+
+from jinqiao.kit import pii
+from jinqiao.kit.auth import Principal
+from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from jinqiao.kit.usecases import parse_id, record_act, require_tenant
+from jinqiao.organizations.deps import SERVICE, OrgDeps
+from jinqiao.organizations.officers import domain, repo
+from jinqiao.organizations.orgs import domain as orgs
+from jinqiao.organizations.orgs import service as org_scope
+
+
+async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, position: int, officer_id: str,
+                          name: str, phone: str, start_date: str) -> domain.Appointment:
+    """Appoint a person (recorded now, or already on record) to a position; the phone is encrypted at rest."""
+    orgs.ensure_may_write(principal.role)
+    start = domain.parse_date(start_date, field="start_date", today=deps.clock().date())
+    new = None if officer_id else domain.validate_new_officer(name=name, phone=phone)
+    appointment_id = str(uuid.uuid4())
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        org = (await org_scope.load(uow, principal, org_id)).org
+        parsed = domain.parse_position(position, org_kind=org.kind)
+        if new is None:
+            person = parse_id(officer_id, field="officer_id")
+            if not await repo.officer_exists(uow, officer_id=person):
+                raise InvalidArgument.field("officer_id", "本县没有该人员记录")
+        else:
+            person = str(uuid.uuid4())
+            await repo.insert_officer(
+                uow, officer_id=person, name=new.name, phone_masked=pii.mask_phone(new.phone),
+                phone_enc=deps.cipher.encrypt(new.phone, tenant=uow.tenant, table="officers", column="phone",
+                                              row=person),
+            )
+        await repo.insert_appointment(uow, appointment_id=appointment_id, officer_id=person, org_id=org.id,
+                                      position=parsed, start=start)
+        result = await repo.appointment(uow, appointment_id=appointment_id)
+        await record_act(uow, principal, service=SERVICE, action="officer.appoint", object_type="appointment",
+                         object_id=appointment_id, reason=parsed.name)
+        await uow.commit()
+    assert result is not None
+    return result
+
+
+async def end_appointment(*, deps: OrgDeps, principal: Principal, appointment_id: str,
+                          end_date: str) -> domain.Appointment:
+    """Close an appointment (离任); it stays in the history."""
+    orgs.ensure_may_write(principal.role)
+    end = domain.parse_date(end_date, field="end_date", today=deps.clock().date())
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        found = await repo.appointment(uow, appointment_id=parse_id(appointment_id, what="该任职记录"))
+        if found is None:
+            raise NotFound("未找到该任职记录")
+        await org_scope.load(uow, principal, found.org_id)
+        if found.end_date is not None:
+            raise FailedPrecondition("该任职已结束")
+        if end < found.start_date:
+            raise InvalidArgument.field("end_date", "离任日期不能早于任职日期")
+        await repo.end_appointment(uow, appointment_id=found.id, end=end)
+        result = await repo.appointment(uow, appointment_id=found.id)
+        await record_act(uow, principal, service=SERVICE, action="officer.end", object_type="appointment",
+                         object_id=found.id)
+        await uow.commit()
+    assert result is not None
+    return result
+
+
+async def list_appointments(*, deps: OrgDeps, principal: Principal, org_id: str, positions: list[int],
+                            include_history: bool) -> list[domain.Appointment]:
+    """An organisation's officers, or every appointment of some positions across the county (for ledgers)."""
+    orgs.ensure_may_read(principal.role)
+    try:
+        parsed = [int(domain.Position(p)) for p in positions]
+    except ValueError:
+        raise InvalidArgument.field("positions", "职务无效") from None
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        if org_id:
+            org_key: str | None = (await org_scope.load(uow, principal, org_id)).org.id
+        elif await org_scope.scope_path(uow, principal) is not None:
+            raise InvalidArgument.field("org_id", "须指定组织")
+        else:
+            org_key = None
+        return await repo.appointments(uow, org_id=org_key, positions=parsed, include_history=include_history)
+
+
+async def create_grid(*, deps: OrgDeps, principal: Principal, org_id: str, name: str, leader_officer_id: str,
+                      addresses: list[str], member_ids: list[str]) -> domain.Grid:
+    """Draw a grid under a station or township, led by an officer on record (网格长)."""
+    orgs.ensure_may_write(principal.role)
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        org = (await org_scope.load(uow, principal, org_id)).org
+        clean, areas, members = domain.validate_grid(name=name, org_kind=org.kind, addresses=addresses,
+                                                     member_ids=member_ids)
+        leader = parse_id(leader_officer_id, field="leader_officer_id") if leader_officer_id else None
+        if leader and not await repo.officer_exists(uow, officer_id=leader):
+            raise InvalidArgument.field("leader_officer_id", "本县没有该人员记录")
+        grid_id = str(uuid.uuid4())
+        grid = await repo.insert_grid(uow, grid_id=grid_id, org_id=org.id, name=clean, leader_officer_id=leader,
+                                      addresses=areas, member_ids=members)
+        await record_act(uow, principal, service=SERVICE, action="grid.create", object_type="grid",
+                         object_id=grid_id)
+        await uow.commit()
+    return grid
+
+
+async def list_grids(*, deps: OrgDeps, principal: Principal, org_id: str) -> list[domain.Grid]:
+    """The grids of a station or township."""
+    orgs.ensure_may_read(principal.role)
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        org = (await org_scope.load(uow, principal, org_id)).org
+        return await repo.grids(uow, org_id=org.id)

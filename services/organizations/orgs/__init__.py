@@ -1,0 +1,1 @@
+"""The organisation tree: founding, renaming, moving, dissolving, browsing and searching organisations."""

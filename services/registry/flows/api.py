@@ -1,0 +1,196 @@
+"""Registry gRPC methods for flows (mixed into the servicer): unpack, one use-case call, map back."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+
+from jinqiao.kit.grpcserver import current_principal
+from jinqiao.kit.grpcwrap import Context
+from jinqiao.kit.regions import name_of
+from jinqiao.registry.deps import RegistryDeps
+from jinqiao.registry.flows import domain as flows
+from jinqiao.registry.flows import service as flow_service
+from jinqiao.registry.v1 import flows_pb2
+
+
+def _iso(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def flow_to_proto(flow: flows.Flow, *, letter: str = "") -> flows_pb2.Flow:
+    """The wire form of a flow (contact phone masked)."""
+    message = flows_pb2.Flow(
+        id=flow.id, tenant_id=flow.tenant_id, member_id=flow.member_id, member_name=flow.member_name,
+        destination_code=flow.destination_code, destination_name=name_of(flow.destination_code),
+        out_of_province=flow.out_of_province, address=flow.address, employer=flow.employer, industry=flow.industry,
+        start_date=flow.start_date.isoformat(), expected_months=flow.expected_months,
+        contact_phone_masked=flow.contact_phone_masked, status=flows_pb2.FlowStatus.ValueType(flow.status),
+        attempt=flow.attempt,
+        certificate_serial=flow.certificate_serial, certificate_valid_until=flow.certificate_valid_until.isoformat(),
+        placing_tenant_id=flow.placing_tenant_id, membership_id=flow.membership_id or "", org_id=flow.org_id or "",
+        org_name=flow.org_name, placement_rule=flow.placement_rule, placement_reason=flow.placement_reason,
+        refusal_reason=flow.refusal_reason, refusal_advice=flow.refusal_advice, check_in_method=flow.check_in_method,
+        last_report_date=_iso(flow.last_report_date), closed_on=_iso(flow.closed_on), version=flow.version,
+        letter=letter,
+    )
+    for field, value in (("offer_time", flow.offered_at), ("check_in_time", flow.checked_in_at),
+                         ("create_time", flow.created_at)):
+        if value is not None:
+            getattr(message, field).FromDatetime(value)
+    return message
+
+
+def _policy_to_proto(policy: flows.Policy) -> flows_pb2.FlowPolicy:
+    return flows_pb2.FlowPolicy(**{k: getattr(policy, k) for k in flows_pb2.FlowPolicy.DESCRIPTOR.fields_by_name})
+
+
+def _evaluation(e: flows.Evaluation) -> flows_pb2.Evaluation:
+    final, complete = e.final
+    return flows_pb2.Evaluation(
+        member_id=e.member_id, year=e.year, destination_grade=flows_pb2.Grade.ValueType(e.destination_grade),
+        destination_comment=e.destination_comment, destination_org_name=e.destination_org_name,
+        home_grade=flows_pb2.Grade.ValueType(e.home_grade), home_comment=e.home_comment,
+        final_grade=flows_pb2.Grade.ValueType(final), complete=complete,
+    )
+
+
+def _facts(facts: flows.ReturneeFacts) -> flows_pb2.ReturneeFacts:
+    return flows_pb2.ReturneeFacts(**{f.name: getattr(facts, f.name) for f in fields(facts)})
+
+
+class FlowsApi:
+    """Flows, their alerts and policy, the activity notebook, 双向评议 and returnees."""
+
+    _deps: RegistryDeps
+
+    async def RegisterFlow(
+        self, request: flows_pb2.RegisterFlowRequest, context: Context
+    ) -> flows_pb2.RegisterFlowResponse:
+        """外出登记."""
+        flow, letter = await flow_service.register_flow(
+            deps=self._deps, principal=current_principal(), member_id=request.member_id,
+            data=flow_service.OutflowInput(
+                destination_code=request.destination_code, address=request.address, employer=request.employer,
+                industry=request.industry, start_date=request.start_date, expected_months=request.expected_months,
+                contact_phone=request.contact_phone,
+            ), request_id=request.request_id,
+        )
+        return flows_pb2.RegisterFlowResponse(flow=flow_to_proto(flow, letter=letter))
+
+    async def GetFlow(self, request: flows_pb2.GetFlowRequest,
+                      context: Context) -> flows_pb2.GetFlowResponse:
+        """One flow."""
+        flow, letter = await flow_service.get_flow(deps=self._deps, principal=current_principal(), flow_id=request.id)
+        return flows_pb2.GetFlowResponse(flow=flow_to_proto(flow, letter=letter))
+
+    async def ListFlows(self, request: flows_pb2.ListFlowsRequest,
+                        context: Context) -> flows_pb2.ListFlowsResponse:
+        """A page of flows."""
+        page, token = await flow_service.list_flows(
+            deps=self._deps, principal=current_principal(), member_id=request.member_id,
+            statuses=list(request.statuses), destination_code=request.destination_code,
+            page_size=request.page_size, page_token=request.page_token,
+        )
+        return flows_pb2.ListFlowsResponse(flows=[flow_to_proto(f) for f in page], next_page_token=token)
+
+    async def RedirectFlow(self, request: flows_pb2.RedirectFlowRequest,
+                           context: Context) -> flows_pb2.RedirectFlowResponse:
+        """A new placement."""
+        flow = await flow_service.redirect_flow(
+            deps=self._deps, principal=current_principal(), flow_id=request.id,
+            destination_code=request.destination_code, address=request.address, employer=request.employer,
+            industry=request.industry,
+        )
+        return flows_pb2.RedirectFlowResponse(flow=flow_to_proto(flow))
+
+    async def ReportBack(self, request: flows_pb2.ReportBackRequest,
+                         context: Context) -> flows_pb2.ReportBackResponse:
+        """The yearly report to the home branch."""
+        flow = await flow_service.report_back(deps=self._deps, principal=current_principal(), flow_id=request.id,
+                                              report_date=request.report_date, note=request.note)
+        return flows_pb2.ReportBackResponse(flow=flow_to_proto(flow))
+
+    async def ReturnFlow(self, request: flows_pb2.ReturnFlowRequest,
+                         context: Context) -> flows_pb2.ReturnFlowResponse:
+        """回归."""
+        f = request.facts
+        flow = await flow_service.return_flow(
+            deps=self._deps, principal=current_principal(), flow_id=request.id, return_date=request.return_date,
+            facts=flows.ReturneeFacts(
+                started_business=f.started_business, business_name=f.business_name,
+                joined_reserve_pool=f.joined_reserve_pool, elected_village_committee=f.elected_village_committee,
+                village_post=f.village_post, note=f.note,
+            ),
+        )
+        return flows_pb2.ReturnFlowResponse(flow=flow_to_proto(flow))
+
+    async def TransferFlow(self, request: flows_pb2.TransferFlowRequest,
+                           context: Context) -> flows_pb2.TransferFlowResponse:
+        """转出."""
+        flow = await flow_service.transfer_flow(deps=self._deps, principal=current_principal(), flow_id=request.id,
+                                                transfer_date=request.transfer_date)
+        return flows_pb2.TransferFlowResponse(flow=flow_to_proto(flow))
+
+    async def ListFlowAlerts(self, request: flows_pb2.ListFlowAlertsRequest,
+                             context: Context) -> flows_pb2.ListFlowAlertsResponse:
+        """Fired policy timers."""
+        alerts = await flow_service.list_alerts(deps=self._deps, principal=current_principal(),
+                                                flow_id=request.flow_id, timer=request.timer)
+        response = flows_pb2.ListFlowAlertsResponse()
+        for a in alerts:
+            alert = response.alerts.add(flow_id=a.flow_id, member_id=a.member_id, member_name=a.member_name,
+                                        timer=a.timer, level=a.level, due_date=a.due_date.isoformat())
+            alert.fire_time.FromDatetime(a.fired_at)
+        return response
+
+    async def GetFlowPolicy(self, request: flows_pb2.GetFlowPolicyRequest,
+                            context: Context) -> flows_pb2.GetFlowPolicyResponse:
+        """The county's policy timers."""
+        policy = await flow_service.get_policy(deps=self._deps, principal=current_principal())
+        return flows_pb2.GetFlowPolicyResponse(policy=_policy_to_proto(policy))
+
+    async def UpdateFlowPolicy(self, request: flows_pb2.UpdateFlowPolicyRequest,
+                               context: Context) -> flows_pb2.UpdateFlowPolicyResponse:
+        """Replace the county's policy timers."""
+        p = request.policy
+        values = {k: getattr(p, k) for k in flows_pb2.FlowPolicy.DESCRIPTOR.fields_by_name if k != "is_default"}
+        policy = await flow_service.update_policy(deps=self._deps, principal=current_principal(), values=values)
+        return flows_pb2.UpdateFlowPolicyResponse(policy=_policy_to_proto(policy))
+
+    async def ListActivities(self, request: flows_pb2.ListActivitiesRequest,
+                             context: Context) -> flows_pb2.ListActivitiesResponse:
+        """A member's 活动记事本."""
+        activities = await flow_service.list_activities(deps=self._deps, principal=current_principal(),
+                                                        member_id=request.member_id)
+        return flows_pb2.ListActivitiesResponse(activities=[flows_pb2.Activity(
+            id=a.id, occurred_on=a.occurred_on.isoformat(), title=a.title, note=a.note, org_name=a.org_name,
+            source=a.source, verified=a.verified) for a in activities])
+
+    async def RecordHomeAssessment(self, request: flows_pb2.RecordHomeAssessmentRequest,
+                                   context: Context) -> flows_pb2.RecordHomeAssessmentResponse:
+        """The home branch's side of 双向评议."""
+        evaluation = await flow_service.record_home_assessment(
+            deps=self._deps, principal=current_principal(), member_id=request.member_id, year=request.year,
+            grade=request.grade, comment=request.comment,
+        )
+        return flows_pb2.RecordHomeAssessmentResponse(evaluation=_evaluation(evaluation))
+
+    async def ListEvaluations(self, request: flows_pb2.ListEvaluationsRequest,
+                              context: Context) -> flows_pb2.ListEvaluationsResponse:
+        """Yearly evaluations."""
+        evaluations = await flow_service.list_evaluations(deps=self._deps, principal=current_principal(),
+                                                          member_id=request.member_id)
+        return flows_pb2.ListEvaluationsResponse(evaluations=[_evaluation(e) for e in evaluations])
+
+    async def ListReturnees(self, request: flows_pb2.ListReturneesRequest,
+                            context: Context) -> flows_pb2.ListReturneesResponse:
+        """Returnees (回归工程)."""
+        returnees, token = await flow_service.list_returnees(deps=self._deps, principal=current_principal(),
+                                                             page_size=request.page_size,
+                                                             page_token=request.page_token)
+        return flows_pb2.ListReturneesResponse(next_page_token=token, returnees=[flows_pb2.Returnee(
+            member_id=r.member_id, member_name=r.member_name, flow_id=r.flow_id, destination_code=r.destination_code,
+            return_date=r.return_date.isoformat(), facts=_facts(r.facts), township=r.township, village=r.village)
+            for r in returnees])
+

@@ -1,0 +1,229 @@
+"""Flows repository: SQL over the unit of work's connection (RLS already scopes it to one county)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import asyncpg
+
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.errors import AlreadyExists
+from jinqiao.registry.flows.domain import OPEN, Activity, Alert, Evaluation, Policy, Returnee, ReturneeFacts
+from jinqiao.registry.flows.models import FLOW_COLUMNS, FLOW_FIELDS, FlowRow
+
+_FLOW_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(FLOW_FIELDS) + 1))
+_OPEN = [int(s) for s in OPEN]
+_FACTS = tuple(ReturneeFacts.__dataclass_fields__)
+
+
+
+async def next_certificate_number(uow: UnitOfWork, *, year: int) -> int:
+    """The next 活动证 number of the county's year (the row lock serialises concurrent issues)."""
+    return int(await uow.conn.fetchval(
+        "INSERT INTO certificate_counters (tenant_id, year, last) VALUES ($1, $2, 1) ON CONFLICT (tenant_id, year)"
+        " DO UPDATE SET last = certificate_counters.last + 1 RETURNING last",
+        uow.tenant, year,
+    ))
+
+
+async def insert_flow(uow: UnitOfWork, *, row: FlowRow) -> None:
+    """Insert a flow; a second open flow of the same member is refused."""
+    try:
+        await uow.conn.execute(f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})", *row.values())
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "flows_one_open":
+            raise AlreadyExists("该党员已有未结束的外出登记") from exc
+        raise
+
+
+async def get_flow(uow: UnitOfWork, *, flow_id: str, for_update: bool = False) -> tuple[FlowRow, str] | None:
+    """A flow with its member's name, or None."""
+    lock = " FOR UPDATE OF f" if for_update else ""
+    record = await uow.conn.fetchrow(
+        f"SELECT f.*, m.name AS member_name FROM flows f JOIN members m ON m.tenant_id = f.tenant_id"
+        f" AND m.id = f.member_id WHERE f.id = $1{lock}", flow_id,
+    )
+    return (FlowRow.from_record(record), record["member_name"]) if record else None
+
+
+async def lock_request_id(uow: UnitOfWork, *, request_id: str) -> None:
+    """Serialise concurrent requests carrying the same idempotency key until this transaction ends.
+
+    The key is the one member registration takes (``registry.request``), as before the split into concepts.
+    """
+    await uow.conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('registry.request:' || $1 || ':' || $2, 0))",
+        uow.tenant, request_id,
+    )
+
+
+async def flow_by_request_id(uow: UnitOfWork, *, request_id: str) -> str | None:
+    """The flow an earlier request with this idempotency key registered, if any."""
+    found = await uow.conn.fetchval("SELECT id FROM flows WHERE request_id = $1", request_id)
+    return str(found) if found else None
+
+
+async def update_flow(uow: UnitOfWork, *, flow_id: str, changes: dict[str, object]) -> None:
+    """Write changed columns and bump the version."""
+    names = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    await uow.conn.execute(
+        f"UPDATE flows SET {assignments}, version = version + 1, updated_at = now() WHERE id = $1",
+        flow_id, *changes.values(),
+    )
+
+
+async def list_flows(uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int, member_id: str | None,
+                     statuses: Sequence[int], destination_code: str) -> list[tuple[FlowRow, str]]:
+    """A page of flows with their members' names, newest first."""
+    records = await uow.conn.fetch(
+        "SELECT f.*, m.name AS member_name FROM flows f JOIN members m ON m.tenant_id = f.tenant_id"
+        " AND m.id = f.member_id WHERE ($1::uuid IS NULL OR f.member_id = $1)"
+        " AND (cardinality($2::smallint[]) = 0 OR f.status = ANY($2::smallint[]))"
+        " AND ($3 = '' OR f.destination_code = $3)"
+        " AND ($4::timestamptz IS NULL OR (f.created_at, f.id) < ($4, $5::uuid))"
+        " ORDER BY f.created_at DESC, f.id DESC LIMIT $6",
+        member_id, list(statuses), destination_code, after[0] if after else None, after[1] if after else None,
+        limit,
+    )
+    return [(FlowRow.from_record(r), r["member_name"]) for r in records]
+
+
+async def open_flows(uow: UnitOfWork) -> list[tuple[FlowRow, str]]:
+    """Every open flow of the county (the timers' sweep)."""
+    records = await uow.conn.fetch(
+        "SELECT f.*, m.name AS member_name FROM flows f JOIN members m ON m.tenant_id = f.tenant_id"
+        " AND m.id = f.member_id WHERE f.status = ANY($1::smallint[]) ORDER BY f.created_at",
+        _OPEN,
+    )
+    return [(FlowRow.from_record(r), r["member_name"]) for r in records]
+
+
+async def counties_with_open_flows_all_tenants(conn: asyncpg.Connection) -> list[str]:
+    """The counties the timers must visit; a SECURITY DEFINER function names them and nothing else."""
+    return [r[0] for r in await conn.fetch("SELECT * FROM counties_with_open_flows_all_tenants()")]
+
+
+async def policy(uow: UnitOfWork) -> Policy:
+    """The county's policy timers, or the defaults."""
+    record = await uow.conn.fetchrow("SELECT * FROM flow_policies WHERE tenant_id = $1", uow.tenant)
+    if record is None:
+        return Policy()
+    return Policy(**{k: record[k] for k in Policy.__dataclass_fields__ if k != "is_default"}, is_default=False)
+
+
+async def save_policy(uow: UnitOfWork, *, policy: Policy) -> None:
+    """Replace the county's policy timers."""
+    await uow.conn.execute(
+        "INSERT INTO flow_policies (tenant_id, check_in_days, escalate_township_days, escalate_county_days,"
+        " certificate_months, report_back_months, transfer_due_months, placement_timeout_hours)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id) DO UPDATE SET"
+        " check_in_days = $2, escalate_township_days = $3, escalate_county_days = $4, certificate_months = $5,"
+        " report_back_months = $6, transfer_due_months = $7, placement_timeout_hours = $8, updated_at = now()",
+        uow.tenant, policy.check_in_days, policy.escalate_township_days, policy.escalate_county_days,
+        policy.certificate_months, policy.report_back_months, policy.transfer_due_months,
+        policy.placement_timeout_hours,
+    )
+
+
+async def insert_alert(uow: UnitOfWork, *, flow_id: str, member_id: str, timer: str, level: int, due_date: date,
+                       fired_at: datetime) -> bool:
+    """Record a fired timer; False when it had fired before (each fires once)."""
+    inserted = await uow.conn.fetchval(
+        "INSERT INTO flow_alerts (tenant_id, flow_id, timer, level, due_date, member_id, fired_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING true",
+        uow.tenant, flow_id, timer, level, due_date, member_id, fired_at,
+    )
+    return bool(inserted)
+
+
+async def alerts(uow: UnitOfWork, *, flow_id: str | None, timer: str) -> list[Alert]:
+    """Fired timers, newest first, with the members' names."""
+    records = await uow.conn.fetch(
+        "SELECT a.*, m.name AS member_name FROM flow_alerts a JOIN members m ON m.tenant_id = a.tenant_id"
+        " AND m.id = a.member_id WHERE ($1::uuid IS NULL OR a.flow_id = $1) AND ($2 = '' OR a.timer = $2)"
+        " ORDER BY a.fired_at DESC, a.timer, a.level LIMIT 500",
+        flow_id, timer,
+    )
+    return [Alert(flow_id=str(r["flow_id"]), member_id=str(r["member_id"]), member_name=r["member_name"],
+                  timer=r["timer"], level=r["level"], due_date=r["due_date"], fired_at=r["fired_at"]) for r in records]
+
+
+# ------------------------------------------------------------------------------------------------ while away
+
+
+async def insert_activity(uow: UnitOfWork, *, activity_id: str, member_id: str, flow_id: str | None,
+                          occurred_on: date, title: str, note: str, org_name: str, source: str) -> None:
+    """Add a 活动记事本 entry checked by the organisation that reported it (idempotent by id)."""
+    await uow.conn.execute(
+        "INSERT INTO activities (tenant_id, id, member_id, flow_id, occurred_on, title, note, org_name, source,"
+        " verified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, true) ON CONFLICT DO NOTHING",
+        uow.tenant, activity_id, member_id, flow_id, occurred_on, title, note, org_name, source,
+    )
+
+
+async def activities(uow: UnitOfWork, *, member_id: str) -> list[Activity]:
+    """A member's 活动记事本, newest first."""
+    records = await uow.conn.fetch(
+        "SELECT * FROM activities WHERE member_id = $1 ORDER BY occurred_on DESC, created_at DESC", member_id
+    )
+    return [Activity(id=r["id"], occurred_on=r["occurred_on"], title=r["title"], note=r["note"],
+                     org_name=r["org_name"], source=r["source"], verified=r["verified"]) for r in records]
+
+
+async def save_destination_assessment(uow: UnitOfWork, *, member_id: str, year: int, grade: int, comment: str,
+                                      org_name: str) -> None:
+    """The destination's side of a yearly evaluation."""
+    await uow.conn.execute(
+        "INSERT INTO evaluations (tenant_id, member_id, year, destination_grade, destination_comment,"
+        " destination_org_name) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, member_id, year) DO UPDATE"
+        " SET destination_grade = $4, destination_comment = $5, destination_org_name = $6, updated_at = now()",
+        uow.tenant, member_id, year, grade, comment, org_name,
+    )
+
+
+async def save_home_assessment(uow: UnitOfWork, *, member_id: str, year: int, grade: int, comment: str) -> None:
+    """The home branch's side of a yearly evaluation."""
+    await uow.conn.execute(
+        "INSERT INTO evaluations (tenant_id, member_id, year, home_grade, home_comment) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (tenant_id, member_id, year) DO UPDATE SET home_grade = $4, home_comment = $5,"
+        " updated_at = now()",
+        uow.tenant, member_id, year, grade, comment,
+    )
+
+
+async def evaluations(uow: UnitOfWork, *, member_id: str) -> list[Evaluation]:
+    """A member's yearly evaluations, newest first."""
+    records = await uow.conn.fetch("SELECT * FROM evaluations WHERE member_id = $1 ORDER BY year DESC", member_id)
+    return [Evaluation(member_id=str(r["member_id"]), year=r["year"], destination_grade=r["destination_grade"],
+                       destination_comment=r["destination_comment"], destination_org_name=r["destination_org_name"],
+                       home_grade=r["home_grade"], home_comment=r["home_comment"]) for r in records]
+
+
+async def insert_returnee(uow: UnitOfWork, *, flow_id: str, member_id: str, destination_code: str,
+                          return_date: date, facts: ReturneeFacts) -> None:
+    """Record the 回归工程 facts of a member who came home."""
+    await uow.conn.execute(
+        "INSERT INTO returnees (tenant_id, flow_id, member_id, destination_code, return_date, started_business,"
+        " business_name, joined_reserve_pool, elected_village_committee, village_post, note)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        uow.tenant, flow_id, member_id, destination_code, return_date, facts.started_business,
+        facts.business_name, facts.joined_reserve_pool, facts.elected_village_committee, facts.village_post,
+        facts.note,
+    )
+
+
+async def returnees(uow: UnitOfWork, *, after: tuple[str, ...] | None, limit: int) -> list[Returnee]:
+    """A page of returnees with their members' names and places, newest return first."""
+    records = await uow.conn.fetch(
+        "SELECT r.*, m.name AS member_name, m.township, m.village FROM returnees r JOIN members m"
+        " ON m.tenant_id = r.tenant_id AND m.id = r.member_id"
+        " WHERE ($1::date IS NULL OR (r.return_date, r.flow_id) < ($1, $2::uuid))"
+        " ORDER BY r.return_date DESC, r.flow_id DESC LIMIT $3",
+        date.fromisoformat(after[0]) if after else None, after[1] if after else None, limit,
+    )
+    return [Returnee(member_id=str(r["member_id"]), member_name=r["member_name"], flow_id=str(r["flow_id"]),
+                     destination_code=r["destination_code"], return_date=r["return_date"],
+                     facts=ReturneeFacts(**{k: r[k] for k in _FACTS}), township=r["township"],
+                     village=r["village"]) for r in records]

@@ -1,0 +1,1 @@
+"""台账 imports of members from CSV or XLSX files."""

@@ -1,0 +1,60 @@
+"""Member event subscriptions: the county's organisations are mirrored, and a member transferred from another
+county arrives here. Each handler decodes the event and makes one use-case call (idempotent)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from google.protobuf.message import Message
+
+from jinqiao.events.v1 import organizations_events_pb2 as org_events
+from jinqiao.events.v1 import registry_events_pb2
+from jinqiao.kit import broker as kit_broker
+from jinqiao.kit.broker import Delivery, Handler, Route
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.process import ServiceContext
+from jinqiao.registry.deps import RegistryDeps
+from jinqiao.registry.members import service
+
+
+async def on_org_created(uow: UnitOfWork, event: org_events.OrgCreated, delivery: Delivery) -> None:
+    """Mirror the county's organisations (home branches are checked against this replica)."""
+    await service.mirror_org(uow=uow, org_id=event.org_id, name=event.name, kind=event.kind)
+
+
+async def on_org_renamed(uow: UnitOfWork, event: org_events.OrgRenamed, delivery: Delivery) -> None:
+    """A renamed organisation."""
+    await service.mirror_org(uow=uow, org_id=event.org_id, name=event.name)
+
+
+async def on_org_dissolved(uow: UnitOfWork, event: org_events.OrgDissolved, delivery: Delivery) -> None:
+    """A dissolved organisation takes no new members."""
+    await service.mirror_org(uow=uow, org_id=event.org_id, dissolved=True)
+
+
+async def on_member_transferred(deps: RegistryDeps, uow: UnitOfWork, event: registry_events_pb2.MemberTransferred,
+                                delivery: Delivery) -> None:
+    """组织关系转接: the destination county registers the member as its own."""
+    await service.register_transferred_member(deps=deps, uow=uow, flow_id=event.flow_id, member=event.member,
+                                              traceparent=event.meta.traceparent)
+
+
+def subscribe(ctx: ServiceContext, deps: RegistryDeps) -> None:
+    """Register the durable consumers of the org replica and of members transferred in."""
+    retry = ctx.retry_policy()
+
+    def to_destination(e: Any) -> str:
+        return str(e.destination_tenant_id)
+
+    # The replica stays in the publishing county (route None); a transfer is addressed to the destination.
+    plan: list[tuple[str, str, type[Message], Handler, Route | None]] = [
+        ("registry-org-created", "organizations", org_events.OrgCreated, on_org_created, None),
+        ("registry-org-renamed", "organizations", org_events.OrgRenamed, on_org_renamed, None),
+        ("registry-org-dissolved", "organizations", org_events.OrgDissolved, on_org_dissolved, None),
+        ("registry-transfers-in", "registry", registry_events_pb2.MemberTransferred,
+         partial(on_member_transferred, deps), to_destination),
+    ]
+    for consumer, source, event, handler, route in plan:
+        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service=source, event=event,
+                             handler=handler, retry=retry, route=route)

@@ -1,0 +1,161 @@
+"""Members repository: SQL over the unit of work's connection (RLS already scopes it to one county)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import asyncpg
+
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.errors import AlreadyExists
+from jinqiao.registry.members.domain import FieldChange, MemberChange
+from jinqiao.registry.members.models import MEMBER_COLUMNS, MEMBER_FIELDS, MemberRow
+
+_MEMBER_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(MEMBER_FIELDS) + 1))
+
+
+
+async def insert_member(uow: UnitOfWork, *, row: MemberRow) -> None:
+    """Insert a member; the same ID number twice in one county is refused."""
+    try:
+        await uow.conn.execute(f"INSERT INTO members ({MEMBER_COLUMNS}) VALUES ({_MEMBER_PLACEHOLDERS})", *row.values())
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "members_id_number_unique":
+            raise AlreadyExists("该身份证号已在本县登记") from exc
+        raise
+
+
+async def registered_elsewhere(uow: UnitOfWork, *, bidx: bytes) -> bool:
+    """Whether another county of the province holds this person (yes or no, never which county)."""
+    return bool(await uow.conn.fetchval("SELECT member_registered_elsewhere_all_tenants($1, $2)", bidx, uow.tenant))
+
+
+async def get_member(uow: UnitOfWork, *, member_id: str, for_update: bool = False) -> MemberRow | None:
+    """One member of the unit of work's county, or None."""
+    lock = " FOR UPDATE" if for_update else ""
+    record = await uow.conn.fetchrow(f"SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1{lock}", member_id)
+    return MemberRow.from_record(record) if record else None
+
+
+async def member_by_bidx(uow: UnitOfWork, *, bidx: bytes) -> MemberRow | None:
+    """The county's member with this ID number (blind index), if any."""
+    record = await uow.conn.fetchrow(f"SELECT {MEMBER_COLUMNS} FROM members WHERE id_number_bidx = $1", bidx)
+    return MemberRow.from_record(record) if record else None
+
+
+async def find_by_request_id(uow: UnitOfWork, *, request_id: str) -> MemberRow | None:
+    """The member an earlier request with this idempotency key created, if any."""
+    record = await uow.conn.fetchrow(f"SELECT {MEMBER_COLUMNS} FROM members WHERE request_id = $1", request_id)
+    return MemberRow.from_record(record) if record else None
+
+
+async def lock_request_id(uow: UnitOfWork, *, request_id: str) -> None:
+    """Serialise concurrent requests carrying the same idempotency key until this transaction ends."""
+    await uow.conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('registry.request:' || $1 || ':' || $2, 0))",
+        uow.tenant, request_id,
+    )
+
+
+async def update_member(uow: UnitOfWork, *, member_id: str, changes: dict[str, object], version: int) -> None:
+    """Write changed columns and the new version (the caller checked the old one under a row lock)."""
+    names = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=3))
+    await uow.conn.execute(
+        f"UPDATE members SET {assignments}, version = $2, updated_at = now() WHERE id = $1",
+        member_id, version, *changes.values(),
+    )
+
+
+async def set_member_flow(uow: UnitOfWork, *, member_id: str, flow_id: str | None, status: int, destination: str,
+                          industry: str) -> None:
+    """Keep the member's current-flow columns (used by search) in step with the flow."""
+    await uow.conn.execute(
+        "UPDATE members SET flow_id = $2, flow_status = $3, destination_code = $4, industry = $5, updated_at = now()"
+        " WHERE id = $1",
+        member_id, flow_id, status, destination, industry,
+    )
+
+
+async def mark_transferred_out(uow: UnitOfWork, *, member_id: str) -> None:
+    """The county no longer holds the member; the row stays for the ledgers."""
+    await uow.conn.execute(
+        "UPDATE members SET record_status = 2, version = version + 1, updated_at = now() WHERE id = $1", member_id
+    )
+
+
+async def insert_change(uow: UnitOfWork, *, member_id: str, version: int, actor: str,
+                        fields: list[dict[str, str]]) -> None:
+    """Keep one history entry (old and new values, PII masked)."""
+    await uow.conn.execute(
+        "INSERT INTO member_changes (tenant_id, member_id, version, actor, fields) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        uow.tenant, member_id, version, actor, json.dumps(fields, ensure_ascii=False),
+    )
+
+
+async def changes(uow: UnitOfWork, *, member_id: str) -> list[MemberChange]:
+    """A member's history, newest first."""
+    records = await uow.conn.fetch(
+        "SELECT version, changed_at, actor, fields FROM member_changes WHERE member_id = $1 ORDER BY version DESC",
+        member_id,
+    )
+    return [MemberChange(version=r["version"], actor=r["actor"], changed_at=r["changed_at"],
+                         fields=tuple(FieldChange(field=f["field"], old=f["old"], new=f["new"])
+                                      for f in json.loads(r["fields"]))) for r in records]
+
+
+async def list_members(
+    uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int, name_contains: str = "",
+    id_bidx: bytes | None = None, township: str = "", membership_status: int = 0, flow_status: int = 0,
+    destination_code: str = "", industry: str = "", away_only: bool = False,
+) -> list[MemberRow]:
+    """A page of members, newest first, after the keyset cursor; every filter is optional."""
+    where, args = ["record_status = 1"], []
+
+    def add(condition: str, value: object) -> None:
+        args.append(value)
+        where.append(condition.replace("?", f"${len(args)}"))
+
+    if name_contains:
+        add("name ILIKE ?", "%" + name_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%")
+    if id_bidx is not None:
+        add("id_number_bidx = ?", id_bidx)
+    if township:
+        add("township = ?", township)
+    if membership_status:
+        add("membership_status = ?", membership_status)
+    if flow_status:
+        add("flow_status = ?", flow_status)
+    if destination_code:
+        add("destination_code = ?", destination_code)
+    if industry:
+        add("industry LIKE ?", "%" + industry.replace("%", r"\%").replace("_", r"\_") + "%")
+    if away_only:
+        where.append("flow_id IS NOT NULL")
+    if after is not None:
+        args += [after[0], after[1]]
+        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)}::uuid)")
+    args.append(limit)
+    records = await uow.conn.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM members WHERE {' AND '.join(where)}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args,
+    )
+    return [MemberRow.from_record(r) for r in records]
+
+
+async def known_org(uow: UnitOfWork, *, org_id: str) -> bool:
+    """Whether the county has this (active) organisation, as the registry's replica knows it."""
+    return bool(await uow.conn.fetchval("SELECT NOT dissolved FROM org_replica WHERE id = $1", org_id))
+
+
+async def upsert_org(uow: UnitOfWork, *, org_id: str, name: str | None = None, kind: str | None = None,
+                     dissolved: bool = False) -> None:
+    """Keep the replica of the county's organisations (fed by the organizations service's events)."""
+    await uow.conn.execute(
+        "INSERT INTO org_replica (tenant_id, id, name, kind, dissolved) VALUES ($1, $2, coalesce($3, ''),"
+        " coalesce($4, ''), $5) ON CONFLICT (tenant_id, id) DO UPDATE SET"
+        " name = coalesce($3, org_replica.name), kind = coalesce($4, org_replica.kind),"
+        " dissolved = org_replica.dissolved OR $5",
+        uow.tenant, org_id, name, kind, dissolved,
+    )

@@ -1,0 +1,351 @@
+"""Member use cases: one transaction each, the tenant explicit, the outbox row in the same commit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+
+from jinqiao.events.v1 import handover_pb2, registry_events_pb2
+from jinqiao.kit import pagination, pii
+from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
+from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.events import new_event
+from jinqiao.kit.usecases import parse_id, record_act, require_tenant
+from jinqiao.registry.deps import SERVICE, RegistryDeps
+from jinqiao.registry.members import domain, repo
+from jinqiao.registry.members.models import MEMBERS, MemberRow
+
+NOT_FOUND = "未找到该党员"
+# The table a transferred member's sealed numbers are bound to (the origin seals them for this county alone).
+TRANSFER = "transfer"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInput:
+    """The raw fields of a create request, as received."""
+
+    name: str
+    id_number: str
+    phone: str
+    membership_status: int
+    township: str
+    village: str
+    occupation: str
+    join_date: str
+    ethnicity: str = ""
+    education: str = ""
+    home_branch_id: str = ""
+    household_address: str = ""
+    full_member_date: str = ""
+    gender: int = 0
+    birth_date: str = ""
+
+
+def validate(data: MemberInput, *, today: date) -> domain.NewMember:
+    """The domain's checks of a new member's fields."""
+    return domain.validate_new_member(
+        name=data.name, id_number=data.id_number, phone=data.phone, membership_status=data.membership_status,
+        township=data.township, village=data.village, occupation=data.occupation, join_date=data.join_date,
+        today=today, ethnicity=data.ethnicity, education=data.education, home_branch_id=data.home_branch_id,
+        household_address=data.household_address, full_member_date=data.full_member_date, gender=data.gender,
+        birth_date=data.birth_date,
+    )
+
+
+async def ensure_new_in_province(uow: UnitOfWork, *, row: MemberRow, field: str = "id_number") -> None:
+    """Refuse a person the county or another county already holds (the latter without saying which)."""
+    if await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
+        raise AlreadyExists("该身份证号已在本县登记")
+    if await repo.registered_elsewhere(uow, bidx=row.id_number_bidx):
+        raise AlreadyExists("该同志的组织关系已在省内其他县（市、区）登记，请办理组织关系转接，不要重复登记")
+
+
+async def ensure_known_branch(uow: UnitOfWork, *, branch_id: str | None) -> None:
+    """The home branch must be an organisation of the county."""
+    if branch_id and not await repo.known_org(uow, org_id=branch_id):
+        raise InvalidArgument.field("home_branch_id", "本县没有该党组织（或已撤销）")
+
+
+async def create_member(
+    *, deps: RegistryDeps, principal: Principal, data: MemberInput, request_id: str, today: date | None = None
+) -> domain.Member:
+    """Register a member of the caller's county; a repeated request id returns the first result."""
+    domain.ensure_may_write_members(principal.role)
+    tenant = require_tenant(principal)
+    if len(request_id) > 100:
+        raise InvalidArgument.field("request_id", "不能超过 100 个字符")
+    member = validate(data, today=today or china_date(deps.clock()))
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        if request_id:
+            await repo.lock_request_id(uow, request_id=request_id)
+            existing = await repo.find_by_request_id(uow, request_id=request_id)
+            if existing is not None:
+                return existing.to_domain()
+        row = new_member_row(deps, tenant=tenant, member=member, request_id=request_id or None)
+        await ensure_new_in_province(uow, row=row)
+        await ensure_known_branch(uow, branch_id=row.home_branch_id)
+        await repo.insert_member(uow, row=row)
+        await record_act(uow, principal, service=SERVICE,
+                         action="member.create", object_type="member", object_id=row.id,
+                         event=member_registered(row), aggregate_version=row.version)
+        await uow.commit()
+    return row.to_domain()
+
+
+def member_registered(row: MemberRow) -> registry_events_pb2.MemberRegistered:
+    """The event of a newly registered member (no ID or phone number)."""
+    return registry_events_pb2.MemberRegistered(
+        member_id=row.id, township=row.township, membership_status=domain.MembershipStatus(row.membership_status).name,
+    )
+
+
+def new_member_row(deps: RegistryDeps, *, tenant: str, member: domain.NewMember, request_id: str | None,
+                   member_id: str | None = None) -> MemberRow:
+    """A members row: ID and phone encrypted (bound to tenant, table, column and row), blind-indexed, masked."""
+    member_id = member_id or str(uuid.uuid4())
+    bind = {"tenant": tenant, "table": MEMBERS, "row": member_id}
+    return MemberRow(
+        tenant_id=tenant, id=member_id, name=member.name, gender=int(member.gender), birth_date=member.birth_date,
+        id_number_enc=deps.cipher.encrypt(member.id_number, column="id_number", **bind),
+        id_number_bidx=deps.blind_index.digest(member.id_number, purpose="id_number"),
+        id_number_masked=pii.mask_id_number(member.id_number),
+        phone_enc=deps.cipher.encrypt(member.phone, column="phone", **bind) if member.phone else None,
+        phone_masked=pii.mask_phone(member.phone) if member.phone else "",
+        membership_status=int(member.membership_status), township=member.township, village=member.village,
+        occupation=member.occupation, join_date=member.join_date, request_id=request_id,
+        created_at=deps.clock(), version=1, ethnicity=member.ethnicity, education=member.education,
+        home_branch_id=member.home_branch_id, household_address=member.household_address,
+        full_member_date=member.full_member_date,
+    )
+
+
+async def get_member(*, deps: RegistryDeps, principal: Principal, member_id: str) -> domain.Member:
+    """One member of the caller's county (a member sees only themself); anything else is not found."""
+    tenant = require_tenant(principal)
+    key = parse_id(member_id, what="该党员")
+    domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        row = await repo.get_member(uow, member_id=key)
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row.to_domain()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFilter:
+    """The optional filters of a member search."""
+
+    name_contains: str = ""
+    id_number: str = ""
+    township: str = ""
+    membership_status: int = 0
+    flow_status: int = 0
+    destination_code: str = ""
+    industry: str = ""
+    away_only: bool = False
+
+
+async def list_members(
+    *, deps: RegistryDeps, principal: Principal, page_size: int, page_token: str, filters: MemberFilter | None = None
+) -> tuple[list[domain.Member], str]:
+    """A page of the caller's county's members, newest first, filtered; and the next page's token."""
+    domain.ensure_may_read_members(principal.role)
+    tenant = require_tenant(principal)
+    f = filters or MemberFilter()
+    limit = pagination.page_size(page_size)
+    after = pagination.decode_cursor(page_token)
+    violations: list[FieldViolation] = []
+    if len(f.name_contains) > domain.NAME_MAX:
+        violations.append(FieldViolation("name_contains", f"不能超过 {domain.NAME_MAX} 个字符"))
+    bidx = None
+    if f.id_number.strip():
+        try:
+            # Looked up through the blind index: the number itself is never stored or compared in clear.
+            bidx = deps.blind_index.digest(pii.validate_id_number(f.id_number), purpose="id_number")
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+    if violations:
+        raise InvalidArgument(violations)
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        rows = await repo.list_members(
+            uow, after=after, limit=limit + 1, name_contains=f.name_contains.strip(), id_bidx=bidx,
+            township=f.township.strip(), membership_status=f.membership_status, flow_status=f.flow_status,
+            destination_code=f.destination_code.strip(), industry=f.industry.strip(), away_only=f.away_only,
+        )
+    page = rows[:limit]
+    next_token = pagination.encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else ""
+    return [r.to_domain() for r in page], next_token
+
+
+_UPDATABLE = ("name", "phone", "membership_status", "township", "village", "occupation", "ethnicity", "education",
+              "home_branch_id", "household_address", "full_member_date", "join_date")
+
+
+async def update_member(*, deps: RegistryDeps, principal: Principal, member_id: str, version: int,
+                        mask: list[str], data: MemberInput) -> domain.Member:
+    """Change the named fields of a member, checked as a whole; the old and new values go into the history."""
+    domain.ensure_may_write_members(principal.role)
+    tenant = require_tenant(principal)
+    unknown = [f for f in mask if f not in _UPDATABLE]
+    if unknown or not mask:
+        raise InvalidArgument.field("update_mask", "可修改的字段：" + "、".join(_UPDATABLE))
+    key = parse_id(member_id, what="该党员")
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        row = await repo.get_member(uow, member_id=key, for_update=True)
+        if row is None or row.record_status != domain.RecordStatus.ACTIVE:
+            raise NotFound(NOT_FOUND)
+        if version and version != row.version:
+            raise FailedPrecondition("该党员信息已被他人修改，请刷新后再试")
+        current = _as_input(deps, row)
+        merged = replace(current, **{f: getattr(data, f) for f in mask})
+        checked = validate(merged, today=china_date(deps.clock()))
+        candidate = new_member_row(deps, tenant=tenant, member=checked, request_id=row.request_id, member_id=row.id)
+        changes, history = _diff(row, candidate, mask)
+        if not changes:
+            return row.to_domain()
+        if "home_branch_id" in changes:
+            await ensure_known_branch(uow, branch_id=candidate.home_branch_id)
+        await repo.update_member(uow, member_id=row.id, changes=changes, version=row.version + 1)
+        await repo.insert_change(uow, member_id=row.id, version=row.version + 1, actor=principal.user, fields=history)
+        await record_act(uow, principal, service=SERVICE,
+                         action="member.update", object_type="member", object_id=row.id,
+                         reason=",".join(h["field"] for h in history))
+        updated = await repo.get_member(uow, member_id=row.id)
+        await uow.commit()
+    assert updated is not None
+    return updated.to_domain()
+
+
+def _as_input(deps: RegistryDeps, row: MemberRow) -> MemberInput:
+    bind = {"tenant": row.tenant_id, "table": MEMBERS, "row": row.id}
+    return MemberInput(
+        name=row.name, id_number=deps.cipher.decrypt(row.id_number_enc, column="id_number", **bind),
+        phone=deps.cipher.decrypt(row.phone_enc, column="phone", **bind) if row.phone_enc else "",
+        membership_status=row.membership_status, township=row.township, village=row.village,
+        occupation=row.occupation, join_date=row.join_date.isoformat() if row.join_date else "",
+        ethnicity=row.ethnicity, education=row.education, home_branch_id=row.home_branch_id or "",
+        household_address=row.household_address,
+        full_member_date=row.full_member_date.isoformat() if row.full_member_date else "",
+    )
+
+
+def _diff(old: MemberRow, new: MemberRow, mask: list[str]) -> tuple[dict[str, object], list[dict[str, str]]]:
+    changes: dict[str, object] = {}
+    history: list[dict[str, str]] = []
+    for name in mask:
+        if name == "phone":
+            if old.phone_masked != new.phone_masked:
+                changes.update(phone_enc=new.phone_enc, phone_masked=new.phone_masked)
+                history.append({"field": "phone", "old": old.phone_masked, "new": new.phone_masked})
+            continue
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes[name] = after
+            history.append({"field": name, "old": "" if before is None else str(before),
+                            "new": "" if after is None else str(after)})
+    return changes, history
+
+
+async def member_history(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[domain.MemberChange]:
+    """A member's recorded changes, newest first (PII masked)."""
+    domain.ensure_may_read_members(principal.role)
+    key = parse_id(member_id, what="该党员")
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        if await repo.get_member(uow, member_id=key) is None:
+            raise NotFound(NOT_FOUND)
+        return await repo.changes(uow, member_id=key)
+
+
+async def reveal_id_number(*, deps: RegistryDeps, principal: Principal, member_id: str, reason: str) -> str:
+    """The full ID number, for a stated reason; the unmasked read is audited in the same transaction."""
+    if not domain.may_reveal_id_number(principal.role):
+        domain.ensure_may_read_members(principal.role)
+        raise NotFound(NOT_FOUND)
+    clean = domain.validate_reveal_reason(reason)
+    key = parse_id(member_id, what="该党员")
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        row = await repo.get_member(uow, member_id=key)
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        number = deps.cipher.decrypt(row.id_number_enc, tenant=row.tenant_id, table=MEMBERS, column="id_number",
+                                     row=row.id)
+        await record_act(uow, principal, service=SERVICE,
+                         action="member.reveal_id_number", object_type="member", object_id=row.id,
+                         reason=clean)
+        await uow.commit()
+    return number
+
+
+# ------------------------------------------------------------------------------------------------ for flows
+
+
+async def active_member(uow: UnitOfWork, *, member_id: str, for_update: bool = False) -> MemberRow:
+    """A member the county still holds, inside the caller's unit of work; anyone else is not found."""
+    row = await repo.get_member(uow, member_id=parse_id(member_id, what="该党员"), for_update=for_update)
+    if row is None or row.record_status != domain.RecordStatus.ACTIVE:
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+async def find_member(uow: UnitOfWork, *, member_id: str) -> MemberRow | None:
+    """A member of the county by canonical id, whatever their record status, or None."""
+    return await repo.get_member(uow, member_id=member_id)
+
+
+async def follow_flow(uow: UnitOfWork, *, member_id: str, flow_id: str | None, flow_status: int, destination: str,
+                      industry: str) -> None:
+    """Keep the member's current-flow columns (used by search) in step with the flow."""
+    await repo.set_member_flow(uow, member_id=member_id, flow_id=flow_id, status=flow_status,
+                               destination=destination, industry=industry)
+
+
+async def mark_transferred_out(uow: UnitOfWork, *, member_id: str) -> None:
+    """The county no longer holds the member (转出); the row stays for the ledgers."""
+    await repo.mark_transferred_out(uow, member_id=member_id)
+
+
+def clear_numbers(deps: RegistryDeps, *, member: MemberRow) -> tuple[str, str | None]:
+    """The member's ID number and phone (if any) in clear, to seal them for another county."""
+    bind = {"tenant": member.tenant_id, "table": MEMBERS, "row": member.id}
+    id_number = deps.cipher.decrypt(member.id_number_enc, column="id_number", **bind)
+    phone = deps.cipher.decrypt(member.phone_enc, column="phone", **bind) if member.phone_enc else None
+    return id_number, phone
+
+
+# ------------------------------------------------------------------------------------------------ from events
+
+
+async def mirror_org(*, uow: UnitOfWork, org_id: str, name: str | None = None, kind: str | None = None,
+                     dissolved: bool = False) -> None:
+    """Keep the replica of the county's organisations (home branches are checked against it)."""
+    await repo.upsert_org(uow, org_id=org_id, name=name, kind=kind, dissolved=dissolved)
+
+
+async def register_transferred_member(*, deps: RegistryDeps, uow: UnitOfWork, flow_id: str,
+                                      member: handover_pb2.TransferredMember, traceparent: str) -> None:
+    """组织关系转接: the destination county registers the member as its own (once, whatever the redelivery)."""
+    tenant, m = uow.tenant, member
+    bind = {"tenant": tenant, "table": TRANSFER, "row": flow_id}
+    id_number = deps.cipher.decrypt(m.id_number_sealed, column="id_number", **bind)
+    phone = deps.cipher.decrypt(m.phone_sealed, column="phone", **bind) if m.phone_sealed else ""
+    today = china_date(deps.clock())
+    try:
+        checked = validate(MemberInput(
+            name=m.name, id_number=id_number, phone=phone,
+            membership_status=int(domain.MembershipStatus[m.membership_status or "FULL"]), township="", village="",
+            occupation=m.occupation, join_date=m.join_date, ethnicity=m.ethnicity, education=m.education,
+            full_member_date=m.full_member_date,
+        ), today=today)
+    except InvalidArgument:
+        # The origin's record breaks a rule here (e.g. an old free-text education): keep the person, drop the extras.
+        checked = validate(MemberInput(name=m.name, id_number=id_number, phone="", membership_status=2, township="",
+                                       village="", occupation="", join_date=""), today=today)
+    row = new_member_row(deps, tenant=tenant, member=checked, request_id=f"transfer:{flow_id}")
+    if await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
+        return
+    await repo.insert_member(uow, row=row)
+    uow.add_event(new_event(member_registered(row), service=SERVICE, tenant=tenant, aggregate_id=row.id,
+                            aggregate_version=1, traceparent=traceparent or None))

@@ -1,0 +1,3 @@
+"""Desk persistence model: table names and row mapping (migrations create the tables)."""
+
+from __future__ import annotations
