@@ -14,6 +14,7 @@ from jinqiao.gateway.accounts import Account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Role, TokenIssuer
+from jinqiao.kit.clock import china_date, utc_now
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb_orgs
 from jinqiao.organizations.v1 import organizations_pb2_grpc
@@ -40,7 +41,7 @@ def _token(issuer: TokenIssuer, county: str) -> tuple[tuple[str, str], ...]:
 
 
 def _outflow(county: str, index: int, member_id: str, *, rng: random.Random) -> flows_pb2.RegisterFlowRequest:
-    today = date.today()
+    today = china_date(utc_now())
     if county == MEMBER_COUNTY and index == 0:
         dest, address, trade = MEMBER_DESTINATION, "金水区人民路 18 号", "装修"
     elif index < 3:
@@ -137,7 +138,7 @@ async def _return_some(registry: registry_pb2_grpc.RegistryServiceAsyncStub, *, 
             business_name=f"{rng.choice(['茶叶', '油茶', '稻虾', '家纺'])}合作社" if business else "",
             joined_reserve_pool=True, elected_village_committee=not business,
             village_post="" if business else "村委会委员")
-        back = max(date.fromisoformat(flow.start_date), date.today() - timedelta(days=20))
+        back = max(date.fromisoformat(flow.start_date), china_date(utc_now()) - timedelta(days=20))
         await registry.ReturnFlow(flows_pb2.ReturnFlowRequest(id=flow.id, return_date=back.isoformat(), facts=facts),
                                   metadata=_token(issuer, county), timeout=10)
 
@@ -145,7 +146,7 @@ async def _return_some(registry: registry_pb2_grpc.RegistryServiceAsyncStub, *, 
 async def seed_applicants(*, issuer: TokenIssuer, registry: registry_pb2_grpc.RegistryServiceAsyncStub,
                           rng: random.Random) -> None:
     """A few applicants of 固始县 working in Zhengzhou and Beijing, with mentors at both ends (发展党员)."""
-    today = date.today()
+    today = china_date(utc_now())
     for index, (dest, employer) in enumerate([("410105", "宇通客车股份有限公司"), ("110000", "北京城建集团"),
                                               ("410102", "")]):
         birth = date(1990 + index * 3, 3 + index, 12)

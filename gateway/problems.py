@@ -8,7 +8,7 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # has .pyi, no py.typed
+from google.rpc import error_details_pb2, status_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jinqiao.kit import errors
@@ -41,7 +41,7 @@ def problem(status: int, title: str, detail: str = "", errors_: list[dict[str, s
 
 def _field_violations(err: grpc.aio.AioRpcError) -> list[dict[str, str]]:
     for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
             status = status_pb2.Status.FromString(value)
             for detail in status.details:
                 bad = error_details_pb2.BadRequest()

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from jinqiao.kit import errors, telemetry
 from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
-from jinqiao.kit.grpcwrap import wrap_unary
+from jinqiao.kit.grpcwrap import Context, wrap_unary
 from jinqiao.kit.tenancy import current_tenant
 
 log = logging.getLogger("jinqiao.grpc")
@@ -93,7 +93,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
 
 @asynccontextmanager
-async def _mapping_errors(_: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+async def _mapping_errors(_: Any, context: Context) -> AsyncIterator[None]:
     try:
         yield
     except errors.DomainError as exc:
@@ -117,10 +117,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if details.method.startswith(_PUBLIC_PREFIXES):
             return handler
-        authorization = dict(details.invocation_metadata or ()).get("authorization")
+        value = dict(details.invocation_metadata or ()).get("authorization")
+        authorization = value if isinstance(value, str) else None
 
         @asynccontextmanager
-        async def authenticated(_: Any, __: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        async def authenticated(_: Any, __: Context) -> AsyncIterator[None]:
             principal = self._verifier.verify(bearer_token(authorization))
             token = _principal.set(principal)
             tenant_token = current_tenant.set(principal.tenant)  # type: ignore[arg-type]

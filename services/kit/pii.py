@@ -6,6 +6,7 @@ import re
 from datetime import date
 from typing import Literal
 
+from jinqiao.kit.clock import china_date, utc_now
 from jinqiao.kit.errors import InvalidArgument
 
 # ASCII classes throughout: ``\d`` would also accept full-width and other Unicode digits.
@@ -44,7 +45,7 @@ def validate_id_number(value: str, *, field: str = "id_number", today: date | No
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidArgument.field(field, "身份证号出生日期错误：不是有效日期") from None
-    if born.year < _MIN_BIRTH_YEAR or born > (today or date.today()):
+    if born.year < _MIN_BIRTH_YEAR or born > (today or china_date(utc_now())):
         raise InvalidArgument.field(field, "身份证号出生日期错误：超出合理范围")
     if _check_char(number[:17]) != number[17]:
         raise InvalidArgument.field(field, "身份证号校验位错误")

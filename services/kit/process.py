@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from faststream.nats import NatsBroker
@@ -27,9 +28,9 @@ class ServiceContext:
     settings: KitSettings
     db: Database
     broker: NatsBroker
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
-    def run_in_background(self, loop: Callable[[], Awaitable[None]]) -> None:
+    def run_in_background(self, loop: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run a loop (e.g. policy timers) while the service serves; it is cancelled on stop."""
         self.background.append(loop)
 
@@ -125,7 +126,7 @@ async def serve(
         log.info("stopped")
 
 
-def run_service(main: Callable[[KitSettings], Awaitable[None]], *, service: str) -> None:
+def run_service(main: Callable[[KitSettings], Coroutine[Any, Any, None]], *, service: str) -> None:
     """Read settings, configure telemetry, run ``main`` on uvloop."""
     settings = KitSettings(service_name=service)
     telemetry.configure_logging(service=service, level=settings.log_level, json=settings.log_json)

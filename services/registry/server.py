@@ -16,12 +16,15 @@ from jinqiao.registry.flows.api import FlowsApi
 from jinqiao.registry.imports.api import ImportsApi
 from jinqiao.registry.members import consumers as member_consumers
 from jinqiao.registry.members.api import MembersApi
+from jinqiao.registry.notebook import consumers as notebook_consumers
+from jinqiao.registry.notebook.api import NotebookApi
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
-class RegistryServicer(MembersApi, FlowsApi, DevelopmentApi, ImportsApi, registry_pb2_grpc.RegistryServiceServicer):
+class RegistryServicer(MembersApi, FlowsApi, NotebookApi, DevelopmentApi, ImportsApi,
+                       registry_pb2_grpc.RegistryServiceServicer):
     """jinqiao.registry.v1.RegistryService: each concept's RPCs over the same deps."""
 
     def __init__(self, deps: RegistryDeps) -> None:
@@ -35,6 +38,7 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     )
     await kit_broker.ensure_stream(ctx.broker, service="organizations")
     flow_consumers.subscribe(ctx)
+    notebook_consumers.subscribe(ctx)
     member_consumers.subscribe(ctx, deps)
     if ctx.settings.timer_interval_seconds > 0:
         ctx.run_in_background(lambda: timers.run_forever(deps=deps, interval=ctx.settings.timer_interval_seconds))

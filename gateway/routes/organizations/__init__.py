@@ -1,7 +1,9 @@
-"""Routes fronting the organizations service: the org tree, temporary memberships and the org ledgers."""
+"""Routes fronting the organizations service, one module per concept of the service."""
 
 from __future__ import annotations
 
-from jinqiao.gateway.routes.organizations import ledgers, memberships, orgs
+from jinqiao.gateway.routes.organizations import checklist, ledgers, meetings, memberships, officers, orgs, placement
 
-ROUTERS = [orgs.router, orgs.member_router, ledgers.router, memberships.router]
+# placement first: its fixed paths (/orgs/placement-rules/…) must be matched before the tree's /orgs/{org_id}.
+ROUTERS = [placement.router, orgs.router, checklist.router, officers.router, meetings.router, meetings.member_router,
+           ledgers.router, memberships.router]

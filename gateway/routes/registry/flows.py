@@ -1,13 +1,14 @@
 """Flows of a county's members: ``/api/v1/tenants/{tenant}/…`` over the registry's gRPC API.
 
 外出登记 (``members/{id}/flows``), the flow itself (``flows/{id}``: redirect, report-back, return, transfer),
-the fired policy timers, the county's policy, and what happens while away (活动记事本, 双向评议, 回归工程).
+the fired policy timers, the county's policy, and the returnees (回归工程). The 活动记事本 and 双向评议 are in
+``notebook``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from google.protobuf.message import Message
@@ -20,8 +21,6 @@ from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["flows"])
-
-GradeName = Literal["excellent", "competent", "basically_competent", "incompetent"]
 
 
 def _ts(message: Message, field: str) -> datetime | None:
@@ -285,80 +284,6 @@ async def put_policy(tenant: TenantDep, body: PolicyBody, who: CallerDep, gw: Ga
         metadata=who.metadata, timeout=gw.clients.timeout,
     )
     return PolicyBody(**{k: getattr(reply.policy, k) for k in PolicyBody.model_fields})
-
-
-class NotebookEntryOut(BaseModel):
-    """One 活动记事本 entry, checked by the organisation that recorded it."""
-
-    id: str
-    occurred_on: str
-    title: str
-    note: str
-    org_name: str
-    source: str
-    verified: bool
-
-
-@router.get("/members/{member_id}/activities", response_model=list[NotebookEntryOut])
-async def activities(tenant: TenantDep, member_id: str, who: CallerDep, gw: GatewayDep) -> list[NotebookEntryOut]:
-    """A member's 活动记事本 (members see their own)."""
-    reply = await gw.clients.registry.ListActivities(flows_pb2.ListActivitiesRequest(member_id=member_id),
-                                                     metadata=who.metadata, timeout=gw.clients.timeout)
-    return [NotebookEntryOut(id=a.id, occurred_on=a.occurred_on, title=a.title, note=a.note, org_name=a.org_name,
-                        source=a.source.lower(), verified=a.verified) for a in reply.activities]
-
-
-def _grade(value: flows_pb2.Grade.ValueType) -> str | None:
-    return flows_pb2.Grade.Name(value).removeprefix("GRADE_").lower() if value else None
-
-
-class EvaluationOut(BaseModel):
-    """双向评议 of one year: both sides and the merged grade."""
-
-    year: int
-    destination_grade: str | None
-    destination_comment: str
-    destination_org_name: str
-    home_grade: str | None
-    home_comment: str
-    final_grade: str | None
-    complete: bool
-
-    @classmethod
-    def from_proto(cls, e: flows_pb2.Evaluation) -> EvaluationOut:
-        """Map the wire form."""
-        return cls(year=e.year, destination_grade=_grade(e.destination_grade),
-                   destination_comment=e.destination_comment, destination_org_name=e.destination_org_name,
-                   home_grade=_grade(e.home_grade),
-                   home_comment=e.home_comment, final_grade=_grade(e.final_grade), complete=e.complete)
-
-
-class HomeAssessmentIn(BaseModel):
-    """The home branch's assessment."""
-
-    year: int = Field(ge=2000, le=2100)
-    grade: GradeName
-    comment: str = Field(default="", max_length=500)
-
-
-@router.get("/members/{member_id}/evaluations", response_model=list[EvaluationOut])
-async def evaluations(tenant: TenantDep, member_id: str, who: CallerDep, gw: GatewayDep) -> list[EvaluationOut]:
-    """A member's yearly 双向评议, newest first."""
-    reply = await gw.clients.registry.ListEvaluations(flows_pb2.ListEvaluationsRequest(member_id=member_id),
-                                                      metadata=who.metadata, timeout=gw.clients.timeout)
-    return [EvaluationOut.from_proto(e) for e in reply.evaluations]
-
-
-@router.post("/members/{member_id}/evaluations", response_model=EvaluationOut)
-async def home_assessment(tenant: TenantDep, member_id: str, body: HomeAssessmentIn, who: CallerDep,
-                          gw: GatewayDep) -> EvaluationOut:
-    """Record the home branch's side; the evaluation merges it with the destination's."""
-    reply = await gw.clients.registry.RecordHomeAssessment(
-        flows_pb2.RecordHomeAssessmentRequest(member_id=member_id, year=body.year, comment=body.comment,
-                                              grade=flows_pb2.Grade.Value(f"GRADE_{body.grade.upper()}")),
-        metadata=who.metadata, timeout=gw.clients.timeout,
-    )
-    return EvaluationOut.from_proto(reply.evaluation)
 
 
 class ReturneeOut(BaseModel):

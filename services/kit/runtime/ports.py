@@ -20,7 +20,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A port the kernel says is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -103,8 +103,10 @@ class Child:
         try:
             if self.spec.grpc_port:
                 async with grpc.aio.insecure_channel(f"{HOST}:{self.spec.grpc_port}") as channel:
-                    reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
-                    return reply.status == health_pb2.HealthCheckResponse.SERVING
+                    # types-grpcio-health-checking declares HealthStub without its methods.
+                    check = health_pb2_grpc.HealthStub(channel).Check  # type: ignore[attr-defined]
+                    reply = await check(health_pb2.HealthCheckRequest(), timeout=2)
+                    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
             if self.spec.http_port:
                 async with httpx.AsyncClient(timeout=2) as http:
                     return (await http.get(f"http://{HOST}:{self.spec.http_port}/healthz")).status_code == 200

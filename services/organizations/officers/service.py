@@ -6,6 +6,7 @@ import uuid
 
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from jinqiao.kit.usecases import parse_id, record_act, require_tenant
 from jinqiao.organizations.deps import SERVICE, OrgDeps
@@ -18,7 +19,7 @@ async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, p
                           name: str, phone: str, start_date: str) -> domain.Appointment:
     """Appoint a person (recorded now, or already on record) to a position; the phone is encrypted at rest."""
     orgs.ensure_may_write(principal.role)
-    start = domain.parse_date(start_date, field="start_date", today=deps.clock().date())
+    start = domain.parse_date(start_date, field="start_date", today=china_date(deps.clock()))
     new = None if officer_id else domain.validate_new_officer(name=name, phone=phone)
     appointment_id = str(uuid.uuid4())
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
@@ -49,7 +50,7 @@ async def end_appointment(*, deps: OrgDeps, principal: Principal, appointment_id
                           end_date: str) -> domain.Appointment:
     """Close an appointment (离任); it stays in the history."""
     orgs.ensure_may_write(principal.role)
-    end = domain.parse_date(end_date, field="end_date", today=deps.clock().date())
+    end = domain.parse_date(end_date, field="end_date", today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
         found = await repo.appointment(uow, appointment_id=parse_id(appointment_id, what="该任职记录"))
         if found is None:

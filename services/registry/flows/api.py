@@ -45,22 +45,12 @@ def _policy_to_proto(policy: flows.Policy) -> flows_pb2.FlowPolicy:
     return flows_pb2.FlowPolicy(**{k: getattr(policy, k) for k in flows_pb2.FlowPolicy.DESCRIPTOR.fields_by_name})
 
 
-def _evaluation(e: flows.Evaluation) -> flows_pb2.Evaluation:
-    final, complete = e.final
-    return flows_pb2.Evaluation(
-        member_id=e.member_id, year=e.year, destination_grade=flows_pb2.Grade.ValueType(e.destination_grade),
-        destination_comment=e.destination_comment, destination_org_name=e.destination_org_name,
-        home_grade=flows_pb2.Grade.ValueType(e.home_grade), home_comment=e.home_comment,
-        final_grade=flows_pb2.Grade.ValueType(final), complete=complete,
-    )
-
-
 def _facts(facts: flows.ReturneeFacts) -> flows_pb2.ReturneeFacts:
     return flows_pb2.ReturneeFacts(**{f.name: getattr(facts, f.name) for f in fields(facts)})
 
 
 class FlowsApi:
-    """Flows, their alerts and policy, the activity notebook, 双向评议 and returnees."""
+    """Flows, their alerts and policy, and returnees."""
 
     _deps: RegistryDeps
 
@@ -157,31 +147,6 @@ class FlowsApi:
         values = {k: getattr(p, k) for k in flows_pb2.FlowPolicy.DESCRIPTOR.fields_by_name if k != "is_default"}
         policy = await flow_service.update_policy(deps=self._deps, principal=current_principal(), values=values)
         return flows_pb2.UpdateFlowPolicyResponse(policy=_policy_to_proto(policy))
-
-    async def ListActivities(self, request: flows_pb2.ListActivitiesRequest,
-                             context: Context) -> flows_pb2.ListActivitiesResponse:
-        """A member's 活动记事本."""
-        activities = await flow_service.list_activities(deps=self._deps, principal=current_principal(),
-                                                        member_id=request.member_id)
-        return flows_pb2.ListActivitiesResponse(activities=[flows_pb2.Activity(
-            id=a.id, occurred_on=a.occurred_on.isoformat(), title=a.title, note=a.note, org_name=a.org_name,
-            source=a.source, verified=a.verified) for a in activities])
-
-    async def RecordHomeAssessment(self, request: flows_pb2.RecordHomeAssessmentRequest,
-                                   context: Context) -> flows_pb2.RecordHomeAssessmentResponse:
-        """The home branch's side of 双向评议."""
-        evaluation = await flow_service.record_home_assessment(
-            deps=self._deps, principal=current_principal(), member_id=request.member_id, year=request.year,
-            grade=request.grade, comment=request.comment,
-        )
-        return flows_pb2.RecordHomeAssessmentResponse(evaluation=_evaluation(evaluation))
-
-    async def ListEvaluations(self, request: flows_pb2.ListEvaluationsRequest,
-                              context: Context) -> flows_pb2.ListEvaluationsResponse:
-        """Yearly evaluations."""
-        evaluations = await flow_service.list_evaluations(deps=self._deps, principal=current_principal(),
-                                                          member_id=request.member_id)
-        return flows_pb2.ListEvaluationsResponse(evaluations=[_evaluation(e) for e in evaluations])
 
     async def ListReturnees(self, request: flows_pb2.ListReturneesRequest,
                             context: Context) -> flows_pb2.ListReturneesResponse:

@@ -45,29 +45,6 @@ async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: 
     )
 
 
-async def on_activity(uow: UnitOfWork, event: org_events.ActivityRecorded, delivery: Delivery) -> None:
-    """An activity the destination organisation recorded."""
-    await service.record_destination_activity(
-        uow=uow, activity_id=event.activity_id, member_id=event.member_id, flow_id=event.flow_id,
-        occurred_on=event.occurred_on, occurred_at=_occurred(event.meta), title=event.title, note=event.note,
-        org_name=event.org_name,
-    )
-
-
-async def on_attendance(uow: UnitOfWork, event: org_events.AttendanceRecorded, delivery: Delivery) -> None:
-    """Organisational life attended anywhere (the publisher's county held the meeting)."""
-    await service.record_attendance(
-        uow=uow, meeting_id=event.meeting_id, member_id=event.member_id, status=event.status,
-        meeting_type=event.meeting_type, occurred_at=_occurred(event.meta), held_in=delivery.tenant, guest=event.guest,
-    )
-
-
-async def on_assessment(uow: UnitOfWork, event: org_events.DestinationAssessmentGiven, delivery: Delivery) -> None:
-    """The destination's side of 双向评议."""
-    await service.record_destination_assessment(uow=uow, member_id=event.member_id, year=event.year,
-                                                grade=event.grade, comment=event.comment, org_name=event.org_name)
-
-
 def subscribe(ctx: ServiceContext) -> None:
     """Register the durable consumers of the destination's answers (routed to the origin county)."""
     retry = ctx.retry_policy()
@@ -75,16 +52,10 @@ def subscribe(ctx: ServiceContext) -> None:
     def to_origin(e: Any) -> str:
         return str(e.origin_tenant_id)
 
-    def to_home(e: Any) -> str:
-        return str(e.home_tenant_id)
-
     plan: list[tuple[str, type[Message], Handler, Route]] = [
         ("registry-offers", org_events.TemporaryMembershipOffered, on_offered, to_origin),
         ("registry-refusals", org_events.TemporaryMembershipRefused, on_refused, to_origin),
         ("registry-check-ins", org_events.CheckedIn, on_checked_in, to_origin),
-        ("registry-activities", org_events.ActivityRecorded, on_activity, to_origin),
-        ("registry-assessments", org_events.DestinationAssessmentGiven, on_assessment, to_origin),
-        ("registry-attendance", org_events.AttendanceRecorded, on_attendance, to_home),
     ]
     for consumer, event, handler, route in plan:
         kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service="organizations", event=event,

@@ -44,15 +44,6 @@ class Timer:
     TRANSFER_DUE = "TRANSFER_DUE"
 
 
-class Grade(IntEnum):
-    """民主评议 grades, best first (values match the proto enum)."""
-
-    EXCELLENT = 1
-    COMPETENT = 2
-    BASICALLY_COMPETENT = 3
-    INCOMPETENT = 4
-
-
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A county's policy timers; the defaults are the rules of DOMAIN.md and seed 001."""
@@ -301,53 +292,7 @@ def placement_timed_out(flow: Flow, *, requested_at: datetime, policy: Policy, n
     return flow.status is FlowStatus.REGISTERED and waited >= timedelta(hours=policy.placement_timeout_hours)
 
 
-# ------------------------------------------------------------------------------------------------ 双向评议
-
-
-def merged_grade(destination: int, home: int) -> tuple[int, bool]:
-    """The evaluation's grade: the lower of both sides once both are in; one side alone is provisional."""
-    sides = [g for g in (destination, home) if g]
-    if not sides:
-        return 0, False
-    return max(sides), len(sides) == 2
-
-
-def validate_assessment(*, year: int, grade: int, comment: str, today: date) -> tuple[int, Grade, str]:
-    """The home branch's side of a yearly evaluation."""
-    violations: list[FieldViolation] = []
-    if not 2000 <= year <= today.year:
-        violations.append(FieldViolation("year", f"年度须在 2000 至 {today.year} 之间"))
-    try:
-        parsed = Grade(grade)
-    except ValueError:
-        violations.append(FieldViolation("grade", "评议等次须为优秀、合格、基本合格或不合格"))
-        parsed = Grade.COMPETENT
-    if len(comment) > 500:
-        violations.append(FieldViolation("comment", "评语不能超过 500 个字符"))
-    if violations:
-        raise InvalidArgument(violations)
-    return year, parsed, comment.strip()
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """A member's yearly 双向评议: both sides and the merged grade."""
-
-    member_id: str
-    year: int
-    destination_grade: int
-    destination_comment: str
-    destination_org_name: str
-    home_grade: int
-    home_comment: str
-
-    @property
-    def final(self) -> tuple[int, bool]:
-        """The merged grade and whether both sides are in."""
-        return merged_grade(self.destination_grade, self.home_grade)
-
-
-# ------------------------------------------------------------------------------------------------ alerts, notebook
+# ------------------------------------------------------------------------------------------------ alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,19 +306,6 @@ class Alert:
     level: int
     due_date: date
     fired_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """One entry of a member's 活动记事本."""
-
-    id: str
-    occurred_on: date
-    title: str
-    note: str
-    org_name: str
-    source: str
-    verified: bool
 
 
 # ------------------------------------------------------------------------------------------------ 回归工程

@@ -12,7 +12,6 @@ from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from jinqiao.kit.regions import name_of
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.flows import domain as flows
@@ -373,41 +372,6 @@ async def update_policy(*, deps: RegistryDeps, principal: Principal, values: dic
     return policy
 
 
-async def list_activities(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[flows.Activity]:
-    """A member's 活动记事本 (a member reads their own)."""
-    key = parse_id(member_id, what="该党员")
-    members_domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
-    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        await members.active_member(uow, member_id=key)
-        return await repo.activities(uow, member_id=key)
-
-
-async def record_home_assessment(*, deps: RegistryDeps, principal: Principal, member_id: str, year: int, grade: int,
-                                 comment: str) -> flows.Evaluation:
-    """The home branch's side of 双向评议; returns the merged evaluation of the year."""
-    flows.ensure_may_write(principal.role)
-    clean_year, parsed, note = flows.validate_assessment(year=year, grade=grade, comment=comment,
-                                                         today=china_date(deps.clock()))
-    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        member = await members.active_member(uow, member_id=member_id)
-        await repo.save_home_assessment(uow, member_id=member.id, year=clean_year, grade=int(parsed), comment=note)
-        await record_act(uow, principal, service=SERVICE,
-                         action="evaluation.home", object_type="member", object_id=member.id,
-                         reason=f"{clean_year}:{parsed.name}")
-        rows = [e for e in await repo.evaluations(uow, member_id=member.id) if e.year == clean_year]
-        await uow.commit()
-    return rows[0]
-
-
-async def list_evaluations(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[flows.Evaluation]:
-    """A member's yearly evaluations, both sides and the merged grade."""
-    key = parse_id(member_id, what="该党员")
-    members_domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
-    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        await members.active_member(uow, member_id=key)
-        return await repo.evaluations(uow, member_id=key)
-
-
 async def list_returnees(*, deps: RegistryDeps, principal: Principal, page_size: int,
                          page_token: str) -> tuple[list[flows.Returnee], str]:
     """A page of the county's returnees (回归工程), newest first."""
@@ -494,52 +458,6 @@ async def apply_check_in(*, uow: UnitOfWork, flow_id: str, attempt: int, placeme
         "membership_id": placement.membership_id, "org_id": placement.org_id, "org_name": placement.org_name,
         "checked_in_at": at, "check_in_method": method, "refusal_reason": "", "refusal_advice": "",
     })
-
-
-async def _member_here(uow: UnitOfWork, member_id: str) -> str | None:
-    key = parse_id_or_none(member_id)
-    return key if key and await members.find_member(uow, member_id=key) is not None else None
-
-
-def _date_or(value: str, fallback: date) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return fallback
-
-
-async def record_destination_activity(*, uow: UnitOfWork, activity_id: str, member_id: str, flow_id: str,
-                                      occurred_on: str, occurred_at: datetime, title: str, note: str,
-                                      org_name: str) -> None:
-    """An activity the destination organisation recorded goes into the member's 活动记事本, checked."""
-    if (member := await _member_here(uow, member_id)) is None:
-        return
-    await repo.insert_activity(uow, activity_id=f"activity:{activity_id}", member_id=member, flow_id=flow_id or None,
-                               occurred_on=_date_or(occurred_on, occurred_at.date()), title=title, note=note,
-                               org_name=org_name, source="DESTINATION_ACTIVITY")
-
-
-_MEETINGS = {"GENERAL_MEETING": "支部党员大会", "COMMITTEE_MEETING": "支委会", "GROUP_MEETING": "党小组会",
-             "PARTY_LECTURE": "党课", "THEME_DAY": "主题党日"}
-
-
-async def record_attendance(*, uow: UnitOfWork, meeting_id: str, member_id: str, status: str, meeting_type: str,
-                            occurred_at: datetime, held_in: str, guest: bool) -> None:
-    """Organisational life attended anywhere (as a guest too) counts in the home county's notebook."""
-    if status != "PRESENT" or (member := await _member_here(uow, member_id)) is None:
-        return
-    await repo.insert_activity(uow, activity_id=f"meeting:{meeting_id}:{member}", member_id=member, flow_id=None,
-                               occurred_on=occurred_at.date(), title=_MEETINGS.get(meeting_type, "组织生活"),
-                               note="", org_name=f"{name_of(held_in)}党组织" if guest else "", source="MEETING")
-
-
-async def record_destination_assessment(*, uow: UnitOfWork, member_id: str, year: int, grade: str, comment: str,
-                                        org_name: str) -> None:
-    """The destination's side of 双向评议; a later assessment of the same year replaces an earlier one."""
-    if (member := await _member_here(uow, member_id)) is None or grade not in flows.Grade.__members__:
-        return
-    await repo.save_destination_assessment(uow, member_id=member, year=year, grade=int(flows.Grade[grade]),
-                                           comment=comment, org_name=org_name)
 
 
 # ------------------------------------------------------------------------------------------------ policy timers

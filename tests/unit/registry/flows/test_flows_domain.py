@@ -1,4 +1,4 @@
-"""Flow rules without a database: outflow validation, certificates, the saga's state rules, timers, 双向评议."""
+"""Flow rules without a database: outflow validation, certificates, the saga's state rules, timers."""
 
 from __future__ import annotations
 
@@ -132,13 +132,6 @@ def test_placement_times_out_only_while_nobody_answered():
     assert not flows.placement_timed_out(waiting, requested_at=at, policy=policy, now=at + timedelta(hours=71))
     assert flows.placement_timed_out(waiting, requested_at=at, policy=policy, now=at + timedelta(hours=72))
     assert not flows.placement_timed_out(a_flow(), requested_at=at, policy=policy, now=at + timedelta(days=9))
-
-
-def test_the_merged_grade_is_the_lower_once_both_sides_are_in():
-    assert flows.merged_grade(0, 0) == (0, False)
-    assert flows.merged_grade(1, 0) == (1, False)
-    assert flows.merged_grade(1, 3) == (3, True)
-    assert flows.merged_grade(2, 1) == (2, True)
 
 
 def test_policy_bounds_name_the_field():
