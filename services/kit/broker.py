@@ -61,6 +61,27 @@ Handler = Callable[[UnitOfWork, Any, Delivery], Awaitable[None]]
 Route = Callable[[Any], str]
 
 
+def addressed_to(field: str) -> Route:
+    """A route to the county an event names in ``field`` (e.g. ``origin_tenant_id`` for an answer to the origin)."""
+
+    def route(event: Any) -> str:
+        return str(getattr(event, field))
+
+    return route
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One durable consumer: its name (the durable and the inbox key: never rename it), the producing service,
+    the event, its handler, and the county its effect is written in (None: the publisher's)."""
+
+    consumer: str
+    source: str
+    event: type[Message]
+    handler: Handler
+    route: Route | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Redeliveries with exponential back-off; after ``max_deliver`` a dead-letter row."""

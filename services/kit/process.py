@@ -34,6 +34,12 @@ class ServiceContext:
         """Run a loop (e.g. policy timers) while the service serves; it is cancelled on stop."""
         self.background.append(loop)
 
+    def subscribe(self, *subscriptions: kit_broker.Subscription) -> None:
+        """Register durable consumers over the service's pool, with its redelivery policy."""
+        for s in subscriptions:
+            kit_broker.subscribe(self.broker, db=self.db, consumer=s.consumer, source_service=s.source, event=s.event,
+                                 handler=s.handler, retry=self.retry_policy(), route=s.route)
+
     def retry_policy(self) -> kit_broker.RetryPolicy:
         """The consumers' redelivery policy from settings."""
         return kit_broker.RetryPolicy(

@@ -7,6 +7,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.kit import telemetry
 from jinqiao.kit.auth import Role
@@ -51,9 +52,12 @@ async def test_one_trace_spans_gateway_grpc_db_relay_and_consumer(platform, span
     assert {"INSERT", "COMMIT"} <= seen
     assert "publish jinqiao.events.v1.MemberRegistered" in seen
     conn = await admin_conn_factory("registry")
-    traceparent = await conn.fetchval(
-        "SELECT traceparent FROM outbox WHERE tenant_id = '410105' ORDER BY id DESC LIMIT 1"
-    )
+    # Other tests' events land in this county too: find this member's own outbox row.
+    rows = await conn.fetch("SELECT payload, traceparent FROM outbox WHERE tenant_id = '410105'"
+                            " AND subject = 'jinqiao.410105.registry.member_registered'")
+    member_id = reply.json()["id"]
+    (traceparent,) = [r["traceparent"] for r in rows
+                      if registry_events_pb2.MemberRegistered.FromString(r["payload"]).member_id == member_id]
     assert traceparent.split("-")[1] == TRACE_ID
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jinqiao.events.v1 import registry_events_pb2 as registry_events
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery
+from jinqiao.kit.broker import Delivery, Subscription
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.process import ServiceContext
 from jinqiao.organizations.deps import OrgDeps
@@ -59,12 +59,11 @@ async def subscribe_all(ctx: ServiceContext, deps: OrgDeps) -> None:
     """Declare the registry's stream and register every durable consumer, each routed to the county it writes in."""
     await kit_broker.ensure_stream(ctx.broker, service="registry")
     bound = handlers(deps)
-    wiring: list[tuple[str, type, kit_broker.Route]] = [
-        (PLACEMENT, registry_events.FlowRegistered, _placing),
-        (PLACEMENT_REDIRECTED, registry_events.FlowRedirected, _placing),
-        (REDIRECT_CLOSE, registry_events.FlowRedirected, _previous_placing),
-        (FLOW_CLOSED, registry_events.FlowClosed, _closing),
-    ]
-    for consumer, event, route in wiring:
-        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service="registry", event=event,
-                             handler=bound[consumer], retry=ctx.retry_policy(), route=route)
+    ctx.subscribe(
+        Subscription(PLACEMENT, "registry", registry_events.FlowRegistered, bound[PLACEMENT], _placing),
+        Subscription(PLACEMENT_REDIRECTED, "registry", registry_events.FlowRedirected, bound[PLACEMENT_REDIRECTED],
+                     _placing),
+        Subscription(REDIRECT_CLOSE, "registry", registry_events.FlowRedirected, bound[REDIRECT_CLOSE],
+                     _previous_placing),
+        Subscription(FLOW_CLOSED, "registry", registry_events.FlowClosed, bound[FLOW_CLOSED], _closing),
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from jinqiao.kit import authz
+from jinqiao.kit import authz, fields
 from jinqiao.kit.authz import Permission
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
@@ -148,12 +148,7 @@ def ensure_may_read(role: str) -> None:
 
 def clean_name(value: str, *, violations: list[FieldViolation]) -> str:
     """Collapse white space; required, at most NAME_MAX characters."""
-    name = " ".join(value.split())
-    if not name:
-        violations.append(FieldViolation("name", "必填"))
-    elif len(name) > NAME_MAX:
-        violations.append(FieldViolation("name", f"不能超过 {NAME_MAX} 个字符"))
-    return name
+    return fields.text(value, field="name", limit=NAME_MAX, required=True, violations=violations)
 
 
 def validate_new_org(*, name: str, kind: int, city_code: str, founding_mode: int, industry: str,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
 
-from jinqiao.kit import pii
+from jinqiao.kit import fields, pii
 from jinqiao.kit.authz import Permission, require
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
@@ -157,15 +157,6 @@ class Applicant:
         return next((on for s, on in self.stages if s == stage), None)
 
 
-def _text(value: str, *, field: str, limit: int, required: bool, violations: list[FieldViolation]) -> str:
-    cleaned = " ".join(value.split())
-    if required and not cleaned:
-        violations.append(FieldViolation(field, "必填"))
-    elif len(cleaned) > limit:
-        violations.append(FieldViolation(field, f"不能超过 {limit} 个字符"))
-    return cleaned
-
-
 def parse_date(value: str, *, field: str, today: date, violations: list[FieldViolation],
                required: bool = True) -> date | None:
     """An ISO date that is not in the future; problems are appended to ``violations``."""
@@ -209,7 +200,7 @@ def _mentors(mentors: list[tuple[str, str, str, str]], *, violations: list[Field
     checked: list[NewMentor] = []
     for i, (name, phone, side_text, org_name) in enumerate(mentors):
         at = f"mentors[{i}]"
-        clean_name = _text(name, field=f"{at}.name", limit=NAME_MAX, required=True, violations=violations)
+        clean_name = fields.text(name, field=f"{at}.name", limit=NAME_MAX, required=True, violations=violations)
         clean_phone = None
         if phone.strip():
             try:
@@ -217,7 +208,7 @@ def _mentors(mentors: list[tuple[str, str, str, str]], *, violations: list[Field
             except InvalidArgument as exc:
                 violations.extend(exc.violations)
         side = parse_side(side_text, field=f"{at}.side", violations=violations)
-        clean_org = _text(org_name, field=f"{at}.org_name", limit=TEXT_MAX, required=False, violations=violations)
+        clean_org = fields.text(org_name, field=f"{at}.org_name", limit=TEXT_MAX, required=False, violations=violations)
         if side is not None:
             checked.append(NewMentor(name=clean_name, phone=clean_phone, side=side, org_name=clean_org))
     return tuple(checked)
@@ -233,21 +224,12 @@ def validate_new_applicant(
     ``mentors`` are (name, phone, side, org_name); ``home_code`` is the county the applicant belongs to.
     """
     violations: list[FieldViolation] = []
-    clean_name = _text(name, field="name", limit=NAME_MAX, required=True, violations=violations)
-    clean_id: str | None = None
-    try:
-        clean_id = pii.validate_id_number(id_number, today=today)
-    except InvalidArgument as exc:
-        violations.extend(exc.violations)
-    clean_phone: str | None = None
-    if phone.strip():
-        try:
-            clean_phone = pii.validate_phone(phone)
-        except InvalidArgument as exc:
-            violations.extend(exc.violations)
-    clean_township = _text(township, field="township", limit=TEXT_MAX, required=False, violations=violations)
-    clean_village = _text(village, field="village", limit=TEXT_MAX, required=False, violations=violations)
-    clean_employer = _text(employer, field="employer", limit=TEXT_MAX, required=False, violations=violations)
+    clean_name = fields.text(name, field="name", limit=NAME_MAX, required=True, violations=violations)
+    clean_id = fields.id_number(id_number, violations=violations, today=today)
+    clean_phone = fields.optional_phone(phone, violations=violations)
+    clean_township = fields.text(township, field="township", limit=TEXT_MAX, required=False, violations=violations)
+    clean_village = fields.text(village, field="village", limit=TEXT_MAX, required=False, violations=violations)
+    clean_employer = fields.text(employer, field="employer", limit=TEXT_MAX, required=False, violations=violations)
     destination = destination_code.strip()
     if destination and not _REGION.fullmatch(destination):
         violations.append(FieldViolation("destination_code", "应为6位行政区划代码（GB/T 2260）"))
@@ -259,7 +241,7 @@ def validate_new_applicant(
         violations.append(FieldViolation("application_date", f"申请入党时须年满{MIN_APPLICATION_AGE}周岁"))
     checked = _mentors(mentors, violations=violations)
     _mentor_rules(checked, away=bool(destination), violations=violations)
-    org_name = _text(delegated_org_name, field="delegated_org_name", limit=TEXT_MAX, required=False,
+    org_name = fields.text(delegated_org_name, field="delegated_org_name", limit=TEXT_MAX, required=False,
                      violations=violations)
     if delegated and not destination:
         violations.append(FieldViolation("delegated", "委托培养须填写务工地（destination_code）"))
@@ -304,8 +286,8 @@ def validate_inspection(*, side: str, inspected_on: str, inspector: str, summary
     applied = applicant.reached_on(Stage.APPLICANT)
     if on and applied and on < applied:
         violations.append(FieldViolation("inspected_on", "考察日期不能早于申请入党日期"))
-    clean_inspector = _text(inspector, field="inspector", limit=NAME_MAX, required=True, violations=violations)
-    clean_summary = _text(summary, field="summary", limit=SUMMARY_MAX, required=True, violations=violations)
+    clean_inspector = fields.text(inspector, field="inspector", limit=NAME_MAX, required=True, violations=violations)
+    clean_summary = fields.text(summary, field="summary", limit=SUMMARY_MAX, required=True, violations=violations)
     if violations or clean_side is None or on is None:
         raise InvalidArgument(violations)
     return NewInspection(side=clean_side, inspected_on=on, inspector=clean_inspector, summary=clean_summary)

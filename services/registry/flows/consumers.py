@@ -4,14 +4,11 @@ event and makes one use-case call; every use case is idempotent and order-tolera
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from google.protobuf.message import Message
 
 from jinqiao.events.v1 import meta_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery, Handler, Route
+from jinqiao.kit.broker import Delivery, Subscription
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.process import ServiceContext
 from jinqiao.registry.flows import service
@@ -47,16 +44,10 @@ async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: 
 
 def subscribe(ctx: ServiceContext) -> None:
     """Register the durable consumers of the destination's answers (routed to the origin county)."""
-    retry = ctx.retry_policy()
-
-    def to_origin(e: Any) -> str:
-        return str(e.origin_tenant_id)
-
-    plan: list[tuple[str, type[Message], Handler, Route]] = [
-        ("registry-offers", org_events.TemporaryMembershipOffered, on_offered, to_origin),
-        ("registry-refusals", org_events.TemporaryMembershipRefused, on_refused, to_origin),
-        ("registry-check-ins", org_events.CheckedIn, on_checked_in, to_origin),
-    ]
-    for consumer, event, handler, route in plan:
-        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service="organizations", event=event,
-                             handler=handler, retry=retry, route=route)
+    to_origin = kit_broker.addressed_to("origin_tenant_id")
+    ctx.subscribe(
+        Subscription("registry-offers", "organizations", org_events.TemporaryMembershipOffered, on_offered, to_origin),
+        Subscription("registry-refusals", "organizations", org_events.TemporaryMembershipRefused, on_refused,
+                     to_origin),
+        Subscription("registry-check-ins", "organizations", org_events.CheckedIn, on_checked_in, to_origin),
+    )

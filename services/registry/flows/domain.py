@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import IntEnum
 
-from jinqiao.kit import pii
+from jinqiao.kit import fields, pii
 from jinqiao.kit.authz import Permission, require
 from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jinqiao.kit.regions import name_of
@@ -137,15 +137,6 @@ def ensure_may_write(role: str) -> None:
     require(role, Permission.FLOWS_WRITE, "当前角色无权办理流动党员外出登记")
 
 
-def _clean(value: str, *, field: str, required: bool, violations: list[FieldViolation]) -> str:
-    cleaned = " ".join(value.split())
-    if required and not cleaned:
-        violations.append(FieldViolation(field, "必填"))
-    elif len(cleaned) > TEXT_MAX:
-        violations.append(FieldViolation(field, f"不能超过 {TEXT_MAX} 个字符"))
-    return cleaned
-
-
 def destination(*, origin: str, code: str, violations: list[FieldViolation],
                 field: str = "destination_code") -> tuple[str, str, bool]:
     """(destination, placing county, out of province): in the province the destination county places the
@@ -166,9 +157,9 @@ def validate_outflow(*, origin: str, destination_code: str, address: str, employ
     """Check a 外出登记, reporting every violation at once."""
     violations: list[FieldViolation] = []
     dest, placing, out = destination(origin=origin, code=destination_code, violations=violations)
-    clean_address = _clean(address, field="address", required=True, violations=violations)
-    clean_employer = _clean(employer, field="employer", required=False, violations=violations)
-    clean_industry = _clean(industry, field="industry", required=True, violations=violations)
+    clean_address = fields.text(address, field="address", limit=TEXT_MAX, required=True, violations=violations)
+    clean_employer = fields.text(employer, field="employer", limit=TEXT_MAX, required=False, violations=violations)
+    clean_industry = fields.text(industry, field="industry", limit=TEXT_MAX, required=True, violations=violations)
     start: date | None = None
     try:
         start = date.fromisoformat(start_date.strip())

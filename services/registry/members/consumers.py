@@ -4,14 +4,11 @@ county arrives here. Each handler decodes the event and makes one use-case call 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
-
-from google.protobuf.message import Message
 
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery, Handler, Route
+from jinqiao.kit.broker import Delivery, Subscription
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.process import ServiceContext
 from jinqiao.registry.deps import RegistryDeps
@@ -42,19 +39,11 @@ async def on_member_transferred(deps: RegistryDeps, uow: UnitOfWork, event: regi
 
 def subscribe(ctx: ServiceContext, deps: RegistryDeps) -> None:
     """Register the durable consumers of the org replica and of members transferred in."""
-    retry = ctx.retry_policy()
-
-    def to_destination(e: Any) -> str:
-        return str(e.destination_tenant_id)
-
-    # The replica stays in the publishing county (route None); a transfer is addressed to the destination.
-    plan: list[tuple[str, str, type[Message], Handler, Route | None]] = [
-        ("registry-org-created", "organizations", org_events.OrgCreated, on_org_created, None),
-        ("registry-org-renamed", "organizations", org_events.OrgRenamed, on_org_renamed, None),
-        ("registry-org-dissolved", "organizations", org_events.OrgDissolved, on_org_dissolved, None),
-        ("registry-transfers-in", "registry", registry_events_pb2.MemberTransferred,
-         partial(on_member_transferred, deps), to_destination),
-    ]
-    for consumer, source, event, handler, route in plan:
-        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service=source, event=event,
-                             handler=handler, retry=retry, route=route)
+    # The replica stays in the publishing county (no route); a transfer is addressed to the destination.
+    ctx.subscribe(
+        Subscription("registry-org-created", "organizations", org_events.OrgCreated, on_org_created),
+        Subscription("registry-org-renamed", "organizations", org_events.OrgRenamed, on_org_renamed),
+        Subscription("registry-org-dissolved", "organizations", org_events.OrgDissolved, on_org_dissolved),
+        Subscription("registry-transfers-in", "registry", registry_events_pb2.MemberTransferred,
+                     partial(on_member_transferred, deps), kit_broker.addressed_to("destination_tenant_id")),
+    )

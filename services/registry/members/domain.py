@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import IntEnum
 
-from jinqiao.kit import pii
+from jinqiao.kit import fields, pii
 from jinqiao.kit.auth import Role
 from jinqiao.kit.authz import Permission, allows, require
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
@@ -152,15 +152,6 @@ def validate_reveal_reason(reason: str) -> str:
     return clean
 
 
-def _text(value: str, *, field: str, limit: int, required: bool, violations: list[FieldViolation]) -> str:
-    cleaned = " ".join(value.split())
-    if required and not cleaned:
-        violations.append(FieldViolation(field, "必填"))
-    elif len(cleaned) > limit:
-        violations.append(FieldViolation(field, f"不能超过 {limit} 个字符"))
-    return cleaned
-
-
 def validate_new_member(
     *,
     name: str,
@@ -182,26 +173,18 @@ def validate_new_member(
 ) -> NewMember:
     """Check every field, report all violations at once, and return the normalised member."""
     violations: list[FieldViolation] = []
-    clean_name = _text(name, field="name", limit=NAME_MAX, required=True, violations=violations)
-    clean_id: str | None = None
-    try:
-        clean_id = pii.validate_id_number(id_number)
-    except InvalidArgument as exc:
-        violations.extend(exc.violations)
-    clean_phone: str | None = None
-    if phone.strip():
-        try:
-            clean_phone = pii.validate_phone(phone)
-        except InvalidArgument as exc:
-            violations.extend(exc.violations)
+    clean_name = fields.text(name, field="name", limit=NAME_MAX, required=True, violations=violations)
+    clean_id = fields.id_number(id_number, violations=violations)
+    clean_phone = fields.optional_phone(phone, violations=violations)
     try:
         status = MembershipStatus(membership_status)
     except ValueError:
         violations.append(FieldViolation("membership_status", "须为预备党员(PROBATIONARY)或正式党员(FULL)"))
         status = MembershipStatus.FULL
-    clean_township = _text(township, field="township", limit=TEXT_MAX, required=False, violations=violations)
-    clean_village = _text(village, field="village", limit=TEXT_MAX, required=False, violations=violations)
-    clean_occupation = _text(occupation, field="occupation", limit=TEXT_MAX, required=False, violations=violations)
+    clean_township = fields.text(township, field="township", limit=TEXT_MAX, required=False, violations=violations)
+    clean_village = fields.text(village, field="village", limit=TEXT_MAX, required=False, violations=violations)
+    clean_occupation = fields.text(occupation, field="occupation", limit=TEXT_MAX, required=False,
+                                   violations=violations)
     joined = _join_date(join_date, id_number=clean_id, today=today, violations=violations)
     clean_ethnicity, clean_education, branch, address = _record_facts(
         ethnicity=ethnicity, education=education, home_branch_id=home_branch_id,
@@ -238,10 +221,10 @@ def validate_new_member(
 def _record_facts(*, ethnicity: str, education: str, home_branch_id: str, household_address: str,
                   violations: list[FieldViolation]) -> tuple[str, str, str | None, str]:
     """(ethnicity, education, home branch, household address), cleaned."""
-    clean_ethnicity = _text(ethnicity, field="ethnicity", limit=10, required=False, violations=violations)
+    clean_ethnicity = fields.text(ethnicity, field="ethnicity", limit=10, required=False, violations=violations)
     if clean_ethnicity and not clean_ethnicity.endswith("族"):
         violations.append(FieldViolation("ethnicity", "民族应写全称，如“汉族”“回族”"))
-    clean_education = _text(education, field="education", limit=10, required=False, violations=violations)
+    clean_education = fields.text(education, field="education", limit=10, required=False, violations=violations)
     if clean_education and clean_education not in EDUCATIONS:
         violations.append(FieldViolation("education", "学历应为：" + "、".join(EDUCATIONS)))
     branch: str | None = None
@@ -250,7 +233,8 @@ def _record_facts(*, ethnicity: str, education: str, home_branch_id: str, househ
             branch = str(uuid.UUID(home_branch_id.strip()))
         except ValueError:
             violations.append(FieldViolation("home_branch_id", "所在党支部编号无效"))
-    address = _text(household_address, field="household_address", limit=200, required=False, violations=violations)
+    address = fields.text(household_address, field="household_address", limit=200, required=False,
+                          violations=violations)
     return clean_ethnicity, clean_education, branch, address
 
 

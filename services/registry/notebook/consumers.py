@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from google.protobuf.message import Message
 
 from jinqiao.events.v1 import meta_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery, Handler, Route
+from jinqiao.kit.broker import Delivery, Subscription
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.process import ServiceContext
 from jinqiao.registry.notebook import service
@@ -50,19 +47,11 @@ def subscribe(ctx: ServiceContext) -> None:
     The consumer names are the durable names on the stream and the keys of the inbox: they are the ones these
     consumers had while they lived in ``flows``, and must stay so, or a deployment would get everything again.
     """
-    retry = ctx.retry_policy()
-
-    def to_origin(e: Any) -> str:
-        return str(e.origin_tenant_id)
-
-    def to_home(e: Any) -> str:
-        return str(e.home_tenant_id)
-
-    plan: list[tuple[str, type[Message], Handler, Route]] = [
-        ("registry-activities", org_events.ActivityRecorded, on_activity, to_origin),
-        ("registry-assessments", org_events.DestinationAssessmentGiven, on_assessment, to_origin),
-        ("registry-attendance", org_events.AttendanceRecorded, on_attendance, to_home),
-    ]
-    for consumer, event, handler, route in plan:
-        kit_broker.subscribe(ctx.broker, db=ctx.db, consumer=consumer, source_service="organizations", event=event,
-                             handler=handler, retry=retry, route=route)
+    to_origin = kit_broker.addressed_to("origin_tenant_id")
+    ctx.subscribe(
+        Subscription("registry-activities", "organizations", org_events.ActivityRecorded, on_activity, to_origin),
+        Subscription("registry-assessments", "organizations", org_events.DestinationAssessmentGiven, on_assessment,
+                     to_origin),
+        Subscription("registry-attendance", "organizations", org_events.AttendanceRecorded, on_attendance,
+                     kit_broker.addressed_to("home_tenant_id")),
+    )

@@ -1,0 +1,41 @@
+"""Checks of one input field that add what is wrong to a list, so a request reports every bad field at once.
+
+Pure (no framework): every ``domain.py`` may use them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from jinqiao.kit import pii
+from jinqiao.kit.errors import FieldViolation, InvalidArgument
+
+
+def text(value: str, *, field: str, limit: int, required: bool, violations: list[FieldViolation]) -> str:
+    """White space collapsed; a required field must not be empty, and none may pass ``limit`` characters."""
+    cleaned = " ".join(value.split())
+    if required and not cleaned:
+        violations.append(FieldViolation(field, "必填"))
+    elif len(cleaned) > limit:
+        violations.append(FieldViolation(field, f"不能超过 {limit} 个字符"))
+    return cleaned
+
+
+def id_number(value: str, *, violations: list[FieldViolation], today: date | None = None) -> str | None:
+    """A valid ID number (GB 11643) in canonical form, or None with the reason added."""
+    try:
+        return pii.validate_id_number(value, today=today)
+    except InvalidArgument as exc:
+        violations.extend(exc.violations)
+        return None
+
+
+def optional_phone(value: str, *, violations: list[FieldViolation]) -> str | None:
+    """A valid mobile number, None when left blank, or None with the reason added."""
+    if not value.strip():
+        return None
+    try:
+        return pii.validate_phone(value)
+    except InvalidArgument as exc:
+        violations.extend(exc.violations)
+        return None
