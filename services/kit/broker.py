@@ -181,10 +181,11 @@ def _decode(msg: NatsMessage, headers: dict[str, str], event: type[Message], wan
         decoded = event.FromString(msg.body)
         # The payload's event id is the identity the inbox keys on: a re-publish after the stream's
         # duplicate window carries a new Nats-Msg-Id but the same event.
-        event_id = str(uuid.UUID(decoded.meta.event_id))  # type: ignore[attr-defined]
+        meta = ev.meta_of(decoded)
+        event_id = str(uuid.UUID(meta.event_id))
     except (DecodeError, ValueError) as exc:
         raise PoisonMessage("payload is not a valid event") from exc
-    if decoded.meta.tenant_id != tenant:  # type: ignore[attr-defined]
+    if meta.tenant_id != tenant:
         raise PoisonMessage("the payload's tenant differs from the subject's")
     return tenant, event_id, decoded
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
+from jinqiao.events.v1 import meta_pb2
 from jinqiao.kit.db import PendingEvent
 from jinqiao.kit.tenancy import parse_tenant
 
@@ -45,6 +46,14 @@ def stream_subjects(service: str) -> list[str]:
     return [f"jinqiao.*.{service}.>"]
 
 
+def meta_of(message: Message) -> meta_pb2.EventMeta:
+    """The ``meta`` every event carries; a message without one is not an event (ValueError)."""
+    meta = getattr(message, "meta", None)
+    if not isinstance(meta, meta_pb2.EventMeta):
+        raise ValueError(f"{type(message).__name__} is not an event: it has no EventMeta")
+    return meta
+
+
 def new_event(
     message: Message,
     *,
@@ -57,7 +66,7 @@ def new_event(
 ) -> PendingEvent:
     """Fill the message's ``meta`` and wrap it for the outbox."""
     event_id = str(uuid.uuid4())
-    meta = message.meta  # type: ignore[attr-defined]
+    meta = meta_of(message)
     meta.event_id = event_id
     meta.tenant_id = tenant
     meta.aggregate_id = aggregate_id

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from jinqiao.kit import errors, telemetry
 from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
-from jinqiao.kit.tenancy import current_tenant
+from jinqiao.kit.tenancy import TenantId, current_tenant
 
 log = logging.getLogger("jinqiao.grpc")
 
@@ -124,7 +124,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def authenticated(_: Any, __: Context) -> AsyncIterator[None]:
             principal = self._verifier.verify(bearer_token(authorization))
             token = _principal.set(principal)
-            tenant_token = current_tenant.set(principal.tenant)  # type: ignore[arg-type]
+            tenant_token = current_tenant.set(TenantId(principal.tenant) if principal.tenant else None)
             # Log lines of this call carry who and which county; never what (no PII in logs).
             with structlog.contextvars.bound_contextvars(tenant=principal.tenant, role=principal.role.value):
                 try:

@@ -128,7 +128,7 @@ def _add_logger_name(
     return event_dict
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[Any]):
     """A handler that writes to whatever ``sys.stdout`` is now, as structlog's PrintLogger does."""
 
     @property
@@ -199,7 +199,8 @@ def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger
     """A structlog logger, bound to ``logger=name`` when a name is given."""
     # The name goes to the logger factory, keeping the proxy lazy: a module-level logger created before
     # configure_logging() still picks up the configuration on first use.
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger
 
 
 # ---------------------------------------------------------------------------------------------- tracing

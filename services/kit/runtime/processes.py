@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -45,11 +46,11 @@ def alive(pid: int | None) -> bool:
         return False
 
 
-def wait_until(check: object, *, timeout: float, interval: float = 0.1) -> bool:
+def wait_until(check: Callable[[], object], *, timeout: float, interval: float = 0.1) -> bool:
     """Poll a callable until it returns true or the timeout passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return True
         time.sleep(interval)
     return False

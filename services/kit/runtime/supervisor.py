@@ -29,6 +29,12 @@ HEALTH_TIMEOUT = 60.0
 MAX_RESTARTS_PER_MINUTE = 5
 
 
+class Stop(asyncio.Event):
+    """Set to stop the platform; ``failed`` when a service kept crashing (the exit code says so)."""
+
+    failed = False
+
+
 class StartupFailed(RuntimeError):
     """The platform could not come up; the message says why."""
 
@@ -209,7 +215,7 @@ async def up(config: EmbeddedConfig) -> int:
     pg = EmbeddedPostgres(data_dir=config.data_dir / "postgres", port=config.pg_port,
                           superuser_password=str(stored["postgres_password"]), host=HOST)
     children: list[Child] = []
-    stop = asyncio.Event()
+    stop = Stop()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -235,7 +241,7 @@ async def up(config: EmbeddedConfig) -> int:
         await stop.wait()
         for watcher in watchers:
             watcher.cancel()
-        return 0 if not getattr(stop, "failed", False) else 1
+        return 1 if stop.failed else 0
     except StartupFailed as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -298,7 +304,7 @@ def _pids(nats: EmbeddedNats, pg: EmbeddedPostgres, children: list[Child]) -> di
     }
 
 
-async def _watch(child: Child, stop: asyncio.Event, *, on_restart: Callable[[], None]) -> None:
+async def _watch(child: Child, stop: Stop, *, on_restart: Callable[[], None]) -> None:
     """Restart a service that dies unexpectedly, with back-off; give up after too many restarts."""
     while True:
         assert child.proc is not None
@@ -310,7 +316,7 @@ async def _watch(child: Child, stop: asyncio.Event, *, on_restart: Callable[[], 
         if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
             print(f"服务 {child.spec.name} 一分钟内重启过多，停止全部 / {child.spec.name} keeps crashing; stopping",
                   file=sys.stderr, flush=True)
-            stop.failed = True  # type: ignore[attr-defined]
+            stop.failed = True
             stop.set()
             return
         delay = min(2 ** (len(child.restarts) - 1) * 0.5, 10)
@@ -323,6 +329,12 @@ async def _watch(child: Child, stop: asyncio.Event, *, on_restart: Callable[[], 
 # ------------------------------------------------------------------------------------------------ status, down
 
 
+def _pid(run: dict[str, object], name: str) -> int | None:
+    """A component's pid from the run file (None when absent or not a number)."""
+    value = run.get(name)
+    return value if isinstance(value, int) else None
+
+
 def read_run_file(config: EmbeddedConfig) -> dict[str, object] | None:
     """The running platform's pids, if any."""
     path = config.data_dir / "run.json"
@@ -332,12 +344,12 @@ def read_run_file(config: EmbeddedConfig) -> dict[str, object] | None:
 async def status(config: EmbeddedConfig) -> int:
     """Print each component's state; 0 when all are up, 3 when not running."""
     run = read_run_file(config)
-    if run is None or not alive(run.get("supervisor")):  # type: ignore[arg-type]
+    if run is None or not alive(_pid(run, "supervisor")):
         print("未运行 / not running")
         return 3
     ok = True
     for name in ("supervisor", "nats", "postgres"):
-        up_ = alive(run.get(name))  # type: ignore[arg-type]
+        up_ = alive(_pid(run, name))
         ok &= up_
         print(f"{name:>10}: {'运行中 running' if up_ else '已停止 down'} (pid {run.get(name)})")
     services = run.get("services", {})
@@ -358,17 +370,18 @@ def down(config: EmbeddedConfig) -> int:
     if run is None:
         print("未运行 / not running")
         return 0
-    supervisor = run.get("supervisor")
-    if alive(supervisor):  # type: ignore[arg-type]
-        stop_pid(supervisor, timeout=60)  # type: ignore[arg-type]
+    supervisor = _pid(run, "supervisor")
+    if supervisor is not None and alive(supervisor):
+        stop_pid(supervisor, timeout=60)
     else:
         services = run.get("services", {})
         assert isinstance(services, dict)
         for pid in services.values():
             stop_pid(pid)
         for name in ("nats", "postgres"):
-            if alive(run.get(name)):  # type: ignore[arg-type]
-                stop_pid(run[name], sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)  # type: ignore[arg-type]
+            pid = _pid(run, name)
+            if pid is not None and alive(pid):
+                stop_pid(pid, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
         (config.data_dir / "run.json").unlink(missing_ok=True)
     print("已停止 / stopped")
     return 0
