@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 
 from fastapi import APIRouter, Response
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.sheets import Fmt, download, every_page
+from jinqiao.kit.clock import china_date
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
@@ -31,7 +33,9 @@ async def _external_orgs(gw: GatewayDep, who: CallerDep) -> list[list[object]]:
     return [
         [i, org.name, KIND_LABEL[org.kind], name_of(org.city_code), org.city_code,
          MODE_LABEL.get(org.founding_mode, ""), org.industry,
-         "已撤销" if org.status == pb.ORG_STATUS_DISSOLVED else "正常", org.create_time.ToDatetime().date().isoformat()]
+         "已撤销" if org.status == pb.ORG_STATUS_DISSOLVED else "正常",
+         # The founding date as the county reads it: Beijing's calendar, not UTC's.
+         china_date(org.create_time.ToDatetime(tzinfo=UTC)).isoformat()]
         for i, org in enumerate(orgs, start=1)
     ]
 

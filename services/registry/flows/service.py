@@ -142,7 +142,7 @@ def _letter(row: FlowRow, name: str, *, deps: RegistryDeps, tenant: str, masked:
                             contact_phone=None)
     return flows.introduction_letter(origin=tenant, member_name=name, id_number_masked=masked or "（见登记表）",
                                      flow=outflow, serial=row.certificate_serial,
-                                     valid_until=row.certificate_valid_until, issued=row.created_at.date())
+                                     valid_until=row.certificate_valid_until, issued=china_date(row.created_at))
 
 
 async def get_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str) -> tuple[Flow, str]:

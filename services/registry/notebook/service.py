@@ -81,7 +81,7 @@ async def record_destination_activity(*, uow: UnitOfWork, activity_id: str, memb
     if (member := await _member_here(uow, member_id)) is None:
         return
     await repo.insert_activity(uow, activity_id=f"activity:{activity_id}", member_id=member, flow_id=flow_id or None,
-                               occurred_on=_date_or(occurred_on, occurred_at.date()), title=title, note=note,
+                               occurred_on=_date_or(occurred_on, china_date(occurred_at)), title=title, note=note,
                                org_name=org_name, source="DESTINATION_ACTIVITY")
 
 
@@ -91,7 +91,7 @@ async def record_attendance(*, uow: UnitOfWork, meeting_id: str, member_id: str,
     if status != "PRESENT" or (member := await _member_here(uow, member_id)) is None:
         return
     await repo.insert_activity(uow, activity_id=f"meeting:{meeting_id}:{member}", member_id=member, flow_id=None,
-                               occurred_on=occurred_at.date(), title=notebook.meeting_title(meeting_type),
+                               occurred_on=china_date(occurred_at), title=notebook.meeting_title(meeting_type),
                                note="", org_name=f"{name_of(held_in)}党组织" if guest else "", source="MEETING")
 
 
