@@ -48,9 +48,7 @@ from collections.abc import Sequence
 from {pkg} import service
 from {pkg}.api import {p}Servicer
 from {pkg}.v1 import {name}_pb2, {name}_pb2_grpc
-from jinqiao.kit import catalog
-from jinqiao.kit.process import Register, ServiceContext, run_service, serve
-from jinqiao.kit.settings import KitSettings
+from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 
 SERVICE_NAME = {name}_pb2.DESCRIPTOR.services_by_name["{p}Service"].full_name
 
@@ -61,15 +59,8 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     return [lambda server: {name}_pb2_grpc.add_{p}ServiceServicer_to_server(servicer, server)]
 
 
-async def main(settings: KitSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    produces_events = catalog.get(service.SERVICE).produces_events
-    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=produces_events,
-                setup=setup)
-
-
 if __name__ == "__main__":
-    run_service(main, service=service.SERVICE)
+    run_catalogued(service=service.SERVICE, setup=setup)
 ''',
         f"{src}/api.py": f'''"""{p} gRPC servicer: unpack, one use-case call, map back."""
 
@@ -162,30 +153,12 @@ service {p}Service {{}}
 
 from __future__ import annotations
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
 from jinqiao.kit import catalog
-from tests.integration.conftest import start_catalogued
+from tests.integration.conftest import serves_health_and_reflection
 
 
 async def test_{name}_serves_health_and_reflection(settings_for):
-    entry = catalog.get("{name}")
-    running = await start_catalogued(entry, settings_for("{name}"))
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{{running.port}}") as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            reply = await health.Check(health_pb2.HealthCheckRequest(service=entry.proto_service), timeout=5)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
-            ask = reflection_pb2.ServerReflectionRequest(list_services="")
-            async for answer in reflection.ServerReflectionInfo(iter([ask]), timeout=5):
-                listed = {{service.name for service in answer.list_services_response.service}}
-                break
-            assert entry.proto_service in listed
-    finally:
-        await running.stop()
+    assert await serves_health_and_reflection(catalog.get("{name}"), settings_for("{name}"))
 ''',
     }
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from jinqiao.insights import consumers, service
 from jinqiao.insights.api import InsightsServicer
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
-from jinqiao.kit.process import Register, ServiceContext, run_service, serve
-from jinqiao.kit.settings import KitSettings
+from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 
 SERVICE_NAME = insights_pb2.DESCRIPTOR.services_by_name["InsightsService"].full_name
 
@@ -20,10 +19,5 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     return [lambda server: insights_pb2_grpc.add_InsightsServiceServicer_to_server(servicer, server)]
 
 
-async def main(settings: KitSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=False, setup=setup)
-
-
 if __name__ == "__main__":
-    run_service(main, service=service.SERVICE)
+    run_catalogued(service=service.SERVICE, setup=setup)

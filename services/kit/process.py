@@ -12,7 +12,7 @@ import grpc
 from faststream.nats import NatsBroker
 
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit import grpcserver, telemetry
+from jinqiao.kit import catalog, grpcserver, telemetry
 from jinqiao.kit.auth import TokenVerifier
 from jinqiao.kit.db import Database
 from jinqiao.kit.outbox import OutboxRelay
@@ -143,3 +143,17 @@ def run_service(main: Callable[[KitSettings], Coroutine[Any, Any, None]], *, ser
         asyncio.run(main(settings))
     else:
         uvloop.run(main(settings))
+
+
+def run_catalogued(*, service: str, setup: Setup) -> None:
+    """Run a catalogued gRPC service as its own process: its gRPC name and outbox come from the catalogue."""
+    entry = catalog.get(service)
+    if entry.proto_service is None:
+        raise ValueError(f"{service} serves no gRPC service in services/catalog.toml")
+    names = [entry.proto_service]
+
+    async def main(settings: KitSettings) -> None:
+        await serve(settings, service=service, service_names=names, produces_events=entry.produces_events,
+                    setup=setup)
+
+    run_service(main, service=service)

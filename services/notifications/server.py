@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jinqiao.kit import catalog
-from jinqiao.kit.process import Register, ServiceContext, run_service, serve
-from jinqiao.kit.settings import KitSettings
+from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 from jinqiao.notifications import service
 from jinqiao.notifications.api import NotificationsServicer
 from jinqiao.notifications.v1 import notifications_pb2, notifications_pb2_grpc
@@ -20,12 +18,5 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     return [lambda server: notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(servicer, server)]
 
 
-async def main(settings: KitSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    produces_events = catalog.get(service.SERVICE).produces_events
-    await serve(settings, service=service.SERVICE, service_names=[SERVICE_NAME], produces_events=produces_events,
-                setup=setup)
-
-
 if __name__ == "__main__":
-    run_service(main, service=service.SERVICE)
+    run_catalogued(service=service.SERVICE, setup=setup)

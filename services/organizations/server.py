@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from jinqiao.kit.crypto import FieldCipher
-from jinqiao.kit.process import Register, ServiceContext, run_service, serve
-from jinqiao.kit.settings import KitSettings
+from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 from jinqiao.organizations.checklist.api import ChecklistServicer
 from jinqiao.organizations.deps import SERVICE, OrgDeps
 from jinqiao.organizations.meetings.api import MeetingsServicer
@@ -36,10 +35,5 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     return [lambda server: organizations_pb2_grpc.add_OrganizationsServiceServicer_to_server(servicer, server)]
 
 
-async def main(settings: KitSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    await serve(settings, service=SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
-
-
 if __name__ == "__main__":
-    run_service(main, service=SERVICE)
+    run_catalogued(service=SERVICE, setup=setup)

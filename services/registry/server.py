@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.crypto import BlindIndex, FieldCipher
-from jinqiao.kit.process import Register, ServiceContext, run_service, serve
-from jinqiao.kit.settings import KitSettings
+from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.development.api import DevelopmentApi
 from jinqiao.registry.flows import consumers as flow_consumers
@@ -46,10 +45,5 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     return [lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)]
 
 
-async def main(settings: KitSettings) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    await serve(settings, service=SERVICE, service_names=[SERVICE_NAME], produces_events=True, setup=setup)
-
-
 if __name__ == "__main__":
-    run_service(main, service=SERVICE)
+    run_catalogued(service=SERVICE, setup=setup)

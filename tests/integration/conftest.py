@@ -12,6 +12,8 @@ import grpc
 import httpx
 import pytest
 import uvicorn
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
@@ -55,6 +57,23 @@ async def start_catalogued(entry: catalog.ServiceEntry, settings: KitSettings) -
     server = importlib.import_module(entry.server)
     return await start_service(settings, service=entry.name, service_names=[entry.proto_service],
                                produces_events=entry.produces_events, setup=server.setup)
+
+
+async def serves_health_and_reflection(entry: catalog.ServiceEntry, settings: KitSettings) -> bool:
+    """Start a catalogued service alone; True when it answers health SERVING and reflection lists it."""
+    running = await start_catalogued(entry, settings)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=entry.proto_service), timeout=5)
+            ask = reflection_pb2.ServerReflectionRequest(list_services="")
+            async for answer in reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([ask]),
+                                                                                                      timeout=5):
+                listed = {service.name for service in answer.list_services_response.service}
+                break
+        return reply.status == health_pb2.HealthCheckResponse.SERVING and entry.proto_service in listed
+    finally:
+        await running.stop()
 
 
 @pytest.fixture(scope="session")
