@@ -18,7 +18,8 @@ $(DEPS_STAMP): pyproject.toml scripts/deps.py | $(BIN)/python
 	$(BIN)/python -m pip install -q -r $(VENV)/requirements.txt
 	touch $@
 
-$(GEN_STAMP): $(PROTOS) scripts/gen_protos.py $(DEPS_STAMP)
+# The editable install is redone when the package layout changes (setup.py reads the service catalogue).
+$(GEN_STAMP): $(PROTOS) scripts/gen_protos.py setup.py services/catalog.toml $(DEPS_STAMP)
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
