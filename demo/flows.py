@@ -143,9 +143,24 @@ async def _return_some(registry: registry_pb2_grpc.RegistryServiceAsyncStub, *, 
                                   metadata=_token(issuer, county), timeout=10)
 
 
+async def _create_applicant(registry: registry_pb2_grpc.RegistryServiceAsyncStub, issuer: TokenIssuer,
+                            request: development_pb2.CreateApplicantRequest) -> development_pb2.CreateApplicantResponse:
+    """Create, retrying while the registry's replica of the tree (fed by events) does not know the home org yet."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while True:
+        try:
+            return await registry.CreateApplicant(request, metadata=_token(issuer, MEMBER_COUNTY), timeout=10)
+        except grpc.aio.AioRpcError as err:
+            unknown = err.code() == grpc.StatusCode.INVALID_ARGUMENT and "home_org_id" in (err.details() or "")
+            if not unknown or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def seed_applicants(*, issuer: TokenIssuer, registry: registry_pb2_grpc.RegistryServiceAsyncStub,
-                          rng: random.Random) -> None:
-    """A few applicants of 固始县 working in Zhengzhou and Beijing, with mentors at both ends (发展党员)."""
+                          rng: random.Random, home_org_id: str | None = None) -> None:
+    """A few applicants of 固始县 working in Zhengzhou and Beijing, with mentors at both ends (发展党员); their home
+    is the branch the demo branch secretary serves, so the township, branch and guidance logins follow them."""
     today = china_date(utc_now())
     for index, (dest, employer) in enumerate([("410105", "宇通客车股份有限公司"), ("110000", "北京城建集团"),
                                               ("410102", "")]):
@@ -159,10 +174,10 @@ async def seed_applicants(*, issuer: TokenIssuer, registry: registry_pb2_grpc.Re
                                                  org_name="陈淋子镇新庄村党支部"),
                      development_pb2.MentorInput(name="李红梅", phone="13903710002", side="DESTINATION",
                                                  org_name=f"{name_of(dest)}流动党员服务站")],
-            request_id=f"demo-applicant-{index}",
+            request_id=f"demo-applicant-{index}", home_org_id=home_org_id or "",
         )
         try:
-            created = await registry.CreateApplicant(request, metadata=_token(issuer, MEMBER_COUNTY), timeout=10)
+            created = await _create_applicant(registry, issuer, request)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.ALREADY_EXISTS:
                 continue

@@ -24,7 +24,7 @@ from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 XINYANG = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
 ZHENGZHOU = ["410102", "410103", "410104", "410105", "410108"]
 COUNTIES = XINYANG + ZHENGZHOU
-OFFICER_COUNTY = "411525"  # its first township gets a demo township officer, `township-411525`
+OFFICER_COUNTY = "411525"  # its first township, branch, station and 驻外党总支 get a login for each org-bound role
 MEMBERS_PER_XINYANG_COUNTY = 30
 MEMBERS_PER_ZHENGZHOU_DISTRICT = 8
 
@@ -86,9 +86,28 @@ FOUNDING = [pb_orgs.FOUNDING_MODE_STANDALONE, pb_orgs.FOUNDING_MODE_HOSTED, pb_o
             pb_orgs.FOUNDING_MODE_JOINT]
 
 
+def org_logins(county: str, orgs: dict[str, str]) -> list[Account]:
+    """A login for every org-bound role, each bound to the organisation it serves in the county's tree.
+
+    A 网格长 (grid leader) is an officer appointed at the 驻城党建工作站, not a role of their own: their login is a
+    station-staff account bound to the station.
+    """
+    place = name_of(county)
+    logins = [
+        ("township", Role.TOWNSHIP_OFFICER, "township", "乡镇党委"),
+        ("branch", Role.BRANCH_SECRETARY, "branch", "村党支部书记"),
+        ("guidance", Role.GUIDANCE_OFFICER, "external", "驻外党建指导员"),
+        ("station", Role.STATION_STAFF, "station", "驻城党建工作站"),
+        ("grid", Role.STATION_STAFF, "station", "网格长（驻城党建工作站）"),
+    ]
+    return [Account(username=f"{name}-{county}", role=role, scope=county, acting_tenant=county, acting_org=orgs[org],
+                    display_name=f"{place}{label}") for name, role, org, label in logins]
+
+
 async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub, *, county: str, token: str,
-                    rng: random.Random) -> str | None:
-    """县委 → 乡镇党委 → 村/社区/企业党支部, 驻外党组织 in five cities, a 驻城党建工作站; returns the first township."""
+                    rng: random.Random) -> dict[str, str] | None:
+    """县委 → 乡镇党委 → 村/社区/企业党支部, 驻外党组织 in five cities, a 驻城党建工作站; returns the first township,
+    its first branch, the station and the first 驻外党总支 (None when the tree was seeded before)."""
     metadata = bearer(token)
     county_name = name_of(county)
 
@@ -108,13 +127,15 @@ async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub, 
         if err.code() == grpc.StatusCode.ALREADY_EXISTS:
             return None  # the tree was seeded before
         raise
-    first_township: str | None = None
+    firsts: dict[str, str] = {}
     for township in rng.sample(TOWNSHIPS, 4):
         town = await add(f"{township}党委", pb_orgs.ORG_KIND_TOWNSHIP_COMMITTEE, root)
-        first_township = first_township or town
+        firsts.setdefault("township", town)
         for village in rng.sample(VILLAGES, 3):
             kind = pb_orgs.ORG_KIND_COMMUNITY_BRANCH if village.endswith("社区") else pb_orgs.ORG_KIND_VILLAGE_BRANCH
-            await add(f"{township}{village}党支部", kind, town, coverage=[village])
+            branch = await add(f"{township}{village}党支部", kind, town, coverage=[village])
+            if firsts["township"] == town:
+                firsts.setdefault("branch", branch)
         await add(f"{township}农业合作社党支部", pb_orgs.ORG_KIND_ENTERPRISE_BRANCH, town,
                   employer=f"{township}农业合作社")
     def person() -> tuple[str, str]:
@@ -130,6 +151,7 @@ async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub, 
         return reply.appointment.officer_id
 
     station = await add(f"{county_name}驻城党建工作站", pb_orgs.ORG_KIND_TOWN_STATION, root)
+    firsts["station"] = station
     for number, streets in enumerate((["人民路", "新华街"], ["滨河路", "幸福小区"]), start=1):
         leader = await appoint(station, pb_orgs.OFFICER_POSITION_GRID_LEADER)
         await stub.CreateGrid(pb_orgs.CreateGridRequest(org_id=station, name=f"第{number}网格",
@@ -140,13 +162,14 @@ async def seed_tree(stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub, 
     for code, city in EXTERNAL_CITIES:
         general = await add(f"{county_name}驻{city}流动党员党总支", pb_orgs.ORG_KIND_EXTERNAL_GENERAL_BRANCH, root,
                             city_code=code, founding_mode=rng.choice(FOUNDING))
+        firsts.setdefault("external", general)
         await appoint(general, pb_orgs.OFFICER_POSITION_SECRETARY)
         await appoint(general, pb_orgs.OFFICER_POSITION_GUIDANCE_OFFICER)
         await appoint(general, pb_orgs.OFFICER_POSITION_LIAISON)
         for trade in rng.sample(["建筑", "物流", "餐饮", "电子"], 2):
             await add(f"{county_name}驻{city}{trade}行业党支部", pb_orgs.ORG_KIND_EXTERNAL_BRANCH, general,
                       city_code=code, founding_mode=rng.choice(FOUNDING), industry=trade)
-    return first_township
+    return firsts
 
 
 async def seed(settings: GatewaySettings) -> int:
@@ -161,6 +184,7 @@ async def seed(settings: GatewaySettings) -> int:
     issuer = TokenIssuer.from_settings(settings)
     rng = random.Random(20261124)
     officers: list[Account] = []
+    home_branch: str | None = None
     created = 0
     async with grpc.aio.insecure_channel(settings.target("organizations")) as channel:
         org_stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
@@ -168,11 +192,10 @@ async def seed(settings: GatewaySettings) -> int:
         )
         for county in COUNTIES:
             token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
-            township = await seed_tree(org_stub, county=county, token=token, rng=rng)
-            if township and county == OFFICER_COUNTY:
-                officers.append(Account(username=f"township-{county}", role=Role.TOWNSHIP_OFFICER, scope=county,
-                                        acting_tenant=county, acting_org=township,
-                                        display_name=f"{name_of(county)}乡镇党委"))
+            firsts = await seed_tree(org_stub, county=county, token=token, rng=rng)
+            if firsts and county == OFFICER_COUNTY:
+                officers += org_logins(county, firsts)
+                home_branch = firsts["branch"]
     if officers:
         db = await Database.connect(settings.database_url, min_size=1, max_size=1)
         try:
@@ -197,7 +220,7 @@ async def seed(settings: GatewaySettings) -> int:
                         raise
         member_login = await demo_flows.seed_flows(settings=settings, issuer=issuer, registry=stub,
                                                    members=members, rng=rng)
-        await demo_flows.seed_applicants(issuer=issuer, registry=stub, rng=rng)
+        await demo_flows.seed_applicants(issuer=issuer, registry=stub, rng=rng, home_org_id=home_branch)
     if member_login is not None:
         db = await Database.connect(settings.database_url, min_size=1, max_size=1)
         try:

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jinqiao.gateway import problems, routes, session
 from jinqiao.gateway.clients import ServiceClients
-from jinqiao.gateway.deps import Gateway
+from jinqiao.gateway.deps import Gateway, authorize
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit import telemetry
 from jinqiao.kit.auth import TokenIssuer, TokenVerifier
@@ -46,9 +46,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     # A SERVER span per request continuing the caller's traceparent; gRPC calls made inside it carry it on.
     telemetry.instrument(app=app)
 
-    app.include_router(session.router)
-    for router in routes.all_routers():
-        app.include_router(router)
+    # Every route passes the one authorization table (gateway/deps.py ROUTES → kit/authz.py) before it runs.
+    for router in (session.router, *routes.all_routers()):
+        app.include_router(router, dependencies=[Depends(authorize)])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -9,9 +9,11 @@ from fastapi import Depends, Header, Request
 
 from jinqiao.gateway.clients import ServiceClients, call_metadata
 from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit import authz
 from jinqiao.kit.auth import Principal, TokenIssuer, TokenVerifier, bearer_token
+from jinqiao.kit.authz import Permission
 from jinqiao.kit.db import Database
-from jinqiao.kit.errors import NotFound
+from jinqiao.kit.errors import NotFound, PermissionDenied
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 
 
@@ -69,3 +71,106 @@ def tenant_of(tenant: str, who: CallerDep) -> str:
 
 
 TenantDep = Annotated[str, Depends(tenant_of)]
+
+
+# Every HTTP route → the permission it needs (None: public, answered without a token). One table, read by the
+# dependency below that the app puts on every router; a route missing here is refused (deny by default), and the
+# route × role matrix test fails on it. The services apply each grant's scope rule to the object.
+_T = "/api/v1/tenants/{tenant}"
+P = Permission
+ROUTES: dict[str, Permission | None] = {
+    "POST /api/v1/auth/token": None,
+    "GET /api/v1/me": P.SESSION,
+    "GET /api/v1/scopes/{scope}/insights/flows": P.INSIGHTS_READ,
+    "GET /api/v1/scopes/{scope}/insights/members": P.INSIGHTS_READ,
+    f"GET {_T}/applicants": P.DEVELOPMENT_READ,
+    f"POST {_T}/applicants": P.DEVELOPMENT_WRITE,
+    f"GET {_T}/applicants/{{applicant_id}}": P.DEVELOPMENT_READ,
+    f"POST {_T}/applicants/{{applicant_id}}/advance": P.DEVELOPMENT_WRITE,
+    f"POST {_T}/applicants/{{applicant_id}}/inspections": P.DEVELOPMENT_WRITE,
+    f"GET {_T}/flow-alerts": P.MEMBERS_READ,
+    f"GET {_T}/flow-policy": P.MEMBERS_READ,
+    f"PUT {_T}/flow-policy": P.FLOWS_WRITE,
+    f"GET {_T}/flows": P.MEMBERS_READ,
+    f"GET {_T}/flows/{{flow_id}}": P.MEMBERS_READ,
+    f"POST {_T}/flows/{{flow_id}}/redirect": P.FLOWS_WRITE,
+    f"POST {_T}/flows/{{flow_id}}/report-back": P.FLOWS_WRITE,
+    f"POST {_T}/flows/{{flow_id}}/return": P.FLOWS_WRITE,
+    f"POST {_T}/flows/{{flow_id}}/transfer": P.FLOWS_WRITE,
+    f"POST {_T}/imports": P.MEMBERS_WRITE,
+    f"GET {_T}/imports/template.{{fmt}}": P.MEMBERS_WRITE,
+    f"GET {_T}/imports/{{import_id}}": P.MEMBERS_WRITE,
+    f"GET {_T}/ledgers/development.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/ledgers/dispatched-officers.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/ledgers/external-orgs.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/ledgers/flows.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/ledgers/returnees.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/ledgers/village-cadres.{{fmt}}": P.LEDGERS_EXPORT,
+    f"GET {_T}/members": P.MEMBERS_READ,
+    f"POST {_T}/members": P.MEMBERS_WRITE,
+    f"GET {_T}/members/{{member_id}}": P.MEMBERS_READ,
+    f"PATCH {_T}/members/{{member_id}}": P.MEMBERS_WRITE,
+    f"GET {_T}/members/{{member_id}}/activities": P.MEMBERS_READ,
+    f"GET {_T}/members/{{member_id}}/attendance": P.ORGS_READ,
+    f"POST {_T}/members/{{member_id}}/check-in": P.MEMBERSHIPS_SELF_CHECK_IN,
+    f"GET {_T}/members/{{member_id}}/evaluations": P.MEMBERS_READ,
+    f"POST {_T}/members/{{member_id}}/evaluations": P.FLOWS_WRITE,
+    f"GET {_T}/members/{{member_id}}/flows": P.MEMBERS_READ,
+    f"POST {_T}/members/{{member_id}}/flows": P.FLOWS_WRITE,
+    f"GET {_T}/members/{{member_id}}/history": P.MEMBERS_READ,
+    f"POST {_T}/members/{{member_id}}/reveal-id-number": P.MEMBERS_REVEAL,
+    f"GET {_T}/memberships": P.MEMBERSHIPS_HANDLE,
+    f"GET {_T}/memberships/{{membership_id}}": P.MEMBERSHIPS_HANDLE,
+    f"POST {_T}/memberships/{{membership_id}}/activities": P.MEMBERSHIPS_HANDLE,
+    f"POST {_T}/memberships/{{membership_id}}/assessments": P.MEMBERSHIPS_HANDLE,
+    f"POST {_T}/memberships/{{membership_id}}/check-in": P.MEMBERSHIPS_HANDLE,
+    f"POST {_T}/memberships/{{membership_id}}/refuse": P.MEMBERSHIPS_HANDLE,
+    f"GET {_T}/orgs": P.ORGS_READ,
+    f"POST {_T}/orgs": P.ORGS_WRITE,
+    f"GET {_T}/orgs/placement-rules/{{scope}}": P.ORGS_READ,
+    f"PUT {_T}/orgs/placement-rules/{{scope}}": P.PLACEMENT_WRITE,
+    f"GET {_T}/orgs/placement-suggestion": P.ORGS_READ,
+    f"GET {_T}/orgs/search": P.ORGS_READ,
+    f"GET {_T}/orgs/{{org_id}}": P.ORGS_READ,
+    f"PATCH {_T}/orgs/{{org_id}}": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/ancestors": P.ORGS_READ,
+    f"GET {_T}/orgs/{{org_id}}/check-in-code": P.MEMBERSHIPS_HANDLE,
+    f"GET {_T}/orgs/{{org_id}}/checklist": P.ORGS_READ,
+    f"PUT {_T}/orgs/{{org_id}}/checklist/{{item}}": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/children": P.ORGS_READ,
+    f"POST {_T}/orgs/{{org_id}}/dissolve": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/grids": P.ORGS_READ,
+    f"POST {_T}/orgs/{{org_id}}/grids": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/meetings": P.ORGS_READ,
+    f"POST {_T}/orgs/{{org_id}}/meetings": P.ORGS_WRITE,
+    f"POST {_T}/orgs/{{org_id}}/meetings/{{meeting_id}}/attendance": P.ORGS_WRITE,
+    f"POST {_T}/orgs/{{org_id}}/move": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/officers": P.ORGS_READ,
+    f"POST {_T}/orgs/{{org_id}}/officers": P.ORGS_WRITE,
+    f"POST {_T}/orgs/{{org_id}}/officers/{{appointment_id}}/end": P.ORGS_WRITE,
+    f"GET {_T}/orgs/{{org_id}}/subtree": P.ORGS_READ,
+    f"GET {_T}/returnees": P.MEMBERS_READ,
+}
+
+
+def route_key(request: Request) -> str:
+    """``METHOD path-template`` of the route serving ``request``, as ROUTES names it."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+def authorize(request: Request, gw: GatewayDep) -> None:
+    """Refuse, before the route runs, a caller whose role holds no grant for the route's permission (403)."""
+    key = route_key(request)
+    if key not in ROUTES:
+        raise PermissionDenied("该接口未声明所需权限，已拒绝")
+    permission = ROUTES[key]
+    if permission is None:
+        return
+    # Read from the request, not declared as a parameter, so the public token route documents no header.
+    token = bearer_token(request.headers.get("authorization"))
+    principal = gw.verifier.verify(token)
+    if "tenant" in request.path_params:
+        # A county the caller does not act on does not exist for it, whatever its role (DESIGN §9): 404 before 403.
+        tenant_of(request.path_params["tenant"], Caller(principal=principal, token=token))
+    authz.require(principal.role, permission, "当前角色无权使用该功能")

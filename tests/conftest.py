@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from faststream.nats import NatsBroker
 
 from jinqiao.kit import catalog
 from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
+from jinqiao.kit.broker import build_broker
 from jinqiao.kit.crypto import encode_keyring, generate_key
+from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin
 from jinqiao.kit.settings import KitSettings
 
 SERVICES_WITH_DATABASES = tuple(entry.name for entry in catalog.load() if entry.database)
@@ -36,32 +39,50 @@ def docker_answers() -> bool:
 
 @dataclass(frozen=True)
 class Infra:
-    """Where the real PostgreSQL and NATS of this test session listen."""
+    """Where the real PostgreSQL and NATS of this test session listen, and the bus's logins.
+
+    NATS runs as `jinqiao up` runs it (no anonymous user, one login per service, streams declared by the
+    runner), so a test that publishes must say whom it publishes as: ``nats_options("organizations")``.
+    """
 
     admin_dsn: str
     nats_url: str
+    nats_logins: dict[str, NatsLogin]
+
+    def nats_options(self, who: str = ADMIN) -> dict[str, str]:
+        """``nats.connect`` / ``NatsBroker`` keyword arguments to log in as a catalogued service (or the runner)."""
+        return dict(self.nats_logins[who].options)
+
+    def broker_as(self, who: str) -> NatsBroker:
+        """An unconnected FastStream broker logged in as a catalogued service (or the runner, ``ADMIN``)."""
+        login = self.nats_logins[who]
+        return build_broker(url=self.nats_url, name=f"test-as-{who}", user=login.user, password=login.password)
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    """Start PostgreSQL and NATS JetStream once for the whole session; stop them by pid at the end."""
-    external_pg, external_nats = os.environ.get("JINQIAO_TEST_PG_DSN"), os.environ.get("JINQIAO_TEST_NATS_URL")
-    if external_pg and external_nats:
-        # Servers someone already runs (e.g. a developer's); the tests create their own databases in them.
-        yield Infra(admin_dsn=external_pg, nats_url=external_nats)
-        return
-    if docker_answers():
-        from testcontainers.nats import NatsContainer
-        from testcontainers.postgres import PostgresContainer
+    """Start PostgreSQL and NATS JetStream once for the whole session; stop them by pid at the end.
 
-        nats_container = NatsContainer("nats:2.11").with_command("-js")
-        with PostgresContainer("postgres:17", driver=None) as pg, nats_container as nats:
-            yield Infra(admin_dsn=pg.get_connection_url(), nats_url=nats.nats_uri())
-        return
+    NATS always comes from the wheel with the runner's authenticated configuration; PostgreSQL may be one someone
+    already runs (``JINQIAO_TEST_PG_DSN``), a container when a Docker daemon answers, or the wheel's.
+    """
     from jinqiao.kit.runtime.sandbox import Sandbox
 
+    external_pg = os.environ.get("JINQIAO_TEST_PG_DSN")
+    if external_pg:
+        # A server someone already runs (e.g. a developer's); the tests create their own databases in it.
+        with Sandbox(prefix="jinqiao-test-", postgres=False) as box:
+            yield Infra(admin_dsn=external_pg, nats_url=box.nats_url, nats_logins=box.logins)
+        return
+    if docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:17", driver=None) as pg, Sandbox(prefix="jinqiao-test-",
+                                                                         postgres=False) as box:
+            yield Infra(admin_dsn=pg.get_connection_url(), nats_url=box.nats_url, nats_logins=box.logins)
+        return
     with Sandbox(prefix="jinqiao-test-") as box:
-        yield Infra(admin_dsn=box.admin_dsn, nats_url=box.nats_url)
+        yield Infra(admin_dsn=box.admin_dsn, nats_url=box.nats_url, nats_logins=box.logins)
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,10 @@ def settings_for(infra: Infra, secrets: Secrets, databases: dict[str, object]) -
         }
         if service in databases:
             values["database_url"] = databases[service].app_dsn  # type: ignore[attr-defined]
+        if service in infra.nats_logins:
+            # The service's own login, as the runner passes it (JINQIAO_NATS_USER / JINQIAO_NATS_PASSWORD).
+            login = infra.nats_logins[service]
+            values.update(nats_user=login.user, nats_password=login.password)
         values.update(overrides)
         return cls(**values)
 
@@ -154,3 +179,12 @@ async def admin_conn_factory(databases: dict[str, object]) -> AsyncIterator[Call
     yield connect
     for conn in opened:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def platform(settings_for: Callable[..., KitSettings]) -> AsyncIterator[object]:
+    """Every catalogued service and the gateway, started once for the integration, security and browser suites."""
+    from tests.integration.conftest import run_platform
+
+    async for running in run_platform(settings_for):
+        yield running

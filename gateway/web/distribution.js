@@ -1,4 +1,6 @@
 // 党员分布: registered members per county of the analyst's scope. Counts only, never persons.
+// Above a county a county with fewer than 3 members reads "<3" (suppressed, members 0), and the total, which adds
+// up the published counties only, reads "≥N".
 
 import { memberCounts } from "./api.js";
 import { $, busy, cell, fromTemplate } from "./dom.js";
@@ -29,16 +31,23 @@ function countyRow(county, max) {
   barCell.className = "bar-col";
   barCell.append(bar);
 
-  tr.append(name, cell("td", number.format(county.members), "num"), barCell);
+  const count = cell("td", county.suppressed ? county.display : number.format(county.members), "num");
+  if (county.suppressed) count.dataset.suppressed = "true";
+  tr.append(name, count, barCell);
   return tr;
 }
 
 function show(root, counts) {
-  const counties = [...counts.counties].sort((a, b) => b.members - a.members || a.tenant_id.localeCompare(b.tenant_id));
+  // A hidden county (1 or 2 members) sorts below the published ones but above a county with none.
+  const rank = (c) => c.members || (c.suppressed ? 0.5 : 0);
+  const counties = [...counts.counties].sort((a, b) => rank(b) - rank(a) || a.tenant_id.localeCompare(b.tenant_id));
   const max = Math.max(0, ...counties.map((c) => c.members));
   const latest = counties.map((c) => Date.parse(c.updated_at)).filter(Number.isFinite);
-  $("#distribution-total", root).textContent = number.format(counts.total);
-  $("#distribution-counties", root).textContent = number.format(counties.filter((c) => c.members > 0).length);
+  $("#distribution-total", root).textContent = `${counts.total_partial ? "≥" : ""}${number.format(counts.total)}`;
+  $("#distribution-total", root).title = counts.total_partial
+    ? `为保护个人信息，不含党员不足 ${counts.threshold} 人的县（显示为“<${counts.threshold}”）` : "";
+  $("#distribution-counties", root).textContent = number.format(
+    counties.filter((c) => c.members > 0 || c.suppressed).length);
   $("#distribution-updated", root).textContent = latest.length ? dateTime.format(Math.max(...latest)) : "—";
   $("#distribution tbody", root).replaceChildren(...counties.map((c) => countyRow(c, max)));
   $("#distribution-empty", root).hidden = counties.length > 0;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jinqiao.insights import service
+from jinqiao.insights.domain import COVERAGE_FIGURES
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.kit.grpcwrap import Context
@@ -19,9 +20,12 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
     ) -> insights_pb2.GetMemberCountsResponse:
         """Members per county in a scope."""
         counts = await service.member_counts(deps=self._deps, principal=current_principal(), scope=request.scope)
-        response = insights_pb2.GetMemberCountsResponse(scope=request.scope, total=sum(c.members for c in counts))
-        for count in counts:
-            item = response.counties.add(tenant_id=count.tenant_id, members=count.members)
+        response = insights_pb2.GetMemberCountsResponse(scope=request.scope, total=counts.total,
+                                                        total_partial=counts.total_partial,
+                                                        threshold=counts.threshold)
+        for count in counts.counties:
+            item = response.counties.add(tenant_id=count.tenant_id, members=count.members,
+                                         suppressed=count.suppressed, display=count.display)
             item.update_time.FromDatetime(count.updated_at)
         return response
 
@@ -36,13 +40,20 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
         return insights_pb2.GetFlowMatrixResponse(
             scope=request.scope,
             cells=[insights_pb2.FlowCell(origin_tenant_id=c.origin_tenant_id, destination_code=c.destination_code,
-                                         month=c.month, industry=c.industry, flows=c.flows) for c in matrix.cells],
+                                         month=c.month, industry=c.industry, flows=c.flows, suppressed=c.suppressed,
+                                         display=c.display) for c in matrix.cells],
             coverage=[insights_pb2.CoverageFigure(origin_tenant_id=c.origin_tenant_id, away=c.away,
                                                   offered=c.offered, managed=c.managed,
-                                                  overdue_check_ins=c.overdue_check_ins, coverage=c.coverage)
+                                                  overdue_check_ins=c.overdue_check_ins, coverage=c.coverage,
+                                                  suppressed_fields=[f for f in COVERAGE_FIGURES if f in c.hidden],
+                                                  display={f: c.display(f) for f in COVERAGE_FIGURES})
                       for c in matrix.coverage],
             unorganised=[insights_pb2.UnorganisedDestination(origin_tenant_id=u.origin_tenant_id,
-                                                             destination_code=u.destination_code, members=u.members)
+                                                             destination_code=u.destination_code, members=u.members,
+                                                             suppressed=u.suppressed,
+                                                             display=u.display or str(u.members))
                          for u in matrix.unorganised],
             total_away=matrix.total_away, total_managed=matrix.total_managed, total_overdue=matrix.total_overdue,
+            total_coverage=matrix.total_coverage, partial_totals=matrix.partial_totals, threshold=matrix.threshold,
+            coverage_filtered=matrix.coverage_filtered,
         )

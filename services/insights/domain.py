@@ -1,7 +1,8 @@
-"""Insights domain: who may read which aggregate. No framework imports."""
+"""Insights domain: who may read which aggregate, and what of it may be published. No framework imports."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,8 @@ class CountyCount:
     tenant_id: str
     members: int
     updated_at: datetime
+    suppressed: bool = False  # below the threshold: members reads 0
+    display: str = ""
 
 
 def readable_scope(*, requested: str, principal_scope: str, role: str) -> str:
@@ -183,6 +186,9 @@ class MatrixFilter:
     industry: str | None
 
 
+NO_FILTER = MatrixFilter(from_month=None, to_month=None, industry=None)
+
+
 def matrix_filter(*, from_month: str, to_month: str, industry: str) -> MatrixFilter:
     """Check the filters, reporting every violation at once."""
     violations: list[FieldViolation] = []
@@ -209,6 +215,8 @@ class FlowCell:
     month: str
     industry: str
     flows: int
+    suppressed: bool = False  # below the threshold: flows reads 0
+    display: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,11 +228,21 @@ class Coverage:
     offered: int
     managed: int
     overdue_check_ins: int
+    hidden: frozenset[str] = frozenset()  # figures suppressed (they read 0), named as in COVERAGE_FIGURES
+    hidden_text: str = ""  # how every hidden figure of the row reads
 
     @property
     def coverage(self) -> float:
-        """managed / away; 0 when nobody is away."""
-        return coverage_ratio(managed=self.managed, away=self.away)
+        """managed / away; 0 when nobody is away or either is hidden."""
+        return 0.0 if "coverage" in self.hidden else coverage_ratio(managed=self.managed, away=self.away)
+
+    def display(self, figure: str) -> str:
+        """A figure's text: the number, the ratio as a percentage, or the row's mark when hidden."""
+        if figure in self.hidden:
+            return self.hidden_text
+        if figure == "coverage":
+            return f"{self.coverage:.1%}" if self.away else "—"
+        return str(getattr(self, figure))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,15 +252,35 @@ class Unorganised:
     origin_tenant_id: str
     destination_code: str
     members: int
+    suppressed: bool = False  # a wider scope learns the place, not the count (members reads 0)
+    display: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FlowMatrix:
-    """Counts only, never persons."""
+    """Counts only, never persons; totals add up only what is published."""
 
     cells: list[FlowCell]
     coverage: list[Coverage]
     unorganised: list[Unorganised]
+    threshold: int = 0  # 0: exact figures (a county's own scope)
+    coverage_filtered: bool = True  # False: coverage and totals cover every flow, whatever the filters
+
+    @property
+    def total_coverage(self) -> float:
+        """Managed / away over the origins that publish both."""
+        rows = [c for c in self.coverage if not c.hidden & {"away", "managed"}]
+        return coverage_ratio(managed=sum(c.managed for c in rows), away=sum(c.away for c in rows))
+
+    @property
+    def partial_totals(self) -> list[str]:
+        """The totals that leave out a hidden figure."""
+        hidden = {name for c in self.coverage for name in c.hidden}
+        partial = [f"total_{name}" for name, figure in (("away", "away"), ("managed", "managed"),
+                                                         ("overdue", "overdue_check_ins")) if figure in hidden]
+        if hidden & {"away", "managed"}:
+            partial.append("total_coverage")
+        return partial
 
     @property
     def total_away(self) -> int:
@@ -268,3 +306,202 @@ def coverage_ratio(*, managed: int, away: int) -> float:
 def is_unorganised(*, open_flows: int, any_held: bool) -> bool:
     """Enough open flows to one destination and none held there: a 临时党支部 should be founded."""
     return open_flows >= UNORGANISED_THRESHOLD and not any_held
+
+
+# ------------------------------------------------------------------------------------ small-cell suppression
+#
+# DESIGN §5: an aggregate for a scope wider than a county publishes no count below the threshold, and nothing
+# published gives one back. Three rules make that hold for every response, filter and scope:
+#  1. Cells (members per county; flows per origin, destination, month and industry) are primary-suppressed when
+#     1 ≤ n < threshold. A filter only selects whole cells, so a cell reads the same in every view.
+#  2. A total is the sum of the published figures only and says so when it leaves one out (partial); no exact
+#     margin of a hidden cell is ever published, so differences between views or scopes add up published cells.
+#  3. A coverage row (away ⊇ offered ⊇ managed, overdue ⊆ away − managed) publishes its figures exactly, so every
+#     count derivable from them by adding and subtracting must also be 0 or ≥ threshold: a greedy audit hides
+#     figures (complementary suppression) until none is. The row's figures are not filtered by month or industry
+#     in a suppressed view, since two filtered rows would differ by a small count.
+
+SUPPRESSION_THRESHOLD = 3
+HIDDEN_TEXT = "*"  # hidden so that a small count cannot be derived; no hint whether it is small itself
+COVERAGE_FIGURES = ("away", "offered", "managed", "overdue_check_ins", "coverage")
+# Which coverage figure to keep when two compete, most useful first; the ratio follows away and managed.
+_COVERAGE_PRIORITY = ("away", "managed", "overdue_check_ins", "offered")
+_OFFERED_STATUSES = frozenset({FlowStatus.OFFERED, FlowStatus.MANAGED})
+
+
+def small_text(threshold: int) -> str:
+    """How a cell below the threshold reads: ``<3``."""
+    return f"<{threshold}"
+
+
+def is_small(count: int, *, threshold: int) -> bool:
+    """1 ≤ count < threshold: it could point at a person. Zero names nobody; threshold 0 disables suppression."""
+    return 0 < count < threshold
+
+
+def suppression_threshold(*, principal_scope: str, setting: int) -> int:
+    """0 (exact figures) for a county's own scope, the setting for anything wider (a county's data is its own)."""
+    return 0 if len(principal_scope) >= 6 else setting
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A count as published: the value (0 when suppressed), whether it was, and its text."""
+
+    value: int
+    suppressed: bool
+    display: str
+
+
+def show_count(count: int, *, threshold: int) -> Shown:
+    """A cell: itself, or ``<3`` and 0 when it is small."""
+    if is_small(count, threshold=threshold):
+        return Shown(value=0, suppressed=True, display=small_text(threshold))
+    return Shown(value=count, suppressed=False, display=str(count))
+
+
+def hidden_figures(
+    *, figures: dict[str, frozenset[str]], atoms: dict[str, int], priority: tuple[str, ...], threshold: int,
+) -> frozenset[str]:
+    """Figures to hide so that no count derivable from the rest lies in 1 … threshold − 1."""
+    # ``figures`` are sets of disjoint ``atoms``. A derivable count is a sum and difference of published figures
+    # that is again a set of atoms; every combination with coefficients −1, 0, 1 is tried (enough for nested
+    # figures) and, while one is small, the least useful figure in it (last in ``priority``) is hidden.
+    hidden: set[str] = set()
+    while True:
+        published = [name for name in priority if name not in hidden]
+        involved = _small_combination(published, figures=figures, atoms=atoms, threshold=threshold)
+        if involved is None:
+            return frozenset(hidden)
+        hidden.add(max(involved, key=priority.index))
+
+
+def _small_combination(
+    published: list[str], *, figures: dict[str, frozenset[str]], atoms: dict[str, int], threshold: int,
+) -> list[str] | None:
+    names = [a for a, n in atoms.items() if n]
+    for coefficients in itertools.product((0, 1, -1), repeat=len(published)):
+        if not any(coefficients):
+            continue
+        weight = [sum(k for k, f in zip(coefficients, published, strict=True) if a in figures[f]) for a in names]
+        if any(w not in (0, 1) for w in weight):
+            continue
+        count = sum(atoms[a] for a, w in zip(names, weight, strict=True) if w)
+        if is_small(count, threshold=threshold):
+            return [f for k, f in zip(coefficients, published, strict=True) if k]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageAtom:
+    """Registered flows of one origin in one derived status, overdue or not: the parts every figure is made of."""
+
+    origin_tenant_id: str
+    status: FlowStatus
+    overdue_pending: bool
+    flows: int
+
+
+def coverage_of(atoms: list[CoverageAtom]) -> list[Coverage]:
+    """Exact coverage rows (one per origin with any registered flow) from the parts."""
+    rows: dict[str, dict[str, int]] = {}
+    for atom in atoms:
+        row = rows.setdefault(atom.origin_tenant_id, dict.fromkeys(COVERAGE_FIGURES[:4], 0))
+        for figure in _figures_of(atom):
+            row[figure] += atom.flows
+    return [Coverage(origin_tenant_id=origin, away=r["away"], offered=r["offered"], managed=r["managed"],
+                     overdue_check_ins=r["overdue_check_ins"]) for origin, r in sorted(rows.items())]
+
+
+def _figures_of(atom: CoverageAtom) -> list[str]:
+    if atom.status is FlowStatus.CLOSED:
+        return []
+    figures = ["away"]
+    if atom.status in _OFFERED_STATUSES:
+        figures.append("offered")
+    if atom.status is FlowStatus.MANAGED:
+        figures.append("managed")
+    if atom.overdue_pending:
+        figures.append("overdue_check_ins")
+    return figures
+
+
+def suppress_coverage(atoms: list[CoverageAtom], *, threshold: int) -> list[Coverage]:
+    """Coverage rows with every small count, and every figure that would give one back, hidden."""
+    by_origin: dict[str, list[CoverageAtom]] = {}
+    for atom in atoms:
+        by_origin.setdefault(atom.origin_tenant_id, []).append(atom)
+    return [_suppress_row(parts, threshold=threshold) for _, parts in sorted(by_origin.items())]
+
+
+def _suppress_row(parts: list[CoverageAtom], *, threshold: int) -> Coverage:
+    (row,) = coverage_of(parts)
+    if is_small(row.away, threshold=threshold):
+        # Every figure is part of the away count: all of them are small, the whole row reads "<3".
+        return _hide(row, frozenset(COVERAGE_FIGURES), text=small_text(threshold))
+    atoms: dict[str, int] = {}
+    figures: dict[str, set[str]] = {name: set() for name in _COVERAGE_PRIORITY}
+    for part in parts:
+        key = f"{part.status.value}/{part.overdue_pending}"
+        atoms[key] = atoms.get(key, 0) + part.flows
+        for figure in _figures_of(part):
+            figures[figure].add(key)
+    hidden = hidden_figures(figures={k: frozenset(v) for k, v in figures.items()}, atoms=atoms,
+                            priority=_COVERAGE_PRIORITY, threshold=threshold)
+    if hidden & {"away", "managed"}:
+        hidden |= {"coverage"}
+    # One mark for every hidden figure: "<3" beside "*" would tell the "*" is 3 or more, and with the nesting
+    # that can pin the small one down (away 4, managed "*" ≥ 3, overdue "<3" ≤ 4 − 3: overdue is exactly 1).
+    return _hide(row, hidden, text=HIDDEN_TEXT)
+
+
+def _hide(row: Coverage, hidden: frozenset[str], *, text: str) -> Coverage:
+    values = {name: 0 if name in hidden else getattr(row, name) for name in COVERAGE_FIGURES[:4]}
+    return Coverage(origin_tenant_id=row.origin_tenant_id, **values,
+                    hidden=frozenset(hidden), hidden_text=text if hidden else "")
+
+
+@dataclass(frozen=True, slots=True)
+class CountyCounts:
+    """Members per county as published, the total of what is published, and whether it leaves any out."""
+
+    counties: list[CountyCount]
+    total: int
+    total_partial: bool
+    threshold: int
+
+
+def disclose_member_counts(counts: list[CountyCount], *, threshold: int) -> CountyCounts:
+    """Members per county with small counties hidden; the total adds up only the published ones."""
+    shown = []
+    for count in counts:
+        cell = show_count(count.members, threshold=threshold)
+        shown.append(CountyCount(tenant_id=count.tenant_id, members=cell.value, updated_at=count.updated_at,
+                                 suppressed=cell.suppressed, display=cell.display))
+    return CountyCounts(counties=shown, total=sum(c.members for c in shown),
+                        total_partial=any(c.suppressed for c in shown), threshold=threshold)
+
+
+def disclose_matrix(
+    *, cells: list[FlowCell], coverage_atoms: list[CoverageAtom] | None, exact_coverage: list[Coverage],
+    unorganised: list[Unorganised], threshold: int,
+) -> FlowMatrix:
+    """The matrix as published under ``threshold`` (0: the county's own exact figures)."""
+    # Suppressed: coverage comes from ``coverage_atoms`` (every registered flow, whatever the filters), and an
+    # unorganised destination keeps its place but not its count (``≥3`` is all it says).
+    if not threshold or coverage_atoms is None:
+        return FlowMatrix(cells=[_cell(c, show_count(c.flows, threshold=0)) for c in cells],
+                          coverage=exact_coverage, unorganised=unorganised, threshold=0, coverage_filtered=True)
+    return FlowMatrix(
+        cells=[_cell(c, show_count(c.flows, threshold=threshold)) for c in cells],
+        coverage=suppress_coverage(coverage_atoms, threshold=threshold),
+        unorganised=[Unorganised(origin_tenant_id=u.origin_tenant_id, destination_code=u.destination_code,
+                                 members=0, suppressed=True, display=f"≥{UNORGANISED_THRESHOLD}")
+                     for u in unorganised],
+        threshold=threshold, coverage_filtered=False,
+    )
+
+
+def _cell(cell: FlowCell, shown: Shown) -> FlowCell:
+    return FlowCell(origin_tenant_id=cell.origin_tenant_id, destination_code=cell.destination_code, month=cell.month,
+                    industry=cell.industry, flows=shown.value, suppressed=shown.suppressed, display=shown.display)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinqiao.insights import domain
-from jinqiao.insights.domain import CountyCount, FlowMatrix, FlowState, MatrixFilter
+from jinqiao.insights.domain import CountyCount, CoverageAtom, FlowMatrix, FlowState, FlowStatus, MatrixFilter
 from jinqiao.insights.models import (
     FLOW_DERIVED_COLUMNS,
     FLOW_STATE_COLUMNS,
@@ -42,6 +42,13 @@ SELECT tenant_id, destination_code, month, industry, GROUPING(destination_code, 
  GROUP BY GROUPING SETS ((tenant_id, destination_code, month, industry), (tenant_id, destination_code), (tenant_id))
 """
 _CELL, _PAIR, _ORIGIN = 0, 3, 7
+# The parts every coverage figure of an origin is made of, over all its registered flows (no filter).
+_COVERAGE_ATOMS = """
+SELECT tenant_id, status, overdue_pending, count(*) AS flows
+  FROM flow_facts
+ WHERE registered
+ GROUP BY tenant_id, status, overdue_pending
+"""
 
 
 async def add_members(uow: UnitOfWork, *, count: int) -> None:
@@ -101,3 +108,10 @@ def _where(filters: MatrixFilter) -> tuple[str, list[Any]]:
             args.append(value)
             conditions.append(sql.format(len(args)))
     return " AND ".join(conditions), args
+
+
+async def coverage_atoms(uow: UnitOfWork) -> list[CoverageAtom]:
+    """Registered flows per origin, derived status and overdue, for every origin the scope's RLS lets through."""
+    records = await uow.conn.fetch(_COVERAGE_ATOMS)
+    return [CoverageAtom(origin_tenant_id=r["tenant_id"], status=FlowStatus(r["status"]),
+                         overdue_pending=r["overdue_pending"], flows=r["flows"]) for r in records]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from jinqiao.insights import consumers, service
 from jinqiao.insights.api import InsightsServicer
+from jinqiao.insights.settings import InsightsSettings
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
 from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 
@@ -15,7 +16,8 @@ SERVICE_NAME = insights_pb2.DESCRIPTOR.services_by_name["InsightsService"].full_
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Subscribe the read models and build the servicer."""
     await consumers.subscribe_all(ctx)
-    servicer = InsightsServicer(service.InsightsDeps(db=ctx.db))
+    settings = InsightsSettings()
+    servicer = InsightsServicer(service.InsightsDeps(db=ctx.db, suppression_threshold=settings.suppression_threshold))
     return [lambda server: insights_pb2_grpc.add_InsightsServiceServicer_to_server(servicer, server)]
 
 

@@ -19,6 +19,7 @@ class InsightsDeps:
     """What the use cases need, built once in ``server.py``."""
 
     db: Database
+    suppression_threshold: int = domain.SUPPRESSION_THRESHOLD
 
 
 async def on_member_registered(uow: UnitOfWork, event: reg_events.MemberRegistered, delivery: Delivery) -> None:
@@ -104,11 +105,13 @@ async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact) -> None:
         await repo.save_flow(uow, flow_id=flow_id, state=merged)
 
 
-async def member_counts(*, deps: InsightsDeps, principal: Principal, scope: str) -> list[domain.CountyCount]:
-    """Members per county inside a scope the caller may read; counts only, never persons."""
+async def member_counts(*, deps: InsightsDeps, principal: Principal, scope: str) -> domain.CountyCounts:
+    """Members per county inside a scope the caller may read; small counties hidden unless it is the own county."""
     readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
     async with deps.db.scope_reader(scope=readable) as uow:
-        return await repo.member_counts(uow)
+        counts = await repo.member_counts(uow)
+    return domain.disclose_member_counts(counts, threshold=threshold)
 
 
 async def flow_matrix(
@@ -117,5 +120,14 @@ async def flow_matrix(
     """Origin → destination counts, coverage and unorganised destinations of the origins inside a scope."""
     readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
     filters = domain.matrix_filter(from_month=from_month, to_month=to_month, industry=industry)
+    threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
     async with deps.db.scope_reader(scope=readable) as uow:
-        return await repo.flow_matrix(uow, filters=filters)
+        matrix = await repo.flow_matrix(uow, filters=filters)
+        if not threshold:
+            return domain.disclose_matrix(cells=matrix.cells, coverage_atoms=None, exact_coverage=matrix.coverage,
+                                          unorganised=matrix.unorganised, threshold=0)
+        # A wider scope: the filters choose cells only; coverage and unorganised places cover every flow.
+        whole = matrix if filters == domain.NO_FILTER else await repo.flow_matrix(uow, filters=domain.NO_FILTER)
+        atoms = await repo.coverage_atoms(uow)
+    return domain.disclose_matrix(cells=matrix.cells, coverage_atoms=atoms, exact_coverage=[],
+                                  unorganised=whole.unorganised, threshold=threshold)

@@ -1,6 +1,8 @@
-"""The authorization table: each permission, the roles that hold it and the scope their grant reaches.
+"""The authorization table: each permission, the roles that hold it and the scope rule of each grant.
 
-Every service and the gateway ask this table instead of keeping role sets of their own (DESIGN §5).
+Every service and the gateway ask this table instead of keeping role sets of their own (DESIGN §5): every gRPC
+method is named in ``METHODS`` (the servers' interceptor refuses a role without a grant before the use case runs),
+every HTTP route in the gateway's route table; the use case then applies the grant's scope rule to the object.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from jinqiao.kit.errors import PermissionDenied
 
 
 class Reach(StrEnum):
-    """How far a role's grant reaches inside the county it acts on."""
+    """How far a grant reaches inside the county it acts on (its scope rule)."""
 
     COUNTY = "county"  # the whole tenant
+    TOWNSHIP = "township_subtree"  # the caller's township (乡镇党委) and everything under it
     ORG_SUBTREE = "org_subtree"  # the caller's organisation and everything under it
     OWN_ORG = "own_org"  # the caller's organisation only
     SELF = "self"  # the caller's own person
-    AGGREGATE = "aggregate"  # counts over a scope, never a person
+    AGGREGATE = "aggregate"  # counts over a scope inside the caller's, never a person
 
 
 class Permission(StrEnum):
     """What a caller may do; the value names it in logs and tests."""
 
+    SESSION = "session"  # who am I (GET /me)
     MEMBERS_READ = "members.read"
     MEMBERS_WRITE = "members.write"
     MEMBERS_REVEAL = "members.reveal"
@@ -34,53 +38,162 @@ class Permission(StrEnum):
     LEDGERS_EXPORT = "ledgers.export"
     ORGS_READ = "orgs.read"
     ORGS_WRITE = "orgs.write"
+    PLACEMENT_WRITE = "placement.write"
     MEMBERSHIPS_HANDLE = "memberships.handle"
+    MEMBERSHIPS_SELF_CHECK_IN = "memberships.self_check_in"
     INSIGHTS_READ = "insights.read"
 
 
-# Where a role's grant is confined below the county (a role not named here reaches the whole county).
+# A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
 REACH: dict[Role, Reach] = {
     Role.PROVINCE_ANALYST: Reach.AGGREGATE,
     Role.CITY_ANALYST: Reach.AGGREGATE,
-    Role.TOWNSHIP_OFFICER: Reach.ORG_SUBTREE,
+    Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
     Role.STATION_STAFF: Reach.ORG_SUBTREE,
     Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE,
     Role.BRANCH_SECRETARY: Reach.OWN_ORG,
     Role.MEMBER: Reach.SELF,
 }
 
-_STAFF = frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, Role.STATION_STAFF, Role.GUIDANCE_OFFICER,
-                    Role.BRANCH_SECRETARY})
+_COUNTY = {Role.COUNTY_ADMIN: Reach.COUNTY}
+_STAFF = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+          Role.STATION_STAFF: Reach.ORG_SUBTREE, Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE,
+          Role.BRANCH_SECRETARY: Reach.OWN_ORG}
 
-TABLE: dict[Permission, frozenset[Role]] = {
-    Permission.MEMBERS_READ: frozenset({Role.COUNTY_ADMIN}),
-    Permission.MEMBERS_WRITE: frozenset({Role.COUNTY_ADMIN}),
+# Permission → {role: the scope rule of its grant}. A role not named holds no grant (denied by default).
+TABLE: dict[Permission, dict[Role, Reach]] = {
+    Permission.SESSION: {role: Reach.SELF for role in Role},
+    # A member reads its own record (and its flows, notebook) only; nobody else below the county reads persons.
+    Permission.MEMBERS_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.MEMBER: Reach.SELF},
+    Permission.MEMBERS_WRITE: _COUNTY,
     # Revealing a full ID number is the county department's act alone, always audited with a reason.
-    Permission.MEMBERS_REVEAL: frozenset({Role.COUNTY_ADMIN}),
-    Permission.FLOWS_WRITE: frozenset({Role.COUNTY_ADMIN}),
-    Permission.DEVELOPMENT_READ: frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, Role.BRANCH_SECRETARY,
-                                            Role.GUIDANCE_OFFICER}),
-    Permission.DEVELOPMENT_WRITE: frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER}),
-    Permission.LEDGERS_EXPORT: frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER}),
+    Permission.MEMBERS_REVEAL: _COUNTY,
+    Permission.FLOWS_WRITE: _COUNTY,
+    # Applicants are persons: each office sees those whose home organisation lies in its own reach.
+    Permission.DEVELOPMENT_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+                                  Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE, Role.BRANCH_SECRETARY: Reach.OWN_ORG},
+    Permission.DEVELOPMENT_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
+    # A township committee exports its own township's rows: each sheet is read through the same gRPC lists,
+    # whose scope rule confines every row (a list it may not read refuses the whole sheet).
+    Permission.LEDGERS_EXPORT: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
     Permission.ORGS_READ: _STAFF,
-    Permission.ORGS_WRITE: frozenset({Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER}),
+    Permission.ORGS_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
+    # The placement rules bind every township of the county: the county department sets them.
+    Permission.PLACEMENT_WRITE: _COUNTY,
     Permission.MEMBERSHIPS_HANDLE: _STAFF,
-    Permission.INSIGHTS_READ: frozenset({Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.COUNTY_ADMIN}),
+    # 扫码报到: the member's own membership, named by the verified token, in the code's organisation.
+    Permission.MEMBERSHIPS_SELF_CHECK_IN: {Role.MEMBER: Reach.SELF},
+    Permission.INSIGHTS_READ: {Role.PROVINCE_ANALYST: Reach.AGGREGATE, Role.CITY_ANALYST: Reach.AGGREGATE,
+                               Role.COUNTY_ADMIN: Reach.AGGREGATE},
 }
+
+_REGISTRY = "/jinqiao.registry.v1.RegistryService/"
+_ORGS = "/jinqiao.organizations.v1.OrganizationsService/"
+_INSIGHTS = "/jinqiao.insights.v1.InsightsService/"
+
+# Every gRPC method the services serve → the permission it needs (a method not named here is refused).
+METHODS: dict[str, Permission] = {
+    **{_REGISTRY + m: p for m, p in {
+        "CreateMember": Permission.MEMBERS_WRITE,
+        "GetMember": Permission.MEMBERS_READ,
+        "ListMembers": Permission.MEMBERS_READ,
+        "UpdateMember": Permission.MEMBERS_WRITE,
+        "ListMemberHistory": Permission.MEMBERS_READ,
+        "RevealIdNumber": Permission.MEMBERS_REVEAL,
+        "RegisterFlow": Permission.FLOWS_WRITE,
+        "GetFlow": Permission.MEMBERS_READ,
+        "ListFlows": Permission.MEMBERS_READ,
+        "RedirectFlow": Permission.FLOWS_WRITE,
+        "ReportBack": Permission.FLOWS_WRITE,
+        "ReturnFlow": Permission.FLOWS_WRITE,
+        "TransferFlow": Permission.FLOWS_WRITE,
+        "ListFlowAlerts": Permission.MEMBERS_READ,
+        "GetFlowPolicy": Permission.MEMBERS_READ,
+        "UpdateFlowPolicy": Permission.FLOWS_WRITE,
+        "ListActivities": Permission.MEMBERS_READ,
+        "RecordHomeAssessment": Permission.FLOWS_WRITE,
+        "ListEvaluations": Permission.MEMBERS_READ,
+        "ListReturnees": Permission.MEMBERS_READ,
+        "CreateApplicant": Permission.DEVELOPMENT_WRITE,
+        "GetApplicant": Permission.DEVELOPMENT_READ,
+        "ListApplicants": Permission.DEVELOPMENT_READ,
+        "AdvanceApplicant": Permission.DEVELOPMENT_WRITE,
+        "AddInspection": Permission.DEVELOPMENT_WRITE,
+        "StartMemberImport": Permission.MEMBERS_WRITE,
+        "GetMemberImport": Permission.MEMBERS_WRITE,
+        "GetImportTemplate": Permission.MEMBERS_WRITE,
+    }.items()},
+    **{_ORGS + m: p for m, p in {
+        "CreateOrg": Permission.ORGS_WRITE,
+        "GetOrg": Permission.ORGS_READ,
+        "RenameOrg": Permission.ORGS_WRITE,
+        "MoveOrg": Permission.ORGS_WRITE,
+        "DissolveOrg": Permission.ORGS_WRITE,
+        "ListChildOrgs": Permission.ORGS_READ,
+        "ListSubtreeOrgs": Permission.ORGS_READ,
+        "ListAncestorOrgs": Permission.ORGS_READ,
+        "SuggestTemporaryOrg": Permission.ORGS_READ,
+        "GetPlacementRules": Permission.ORGS_READ,
+        "UpdatePlacementRules": Permission.PLACEMENT_WRITE,
+        "SearchOrgs": Permission.ORGS_READ,
+        "AppointOfficer": Permission.ORGS_WRITE,
+        "EndAppointment": Permission.ORGS_WRITE,
+        "ListAppointments": Permission.ORGS_READ,
+        "CreateGrid": Permission.ORGS_WRITE,
+        "ListGrids": Permission.ORGS_READ,
+        "ScheduleMeeting": Permission.ORGS_WRITE,
+        "RecordAttendance": Permission.ORGS_WRITE,
+        "ListMeetings": Permission.ORGS_READ,
+        "ListMemberAttendance": Permission.ORGS_READ,
+        "GetChecklist": Permission.ORGS_READ,
+        "UpdateChecklistItem": Permission.ORGS_WRITE,
+        "ListMemberships": Permission.MEMBERSHIPS_HANDLE,
+        "GetMembership": Permission.MEMBERSHIPS_HANDLE,
+        "RefuseMembership": Permission.MEMBERSHIPS_HANDLE,
+        "CheckInMembership": Permission.MEMBERSHIPS_HANDLE,
+        "CheckInByCode": Permission.MEMBERSHIPS_SELF_CHECK_IN,
+        "GetCheckInCode": Permission.MEMBERSHIPS_HANDLE,
+        "RecordActivity": Permission.MEMBERSHIPS_HANDLE,
+        "AssessMembership": Permission.MEMBERSHIPS_HANDLE,
+    }.items()},
+    _INSIGHTS + "GetMemberCounts": Permission.INSIGHTS_READ,
+    _INSIGHTS + "GetFlowMatrix": Permission.INSIGHTS_READ,
+}
+
+# Methods that answer without a token (probes, grpcurl) and so without a permission.
+PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """A permission held by a role, and how far it reaches."""
+    """A permission held by a role, and the scope rule it holds it under."""
 
     permission: Permission
     role: Role
     reach: Reach
 
 
+def _role(role: str) -> Role | None:
+    try:
+        return Role(role)
+    except ValueError:
+        return None
+
+
+def scope(role: str, permission: Permission) -> Reach | None:
+    """The scope rule under which ``role`` holds ``permission``; None when it holds no grant."""
+    known = _role(role)
+    return None if known is None else TABLE[permission].get(known)
+
+
 def allows(role: str, permission: Permission) -> bool:
-    """Whether ``role`` holds ``permission`` at all (its reach is checked where the object is known)."""
-    return role in TABLE[permission]
+    """Whether ``role`` holds ``permission`` at all (its scope rule is applied where the object is known)."""
+    return scope(role, permission) is not None
+
+
+def allows_beyond_self(role: str, permission: Permission) -> bool:
+    """Whether ``role`` holds ``permission`` over others' records, not only over its own person."""
+    return scope(role, permission) not in (None, Reach.SELF)
 
 
 def require(role: str, permission: Permission, message: str) -> None:
@@ -89,19 +202,37 @@ def require(role: str, permission: Permission, message: str) -> None:
         raise PermissionDenied(message)
 
 
+def require_method(method: str, role: str) -> None:
+    """Refuse a gRPC call whose method names no permission, or whose caller's role holds no grant for it."""
+    permission = METHODS.get(method)
+    if permission is None:
+        raise PermissionDenied("该接口未声明所需权限，已拒绝")
+    require(role, permission, "当前角色无权使用该功能")
+
+
 def reach(role: str) -> Reach:
-    """How far a role's grants reach; unknown roles reach nothing wider than themselves."""
-    try:
-        return REACH.get(Role(role), Reach.COUNTY)
-    except ValueError:
-        return Reach.SELF
+    """How far a role's org-bound grants reach; unknown roles reach nothing wider than themselves."""
+    known = _role(role)
+    return Reach.SELF if known is None else REACH.get(known, Reach.COUNTY)
 
 
 def confined_to_org(role: str) -> bool:
     """Roles that see only their organisation (and, for most, what lies under it)."""
-    return reach(role) in (Reach.ORG_SUBTREE, Reach.OWN_ORG)
+    return reach(role) in (Reach.TOWNSHIP, Reach.ORG_SUBTREE, Reach.OWN_ORG)
+
+
+def covers(rule: Reach | None, relation: str) -> bool:
+    """Whether a grant's scope rule reaches an object in ``relation`` to the caller: own, sibling or foreign.
+
+    ``own``: inside the caller's own reach (its org or subtree, its person, its scope); ``sibling``: the same county,
+    another township or org; ``foreign``: another county. Only a county-wide grant reaches a sibling; nothing
+    reaches a foreign object through a county's routes.
+    """
+    if rule is None or relation == "foreign":
+        return False
+    return relation == "own" or rule is Reach.COUNTY
 
 
 def grants() -> list[Grant]:
-    """Every (permission, role) pair the table grants, for the route × role matrix test."""
-    return [Grant(permission=p, role=r, reach=reach(r)) for p, roles in TABLE.items() for r in sorted(roles)]
+    """Every (permission, role) pair the table grants, with its scope rule, for the route × role matrix test."""
+    return [Grant(permission=p, role=r, reach=rule) for p, roles in TABLE.items() for r, rule in sorted(roles.items())]

@@ -11,6 +11,7 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats.security import NatsUserPassword
 from google.protobuf.message import DecodeError, Message
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -24,25 +25,46 @@ from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 log = logging.getLogger("jinqiao.broker")
 
 
-def build_broker(*, url: str, name: str) -> NatsBroker:
-    """A broker whose per-message logs sit at DEBUG (DESIGN §7: no per-message info logging)."""
-    return NatsBroker(url, name=name, log_level=logging.DEBUG, graceful_timeout=10.0)
+def inbox_prefix(user: str) -> str:
+    """Each login's replies (PubAcks, pulled messages) arrive under its own prefix, which only it may read."""
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
+async def _report_broker_error(error: Exception) -> None:
+    # A refused subject is a missing or wrong grant (services/catalog.toml `consumes`), never worth a retry.
+    if "permissions violation" in str(error).lower():
+        log.error("NATS 拒绝了本服务无权使用的主题 / NATS refused a subject this login may not use: %s", error)
+
+
+def build_broker(*, url: str, name: str, user: str = "", password: str = "") -> NatsBroker:
+    """A broker logged in as ``user`` whose per-message logs sit at DEBUG (DESIGN §7: no per-message info logging)."""
+    return NatsBroker(url, name=name, log_level=logging.DEBUG, graceful_timeout=10.0,
+                      security=NatsUserPassword(username=user, password=password) if user else None,
+                      inbox_prefix=inbox_prefix(user), error_cb=_report_broker_error)
+
+
+def stream_config(service: str) -> StreamConfig:
+    """A producing service's stream: file storage, two-minute duplicate window."""
+    return StreamConfig(name=ev.stream_name(service), subjects=ev.stream_subjects(service),
+                        storage=StorageType.FILE, duplicate_window=120.0)
 
 
 async def ensure_stream(broker: NatsBroker, *, service: str) -> None:
-    """Create or update a producing service's stream: file storage, two-minute duplicate window."""
+    """Make sure a producing service's stream exists as configured.
+
+    The runner declares every stream at start-up (its login may); a service's login may only look a stream up,
+    so a stream found as configured is left alone and only a missing or different one is created or updated.
+    """
     js = broker.config.connection_state.stream
-    config = StreamConfig(
-        name=ev.stream_name(service),
-        subjects=ev.stream_subjects(service),
-        storage=StorageType.FILE,
-        duplicate_window=120.0,
-    )
+    config = stream_config(service)
     try:
-        await js.stream_info(config.name)
-        await js.update_stream(config)
+        found = (await js.stream_info(config.name)).config
     except NotFoundError:
         await js.add_stream(config)
+        return
+    if (sorted(found.subjects or []) != sorted(config.subjects or []) or found.storage != config.storage
+            or found.duplicate_window != config.duplicate_window):
+        await js.update_stream(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +147,7 @@ def subscribe(
         deliveries = msg.raw_message.metadata.num_delivered
         with telemetry.start_consumer_span(f"{consumer} {wanted}", headers=headers):
             try:
+                _check_producer(msg.raw_message.subject, source_service)
                 tenant, event_id, decoded = _decode(msg, headers, event, wanted)
                 delivery = Delivery(event_id=event_id, tenant=tenant, subject=msg.raw_message.subject,
                                     deliveries=deliveries)
@@ -159,7 +182,17 @@ def subscribe(
         config=ConsumerConfig(durable_name=consumer, max_deliver=retry.max_deliver, ack_wait=retry.ack_wait,
                               filter_subject=filter_subject),
         ack_policy=AckPolicy.MANUAL,
+        # FastStream's subscribers default to "_INBOX." whatever the connection's prefix: pulled messages must
+        # arrive under the login's own prefix, the only inbox the server lets it read.
+        inbox_prefix=f"{_inbox_of(broker)}.".encode(),
     )(on_message)
+
+
+def _inbox_of(broker: NatsBroker) -> str:
+    """The inbox prefix the broker was built with (``build_broker``), or NATS's default."""
+    # FastStream keeps the connection's keyword arguments only in this attribute.
+    prefix = getattr(broker, "_connection_kwargs", {}).get("inbox_prefix") or "_INBOX"
+    return prefix.decode() if isinstance(prefix, bytes) else str(prefix)
 
 
 def _route(route: Route | None, decoded: Any, tenant: str) -> str:
@@ -188,6 +221,13 @@ def _decode(msg: NatsMessage, headers: dict[str, str], event: type[Message], wan
     if meta.tenant_id != tenant:
         raise PoisonMessage("the payload's tenant differs from the subject's")
     return tenant, event_id, decoded
+
+
+def _check_producer(subject: str, source_service: str) -> None:
+    """The subject's service must be the stream's producer (the consumer's filter says so; this keeps it true)."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[2] != source_service:
+        raise PoisonMessage(f"the subject names another producer than {source_service}")
 
 
 async def _dead_letter(

@@ -24,6 +24,7 @@ class ServiceEntry:
     grpc_port: int | None
     metrics_port: int
     http_port: int | None
+    consumes: tuple[str, ...] = ()
 
     @property
     def env_name(self) -> str:
@@ -51,6 +52,7 @@ def _entry(raw: dict[str, object]) -> ServiceEntry:
         database=bool(raw.get("database", False)), produces_events=bool(raw.get("produces_events", False)),
         grpc_port=optional_int("grpc_port"), metrics_port=optional_int("metrics_port") or 0,
         http_port=optional_int("http_port"),
+        consumes=tuple(str(s) for s in sources) if isinstance(sources := raw.get("consumes"), list) else (),
     )
 
 

@@ -41,6 +41,10 @@ class PermissionDenied(DomainError):
     """Valid credentials, but the role may not do this."""
 
 
+class ForgedEvent(PermissionDenied):
+    """An event whose claimed origin disagrees with what the consumer holds: dead-lettered, never applied."""
+
+
 class InvalidArgument(DomainError):
     """Input that breaks a rule; carries the field violations."""
 

@@ -19,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from jinqiao.kit import errors, telemetry
+from jinqiao.kit import authz, errors, telemetry
 from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
 from jinqiao.kit.tenancy import TenantId, current_tenant
@@ -29,7 +29,7 @@ log = logging.getLogger("jinqiao.grpc")
 _principal: ContextVar[Principal | None] = ContextVar("jinqiao_principal", default=None)
 
 # Health and reflection answer without a token (probes, grpcurl); everything else needs one.
-_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+_PUBLIC_PREFIXES = authz.PUBLIC_METHOD_PREFIXES
 
 MAX_MESSAGE_BYTES = 21 * 1024 * 1024
 
@@ -107,7 +107,8 @@ async def _mapping_errors(_: Any, context: Context) -> AsyncIterator[None]:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Verifies the bearer token of every call and makes its principal the call's context."""
+    """Verifies the bearer token of every call, refuses a role with no grant for the method (the kit's table),
+    and makes its principal the call's context; the use case then applies the grant's scope rule."""
 
     def __init__(self, verifier: TokenVerifier) -> None:
         self._verifier = verifier
@@ -123,6 +124,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         @asynccontextmanager
         async def authenticated(_: Any, __: Context) -> AsyncIterator[None]:
             principal = self._verifier.verify(bearer_token(authorization))
+            authz.require_method(details.method, principal.role)
             token = _principal.set(principal)
             tenant_token = current_tenant.set(TenantId(principal.tenant) if principal.tenant else None)
             # Log lines of this call carry who and which county; never what (no PII in logs).

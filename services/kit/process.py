@@ -90,7 +90,8 @@ async def start_service(
     """Open the pool and broker, let ``setup`` wire the service, start consumers and gRPC."""
     telemetry.instrument()
     db = await Database.connect(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-    broker = kit_broker.build_broker(url=settings.nats_url, name=service)
+    broker = kit_broker.build_broker(url=settings.nats_url, name=service, user=settings.nats_user,
+                                     password=settings.nats_password.get_secret_value())
     await broker.connect()
     relay: OutboxRelay | None = None
     if produces_events:

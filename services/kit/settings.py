@@ -24,6 +24,9 @@ class KitSettings(BaseSettings):
     db_pool_max: int = 10
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # The broker refuses anonymous clients: each service logs in as itself (the runner generates the passwords).
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
     relay_batch: int = 256
     relay_poll_seconds: float = 1.0
     consumer_max_deliver: int = 5

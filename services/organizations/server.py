@@ -8,6 +8,7 @@ from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 from jinqiao.organizations.checklist.api import ChecklistServicer
 from jinqiao.organizations.deps import SERVICE, OrgDeps
+from jinqiao.organizations.meetings import consumers as meetings_consumers
 from jinqiao.organizations.meetings.api import MeetingsServicer
 from jinqiao.organizations.memberships import consumers
 from jinqiao.organizations.memberships.api import MembershipsServicer
@@ -31,6 +32,7 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Subscribe the placing county's consumers and build the servicer over the shared pool."""
     deps = OrgDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings))
     await consumers.subscribe_all(ctx, deps)
+    meetings_consumers.subscribe(ctx)
     servicer = OrganizationsServicer(deps)
     return [lambda server: organizations_pb2_grpc.add_OrganizationsServiceServicer_to_server(servicer, server)]
 

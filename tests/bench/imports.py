@@ -180,6 +180,7 @@ async def main() -> None:
         (root / "public.pem").write_bytes(public)
         settings = KitSettings(
             service_name="registry", grpc_port=0, database_url=db.app_dsn, nats_url=box.nats_url,
+            nats_user="registry", nats_password=box.nats_login("registry").password,
             jwt_public_key_file=root / "public.pem", pii_keys=encode_keyring({1: generate_key()}),
             blind_index_key=base64.b64encode(generate_key()).decode(), db_pool_max=10, log_level="warning",
             timer_interval_seconds=0,

@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import psutil
+from pydantic import SecretStr
 
 from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
 from jinqiao.kit.crypto import encode_keyring, generate_key
@@ -278,11 +279,14 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
         # Policy timers off: their sweeps would land inside the measured windows.
         settings = KitSettings(
             service_name="registry", grpc_port=0, database_url=db.app_dsn, nats_url=box.nats_url,
+            nats_user="registry", nats_password=box.nats_login("registry").password,
             jwt_public_key_file=keys / "public.pem", pii_keys=encode_keyring({1: generate_key()}),
             blind_index_key=base64.b64encode(generate_key()).decode(), db_pool_max=10, log_level="warning",
             timer_interval_seconds=0,
         )
-        orgs_settings = settings.model_copy(update={"service_name": "organizations", "database_url": orgs_db.app_dsn})
+        orgs_settings = settings.model_copy(update={
+            "service_name": "organizations", "database_url": orgs_db.app_dsn, "nats_user": "organizations",
+            "nats_password": SecretStr(box.nats_login("organizations").password)})
         issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=3600)
         if "write" in sections:
             print(f"write path, concurrency {CONCURRENCY}, {CALLS} calls each, client and server in one process, "
@@ -299,7 +303,7 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
             # The relay wakes on every commit; a short poll only bounds how long a missed wake-up could wait.
             fast = {"relay_poll_seconds": 0.1}
             await bench_saga(registry=settings.model_copy(update=fast), organizations=orgs_settings.model_copy(
-                update=fast), issuer=issuer, floor=await event_floor(box.nats_url))
+                update=fast), issuer=issuer, floor=await event_floor(box.nats_url_as()))
     if "memory" in sections:
         stack_memory(root)
 

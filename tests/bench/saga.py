@@ -21,6 +21,7 @@ import asyncpg
 import grpc
 import nats
 from nats.js.api import StorageType
+from pydantic import SecretStr
 
 from jinqiao.kit.auth import Role, TokenIssuer, generate_signing_keypair
 from jinqiao.kit.crypto import encode_keyring, generate_key
@@ -318,14 +319,16 @@ async def main() -> None:
         (root / "public.pem").write_bytes(public)
         registry = KitSettings(
             service_name="registry", grpc_port=0, database_url=dsns["registry"], nats_url=box.nats_url,
+            nats_user="registry", nats_password=box.nats_login("registry").password,
             jwt_public_key_file=root / "public.pem", pii_keys=encode_keyring({1: generate_key()}),
             blind_index_key=base64.b64encode(generate_key()).decode(), db_pool_max=10, log_level="warning",
             relay_poll_seconds=0.1, timer_interval_seconds=0,
         )
-        organizations = registry.model_copy(update={"service_name": "organizations",
-                                                    "database_url": dsns["organizations"]})
+        organizations = registry.model_copy(update={
+            "service_name": "organizations", "database_url": dsns["organizations"], "nats_user": "organizations",
+            "nats_password": SecretStr(box.nats_login("organizations").password)})
         issuer = TokenIssuer(private_key_pem=private, issuer="jinqiao", audience="jinqiao", ttl_seconds=3600)
-        floor = await event_floor(box.nats_url)
+        floor = await event_floor(box.nats_url_as())  # the runner's login: the floor declares streams of its own
         await bench_saga(registry=registry, organizations=organizations, issuer=issuer, floor=floor)
 
 

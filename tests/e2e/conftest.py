@@ -12,7 +12,6 @@ from playwright.async_api import Browser, Page, Request, Route, async_playwright
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.kit.auth import Role
 from jinqiao.kit.db import Database
-from tests.integration.conftest import platform  # noqa: F401
 
 CONSOLE_PASSWORD = "console browser test"
 COUNTY_USER = "ui-county-411525"
@@ -54,7 +53,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def page(browser: Browser, platform, console_accounts: None) -> AsyncIterator[Page]:  # noqa: F811
+async def page(browser: Browser, platform, console_accounts: None) -> AsyncIterator[Page]:
     """A fresh tab on the console, with no storage from other tests.
 
     It checks what the console promises about the network: nothing is fetched from another origin,

@@ -10,7 +10,6 @@ from typing import Any
 
 import grpc
 import httpx
-import pytest
 import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -76,9 +75,12 @@ async def serves_health_and_reflection(entry: catalog.ServiceEntry, settings: Ki
         await running.stop()
 
 
-@pytest.fixture(scope="session")
-async def platform(settings_for: Callable[..., KitSettings]) -> AsyncIterator[Platform]:
-    """Every catalogued service (with its consumers) and the gateway over real PostgreSQL and NATS."""
+async def run_platform(settings_for: Callable[..., KitSettings]) -> AsyncIterator[Platform]:
+    """Every catalogued service (with its consumers) and the gateway over real PostgreSQL and NATS.
+
+    The session fixture ``platform`` (tests/conftest.py) runs this once for every suite: a second platform per
+    folder would double the services' connection pools and exhaust PostgreSQL's connection slots.
+    """
     services: dict[str, RunningService] = {}
     for entry in catalog.grpc_services():
         services[entry.name] = await start_catalogued(entry, settings_for(entry.name))

@@ -91,7 +91,7 @@ async def record_attendance(tenant: TenantDep, org_id: str, meeting_id: str, bod
                             who: CallerDep, gw: GatewayDep) -> MeetingOut:
     """Record who attended (出席情况)."""
     reply = await gw.clients.organizations.RecordAttendance(
-        pb.RecordAttendanceRequest(meeting_id=meeting_id, entries=[
+        pb.RecordAttendanceRequest(meeting_id=meeting_id, org_id=org_id, entries=[
             pb.AttendanceEntry(member_id=e.member_id, home_tenant_id=e.home_tenant_id,
                                status=enum_in(pb.AttendanceStatus, "ATTENDANCE_STATUS", e.status))
             for e in body.entries]),

@@ -46,6 +46,8 @@ class ApplicantIn(BaseModel):
     mentors: list[MentorIn] = Field(default_factory=list, max_length=4, description="培养联系人")
     delegated: bool = Field(default=False, description="委托流入地党组织培养")
     delegated_org_name: str = Field(default="", max_length=100, description="受委托党组织")
+    home_org_id: str = Field(default="", max_length=36,
+                             description="所属党组织（党支部或乡镇党委）编号；乡镇党委登记时必填，须在本乡镇内")
 
 
 class AdvanceIn(BaseModel):
@@ -113,6 +115,7 @@ class ApplicantOut(BaseModel):
     delegated: bool
     delegated_org_name: str
     version: int
+    home_org_id: str | None = None
 
     @classmethod
     def from_proto(cls, a: pb.Applicant) -> ApplicantOut:
@@ -129,6 +132,7 @@ class ApplicantOut(BaseModel):
             inspections=[InspectionOut(id=i.id, side=i.side.lower(), inspected_on=i.inspected_on,
                                        inspector=i.inspector, summary=i.summary) for i in a.inspections],
             delegated=a.delegated, delegated_org_name=a.delegated_org_name, version=a.version,
+            home_org_id=a.home_org_id or None,
         )
 
 
@@ -153,6 +157,7 @@ async def create_applicant(
             mentors=[pb.MentorInput(name=m.name, phone=m.phone, side=m.side.upper(), org_name=m.org_name)
                      for m in body.mentors],
             delegated=body.delegated, delegated_org_name=body.delegated_org_name, request_id=idempotency_key,
+            home_org_id=body.home_org_id,
         ),
         metadata=who.metadata, timeout=gw.clients.timeout,
     )

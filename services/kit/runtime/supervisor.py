@@ -18,8 +18,10 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from jinqiao.kit import catalog
 from jinqiao.kit.runtime.config import EmbeddedConfig, ServiceSpec
 from jinqiao.kit.runtime.nats import EmbeddedNats
+from jinqiao.kit.runtime.natsauth import logins, new_passwords
 from jinqiao.kit.runtime.ports import PortBusy, ensure_free
 from jinqiao.kit.runtime.postgres import EmbeddedPostgres, postmaster_alive
 from jinqiao.kit.runtime.processes import alive, stop_pid
@@ -60,6 +62,13 @@ def load_secrets(data_dir: Path, services: list[ServiceSpec]) -> dict[str, objec
         if spec.database and spec.name not in passwords:
             passwords[spec.name] = secrets.token_urlsafe(24)
             changed = True
+    # The bus's logins: the runner's and one per catalogued service, generated once and kept across restarts.
+    known = stored.get("nats_passwords", {})
+    assert isinstance(known, dict)
+    nats_passwords = new_passwords(known, catalog.load())
+    if nats_passwords != known:
+        stored["nats_passwords"] = nats_passwords
+        changed = True
     if changed:
         path.touch(mode=0o600)
         path.write_text(json.dumps(stored, indent=2))
@@ -165,6 +174,11 @@ def service_env(spec: ServiceSpec, *, config: EmbeddedConfig, stored: dict[str, 
         env["JINQIAO_JWT_PRIVATE_KEY_FILE"] = str(keys / "jwt_private.pem")
     if spec.name in app_dsns:
         env["JINQIAO_DATABASE_URL"] = app_dsns[spec.name]
+    nats_passwords = stored.get("nats_passwords", {})
+    if isinstance(nats_passwords, dict) and spec.name in nats_passwords:
+        # Its own login only: what the server lets this user do is what the service may do on the bus.
+        env["JINQIAO_NATS_USER"] = spec.name
+        env["JINQIAO_NATS_PASSWORD"] = str(nats_passwords[spec.name])
     return env
 
 
@@ -210,8 +224,10 @@ async def up(config: EmbeddedConfig) -> int:
         return 2
     (config.data_dir / "logs").mkdir(exist_ok=True)
     stored = load_secrets(config.data_dir, config.services)
+    nats_passwords = stored["nats_passwords"]
+    assert isinstance(nats_passwords, dict)
     nats = EmbeddedNats(data_dir=config.data_dir / "nats", port=config.nats_port, host=HOST,
-                        monitor_port=config.nats_monitor_port or None)
+                        monitor_port=config.nats_monitor_port or None, users=logins(nats_passwords).values())
     pg = EmbeddedPostgres(data_dir=config.data_dir / "postgres", port=config.pg_port,
                           superuser_password=str(stored["postgres_password"]), host=HOST)
     children: list[Child] = []
@@ -222,6 +238,8 @@ async def up(config: EmbeddedConfig) -> int:
     try:
         print("正在启动 NATS JetStream 与 PostgreSQL … / starting NATS JetStream and PostgreSQL …", flush=True)
         nats.start()
+        # Streams are the runner's to declare: no service's login may create or change one.
+        await nats.declare_streams()
         pg.start()
         app_dsns = await _provision_and_migrate(config, pg, stored)
         for spec in config.services:

@@ -41,7 +41,7 @@ class MeetingsServicer:
         """Record attendance."""
         result = await service.record_attendance(
             deps=self._deps, principal=current_principal(), meeting_id=request.meeting_id,
-            entries=[(e.member_id, e.home_tenant_id, e.status) for e in request.entries],
+            entries=[(e.member_id, e.home_tenant_id, e.status) for e in request.entries], org_id=request.org_id,
         )
         return pb.RecordAttendanceResponse(meeting=_meeting(result))
 

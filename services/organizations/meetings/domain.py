@@ -14,6 +14,7 @@ from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 TITLE_MAX = 100
 TEXT_MAX = 2000
 MAX_ENTRIES = 500
+GUEST_NOT_HELD = "该党员在本组织及其下级组织没有临时组织关系（待报到或已报到），不能记录其出席"
 
 
 class MeetingType(IntEnum):
@@ -69,6 +70,8 @@ class Entry:
     member_id: str
     home_tenant_id: str
     status: Status
+    # Where the entry stood in the request, so that a refusal names the caller's own field.
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,24 @@ def validate_meeting(*, type_: int, title: str, starts_at: datetime | None, plac
                       agenda=agenda.strip())
 
 
+def foreign_id_violations(entries: list[Entry], *, tenant: str, own_held: set[str],
+                          guests_held: set[tuple[str, str]]) -> list[FieldViolation]:
+    """Every entry naming a member this county does not legitimately hold, by its field.
+
+    A member of this county must be one it holds (``own_held``: ids from the registry's events); a guest from
+    another county must hold an open temporary membership in the meeting organisation's subtree for that home
+    county (``guests_held``: pairs of home county and member id), or any county could write into a stranger's
+    活动记事本.
+    """
+    violations: list[FieldViolation] = []
+    for e in entries:
+        if e.home_tenant_id == tenant and e.member_id not in own_held:
+            violations.append(FieldViolation(f"entries[{e.index}].member_id", "本县没有该党员（或已转出）"))
+        elif e.home_tenant_id != tenant and (e.home_tenant_id, e.member_id) not in guests_held:
+            violations.append(FieldViolation(f"entries[{e.index}].member_id", GUEST_NOT_HELD))
+    return violations
+
+
 def validate_entries(raw: list[tuple[str, str, int]]) -> list[Entry]:
     """Attendance entries: member uuid, home county code, status; the last entry of a member wins."""
     if not raw or len(raw) > MAX_ENTRIES:
@@ -117,7 +138,8 @@ def validate_entries(raw: list[tuple[str, str, int]]) -> list[Entry]:
     for i, (member_id, home, status) in enumerate(raw):
         try:
             entries[str(uuid.UUID(member_id))] = Entry(member_id=str(uuid.UUID(member_id)),
-                                                       home_tenant_id=parse_tenant(home), status=Status(status))
+                                                       home_tenant_id=parse_tenant(home), status=Status(status),
+                                                       index=i)
         except (ValueError, InvalidTenant):
             raise InvalidArgument.field(f"entries[{i}]", "党员编号、所属县代码或出席情况无效") from None
     return list(entries.values())

@@ -49,3 +49,30 @@ async def member_attendance(uow: UnitOfWork, *, member_id: str) -> list[Attendan
     )
     return [Attendance(meeting=meeting_from_record(r), status=Status(r["member_status"]), guest=r["guest"])
             for r in records]
+
+
+async def hold_member(uow: UnitOfWork, *, member_id: str, held: bool) -> None:
+    """Record that the county holds (MemberRegistered) or no longer holds (MemberTransferred) a member.
+
+    A hand-over is final (a member coming back is registered under a new id), so it wins whichever of the two
+    consumers gets its event first, as on a replay of the whole stream.
+    """
+    keep = "DO NOTHING" if held else "DO UPDATE SET held = false, updated_at = now()"
+    await uow.conn.execute(
+        "INSERT INTO county_members (tenant_id, member_id, held) VALUES ($1, $2, $3)"
+        f" ON CONFLICT (tenant_id, member_id) {keep}",
+        uow.tenant, member_id, held,
+    )
+
+
+async def held_members(uow: UnitOfWork, *, member_ids: list[str]) -> set[str]:
+    """Those of the ids that name a member the county holds."""
+    records = await uow.conn.fetch(
+        "SELECT member_id FROM county_members WHERE member_id = ANY($1::uuid[]) AND held", member_ids)
+    return {str(r["member_id"]) for r in records}
+
+
+async def known_member(uow: UnitOfWork, *, member_id: str) -> bool:
+    """Whether the county holds or once held the member (a member transferred out keeps their history)."""
+    return bool(await uow.conn.fetchval("SELECT EXISTS (SELECT 1 FROM county_members WHERE member_id = $1)",
+                                        member_id))

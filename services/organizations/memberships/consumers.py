@@ -46,10 +46,12 @@ def handlers(deps: OrgDeps) -> dict[str, kit_broker.Handler]:
         return handle
 
     async def redirect_close(uow: UnitOfWork, event: registry_events.FlowRedirected, delivery: Delivery) -> None:
-        await service.close_superseded(uow=uow, consumer=REDIRECT_CLOSE, flow_id=event.flow_id, attempt=event.attempt)
+        await service.close_superseded(uow=uow, consumer=REDIRECT_CLOSE, flow_id=event.flow_id, attempt=event.attempt,
+                                       origin_tenant_id=delivery.tenant)
 
     async def flow_closed(uow: UnitOfWork, event: registry_events.FlowClosed, delivery: Delivery) -> None:
-        await service.close_flow(uow=uow, consumer=FLOW_CLOSED, flow_id=event.flow_id, reason=event.reason)
+        await service.close_flow(uow=uow, consumer=FLOW_CLOSED, flow_id=event.flow_id, reason=event.reason,
+                                 origin_tenant_id=delivery.tenant)
 
     return {PLACEMENT: placement(PLACEMENT), PLACEMENT_REDIRECTED: placement(PLACEMENT_REDIRECTED),
             REDIRECT_CLOSE: redirect_close, FLOW_CLOSED: flow_closed}

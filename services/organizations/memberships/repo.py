@@ -27,6 +27,12 @@ async def flow_state(uow: UnitOfWork, *, flow_id: str) -> tuple[int | None, Clos
     return latest, closure
 
 
+async def flow_origins(uow: UnitOfWork, *, flow_id: str) -> set[str]:
+    """The home counties this county's memberships of a flow were opened for (one, unless something was forged)."""
+    records = await uow.conn.fetch("SELECT DISTINCT origin_tenant_id FROM memberships WHERE flow_id = $1", flow_id)
+    return {r["origin_tenant_id"] for r in records}
+
+
 async def record_closure(uow: UnitOfWork, *, flow_id: str, closed_reason: str = "", closed_below_attempt: int = 0
                          ) -> None:
     """Remember a closure so that an attempt arriving late opens nothing (a closed flow stays closed)."""
@@ -106,6 +112,38 @@ async def memberships_of_member(uow: UnitOfWork, *, origin_tenant_id: str, membe
         origin_tenant_id, member_id, [int(s) for s in OPEN], within_path,
     )
     return [membership_from_record(r) for r in records]
+
+
+async def members_held_within(uow: UnitOfWork, *, members: list[tuple[str, str]],
+                               within_path: str) -> set[tuple[str, str]]:
+    """Of (home county, member id) pairs, those holding an open membership inside an organisation's subtree."""
+    if not members:
+        return set()
+    records = await uow.conn.fetch(
+        "SELECT DISTINCT m.origin_tenant_id, m.member_id FROM memberships m"
+        " JOIN orgs o ON o.tenant_id = m.tenant_id AND o.id = m.org_id"
+        " JOIN unnest($1::text[], $2::uuid[]) AS w(origin, member) ON w.origin = m.origin_tenant_id"
+        " AND w.member = m.member_id WHERE m.status = ANY($3::smallint[]) AND o.path_key >= $4"
+        " AND o.path_key < $4 || '/'",
+        [origin for origin, _ in members], [member for _, member in members], [int(s) for s in OPEN], within_path,
+    )
+    return {(r["origin_tenant_id"], str(r["member_id"])) for r in records}
+
+
+async def member_ids_held_within(uow: UnitOfWork, *, member_ids: list[str], within_path: str) -> set[str]:
+    """Of member ids (any home county), those holding an open membership inside an organisation's subtree."""
+    records = await uow.conn.fetch(
+        "SELECT DISTINCT m.member_id FROM memberships m JOIN orgs o ON o.tenant_id = m.tenant_id AND o.id = m.org_id"
+        " WHERE m.member_id = ANY($1::uuid[]) AND m.status = ANY($2::smallint[]) AND o.path_key >= $3"
+        " AND o.path_key < $3 || '/'",
+        member_ids, [int(s) for s in OPEN], within_path,
+    )
+    return {str(r["member_id"]) for r in records}
+
+
+async def ever_held(uow: UnitOfWork, *, member_id: str) -> bool:
+    """Whether the county ever placed the member (a membership in any status)."""
+    return bool(await uow.conn.fetchval("SELECT EXISTS (SELECT 1 FROM memberships WHERE member_id = $1)", member_id))
 
 
 async def refuse_membership(uow: UnitOfWork, *, membership_id: str, reason: str) -> None:

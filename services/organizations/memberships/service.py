@@ -21,7 +21,7 @@ from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.crypto import DecryptionError
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from jinqiao.kit.errors import FailedPrecondition, ForgedEvent, InvalidArgument, NotFound, PermissionDenied
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.organizations.deps import SERVICE, OrgDeps
 from jinqiao.organizations.memberships import domain, repo
@@ -50,6 +50,13 @@ def _event_id(value: str, *, field: str) -> str:
     return parsed
 
 
+async def _ensure_origin(uow: UnitOfWork, *, flow_id: str, origin_tenant_id: str) -> None:
+    """Only the county that registered a flow speaks about it: an event from another origin is forged."""
+    others = await repo.flow_origins(uow, flow_id=flow_id) - {origin_tenant_id}
+    if others:
+        raise ForgedEvent(f"该外出登记由 {'、'.join(sorted(others))} 登记，来自 {origin_tenant_id} 的事件不予采用")
+
+
 async def _record(uow: UnitOfWork, principal: Principal, *, event: Message, action: str,
                   membership: domain.Membership, reason: str | None = None) -> None:
     # The event continues the flow's trace (DESIGN §3: every step carries the trace of step 1); the audit row
@@ -76,6 +83,7 @@ async def open_membership(*, deps: OrgDeps, uow: UnitOfWork, consumer: str, orig
     if attempt < 1:
         raise InvalidArgument.field("attempt", "事件未携带安置批次")
     await repo.lock_flow(uow, flow_id=flow)
+    await _ensure_origin(uow, flow_id=flow, origin_tenant_id=origin_tenant_id)
     latest, closure = await repo.flow_state(uow, flow_id=flow)
     if not domain.should_open(attempt=attempt, latest_attempt=latest, closure=closure):
         return None
@@ -125,10 +133,12 @@ async def open_membership(*, deps: OrgDeps, uow: UnitOfWork, consumer: str, orig
     return m
 
 
-async def close_superseded(*, uow: UnitOfWork, consumer: str, flow_id: str, attempt: int) -> list[domain.Membership]:
+async def close_superseded(*, uow: UnitOfWork, consumer: str, flow_id: str, attempt: int,
+                           origin_tenant_id: str) -> list[domain.Membership]:
     """Close this county's memberships of earlier attempts of a redirected flow, and keep late ones from opening."""
     flow = _event_id(flow_id, field="flow_id")
     await repo.lock_flow(uow, flow_id=flow)
+    await _ensure_origin(uow, flow_id=flow, origin_tenant_id=origin_tenant_id)
     await repo.record_closure(uow, flow_id=flow, closed_below_attempt=attempt)
     closed = await repo.close_open_memberships(uow, flow_id=flow, below_attempt=attempt, reason=domain.REDIRECTED)
     actor = _consumer(consumer, tenant=uow.tenant)
@@ -138,11 +148,13 @@ async def close_superseded(*, uow: UnitOfWork, consumer: str, flow_id: str, atte
     return closed
 
 
-async def close_flow(*, uow: UnitOfWork, consumer: str, flow_id: str, reason: str) -> list[domain.Membership]:
+async def close_flow(*, uow: UnitOfWork, consumer: str, flow_id: str, reason: str,
+                     origin_tenant_id: str) -> list[domain.Membership]:
     """Close every open membership of an ended flow (回归, 转出, cancelled); a closure arriving first still wins."""
     flow = _event_id(flow_id, field="flow_id")
     why = reason.strip().upper() or "CLOSED"
     await repo.lock_flow(uow, flow_id=flow)
+    await _ensure_origin(uow, flow_id=flow, origin_tenant_id=origin_tenant_id)
     await repo.record_closure(uow, flow_id=flow, closed_reason=why)
     closed = await repo.close_open_memberships(uow, flow_id=flow, below_attempt=None, reason=why)
     actor = _consumer(consumer, tenant=uow.tenant)
@@ -159,6 +171,22 @@ async def _load(uow: UnitOfWork, principal: Principal, membership_id: str, *,
     if found is None or not await org_scope.sees_path(uow, principal, found.org_path):
         raise NotFound(f"未找到{_MEMBERSHIP}")
     return found
+
+
+async def guests_held(uow: UnitOfWork, *, members: list[tuple[str, str]], within_path: str) -> set[tuple[str, str]]:
+    """Of (home county, member id) pairs, those with an open membership (offered or checked in) in a subtree."""
+    return await repo.members_held_within(uow, members=members, within_path=within_path)
+
+
+async def member_ids_held(uow: UnitOfWork, *, member_ids: list[str], within_path: str) -> set[str]:
+    """Of member ids (any home county), those with an open membership in a subtree."""
+    return await repo.member_ids_held_within(uow, member_ids=member_ids, within_path=within_path) \
+        if member_ids else set()
+
+
+async def ever_placed(uow: UnitOfWork, *, member_id: str) -> bool:
+    """Whether the county ever placed the member (any membership, closed ones too)."""
+    return await repo.ever_held(uow, member_id=member_id)
 
 
 async def list_memberships(*, deps: OrgDeps, principal: Principal, statuses: list[int], org_id: str,

@@ -10,6 +10,8 @@ from jinqiao.kit.clock import china_date
 from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from jinqiao.kit.usecases import parse_id, record_act, require_tenant
 from jinqiao.organizations.deps import SERVICE, OrgDeps
+from jinqiao.organizations.meetings import service as meetings
+from jinqiao.organizations.memberships import service as memberships
 from jinqiao.organizations.officers import domain, repo
 from jinqiao.organizations.orgs import domain as orgs
 from jinqiao.organizations.orgs import service as org_scope
@@ -92,9 +94,16 @@ async def create_grid(*, deps: OrgDeps, principal: Principal, org_id: str, name:
     """Draw a grid under a station or township, led by an officer on record (网格长)."""
     orgs.ensure_may_write(principal.role)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        org = (await org_scope.load(uow, principal, org_id)).org
+        here = await org_scope.load(uow, principal, org_id)
+        org = here.org
         clean, areas, members = domain.validate_grid(name=name, org_kind=org.kind, addresses=addresses,
                                                      member_ids=member_ids)
+        # A grid holds the county's own members and those placed under its organisation, no one else's.
+        held = await meetings.members_held(uow, member_ids=list(members))
+        held |= await memberships.member_ids_held(uow, member_ids=[m for m in members if m not in held],
+                                                  within_path=here.path)
+        if strangers := [m for m in members if m not in held]:
+            raise InvalidArgument.field("member_ids", f"本县没有该党员，且其在本组织没有临时组织关系：{strangers[0]}")
         leader = parse_id(leader_officer_id, field="leader_officer_id") if leader_officer_id else None
         if leader and not await repo.officer_exists(uow, officer_id=leader):
             raise InvalidArgument.field("leader_officer_id", "本县没有该人员记录")

@@ -9,11 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from jinqiao.kit import authz
+from jinqiao.kit.authz import Permission
 from jinqiao.kit.errors import InvalidArgument
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
 from jinqiao.organizations.orgs.domain import Org, OrgKind, OrgStatus
 
 TEMPORARY_BRANCH_THRESHOLD = 3  # 3 or more members going to one place warrant a 临时党支部
+
+
+def ensure_may_set_rules(role: str) -> None:
+    """The rule order binds every township of the county: only the county department sets it."""
+    authz.require(role, Permission.PLACEMENT_WRITE, "只有县委组织部可以调整安置规则")
 
 
 class Rule(IntEnum):

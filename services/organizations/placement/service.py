@@ -43,7 +43,7 @@ async def get_placement_rules(*, deps: OrgDeps, principal: Principal, scope: int
 async def update_placement_rules(*, deps: OrgDeps, principal: Principal, scope: int,
                                  rules: list[int]) -> list[domain.Rule]:
     """Replace the county's rule order for a scope (e.g. put the industry branch first); audited."""
-    orgs.ensure_may_write(principal.role)
+    domain.ensure_may_set_rules(principal.role)
     which = domain.parse_scope(scope)
     parsed = domain.parse_rules(rules, scope=which)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jinqiao.kit import pii
+from jinqiao.kit.auth import Principal
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.kit.grpcwrap import Context
 from jinqiao.registry.deps import RegistryDeps
@@ -10,11 +12,14 @@ from jinqiao.registry.development import service
 from jinqiao.registry.v1 import development_pb2 as pb
 
 
-def applicant_to_proto(a: dev.Applicant) -> pb.Applicant:
-    """The wire form of a (masked) applicant."""
+def applicant_to_proto(a: dev.Applicant, *, principal: Principal) -> pb.Applicant:
+    """The wire form of a (masked) applicant as ``principal`` may see it."""
     return pb.Applicant(
         id=a.id, tenant_id=a.tenant_id, name=a.name, id_number_masked=a.id_number_masked,
-        phone_masked=a.phone_masked, gender=a.gender, birth_date=a.birth_date.isoformat(), township=a.township,
+        phone_masked=a.phone_masked, gender=a.gender,
+        # Beside the masked ID number a birth date gives the number back (DESIGN §5): township committees, branch
+        # secretaries and guidance officers follow the applicant without it; the county department keeps it.
+        birth_date=pii.visible_birth_date(a.birth_date, role=principal.role), township=a.township,
         village=a.village, destination_code=a.destination_code, employer=a.employer,
         stage=pb.DevelopmentStage.ValueType(a.stage),
         stages=[pb.StageDate(stage=pb.DevelopmentStage.ValueType(s), date=on.isoformat()) for s, on in a.stages],
@@ -23,6 +28,7 @@ def applicant_to_proto(a: dev.Applicant) -> pb.Applicant:
         inspections=[pb.Inspection(id=i.id, side=i.side.value, inspected_on=i.inspected_on.isoformat(),
                                    inspector=i.inspector, summary=i.summary) for i in a.inspections],
         delegated=a.delegated, delegated_org_name=a.delegated_org_name, version=a.version,
+        home_org_id=a.home_org_id,
     )
 
 
@@ -44,10 +50,11 @@ class DevelopmentApi:
                 mentors=[service.MentorInput(name=m.name, phone=m.phone, side=m.side, org_name=m.org_name)
                          for m in request.mentors],
                 delegated=request.delegated, delegated_org_name=request.delegated_org_name,
+                home_org_id=request.home_org_id,
             ),
             request_id=request.request_id,
         )
-        return pb.CreateApplicantResponse(applicant=applicant_to_proto(applicant))
+        return pb.CreateApplicantResponse(applicant=applicant_to_proto(applicant, principal=current_principal()))
 
     async def GetApplicant(
         self, request: pb.GetApplicantRequest, context: Context
@@ -55,7 +62,7 @@ class DevelopmentApi:
         """One applicant."""
         applicant = await service.get_applicant(deps=self._deps, principal=current_principal(),
                                                 applicant_id=request.id)
-        return pb.GetApplicantResponse(applicant=applicant_to_proto(applicant))
+        return pb.GetApplicantResponse(applicant=applicant_to_proto(applicant, principal=current_principal()))
 
     async def ListApplicants(
         self, request: pb.ListApplicantsRequest, context: Context
@@ -65,7 +72,8 @@ class DevelopmentApi:
             deps=self._deps, principal=current_principal(), page_size=request.page_size,
             page_token=request.page_token, stage=request.stage,
         )
-        return pb.ListApplicantsResponse(applicants=[applicant_to_proto(a) for a in applicants],
+        principal = current_principal()
+        return pb.ListApplicantsResponse(applicants=[applicant_to_proto(a, principal=principal) for a in applicants],
                                          next_page_token=next_token)
 
     async def AdvanceApplicant(
@@ -76,7 +84,7 @@ class DevelopmentApi:
             deps=self._deps, principal=current_principal(), applicant_id=request.id, stage=request.stage,
             when=request.date, version=request.version,
         )
-        return pb.AdvanceApplicantResponse(applicant=applicant_to_proto(applicant))
+        return pb.AdvanceApplicantResponse(applicant=applicant_to_proto(applicant, principal=current_principal()))
 
     async def AddInspection(
         self, request: pb.AddInspectionRequest, context: Context
@@ -87,4 +95,4 @@ class DevelopmentApi:
             data=service.InspectionInput(side=request.side, inspected_on=request.inspected_on,
                                          inspector=request.inspector, summary=request.summary),
         )
-        return pb.AddInspectionResponse(applicant=applicant_to_proto(applicant))
+        return pb.AddInspectionResponse(applicant=applicant_to_proto(applicant, principal=current_principal()))

@@ -146,6 +146,7 @@ class Applicant:
     delegated_org_name: str
     version: int
     created_at: datetime
+    home_org_id: str = ""
 
     @property
     def away(self) -> bool:

@@ -35,6 +35,8 @@ class ApplicantRow:
     request_id: str | None
     created_at: datetime
     version: int
+    # None for applicants recorded before the home organisation was asked: the county department's alone.
+    home_org_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,5 +79,5 @@ def to_domain(row: ApplicantRow, kids: Children) -> dev.Applicant:
                                  org_name=m.org_name) for m in kids.mentors.get(row.id, [])),
         inspections=tuple(kids.inspections.get(row.id, [])),
         delegated=row.delegated, delegated_org_name=row.delegated_org_name, version=row.version,
-        created_at=row.created_at,
+        created_at=row.created_at, home_org_id=row.home_org_id or "",
     )

@@ -31,6 +31,7 @@ def _placeholders(n: int) -> str:
 def _applicant_row(record: asyncpg.Record) -> ApplicantRow:
     values = {name: record[name] for name in APPLICANT_FIELDS}
     values["id"] = str(values["id"])
+    values["home_org_id"] = str(values["home_org_id"]) if values["home_org_id"] is not None else None
     values["id_number_enc"] = bytes(values["id_number_enc"])
     values["id_number_bidx"] = bytes(values["id_number_bidx"])
     values["phone_enc"] = bytes(values["phone_enc"]) if values["phone_enc"] is not None else None
@@ -127,13 +128,16 @@ async def lock_request_id(uow: UnitOfWork, *, request_id: str) -> None:
 
 
 async def list_applicants(uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int,
-                          stage: int) -> list[ApplicantRow]:
-    """A page of applicants, newest first, after the keyset cursor; optionally of one stage."""
+                          stage: int, home_orgs: Sequence[str] | None = None) -> list[ApplicantRow]:
+    """A page of applicants, newest first, after the keyset cursor; optionally of one stage; only those whose home
+    organisation is one of ``home_orgs`` when given (a confined caller's reach)."""
     records = await uow.conn.fetch(
         f"SELECT {APPLICANT_COLUMNS} FROM applicants WHERE ($1 = 0 OR stage = $1)"
         " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+        " AND ($5::uuid[] IS NULL OR home_org_id = ANY($5::uuid[]))"
         " ORDER BY created_at DESC, id DESC LIMIT $4",
         stage, after[0] if after else None, after[1] if after else None, limit,
+        list(home_orgs) if home_orgs is not None else None,
     )
     return [_applicant_row(r) for r in records]
 

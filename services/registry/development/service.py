@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from jinqiao.kit import pagination, pii
+from jinqiao.kit import authz, pagination, pii
 from jinqiao.kit.auth import Principal
+from jinqiao.kit.authz import Permission, Reach
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from jinqiao.kit.usecases import parse_id, record_act, require_tenant
+from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.development import domain as dev
 from jinqiao.registry.development import repo
 from jinqiao.registry.development.models import APPLICANTS, MENTORS, ApplicantRow, MentorRow
+from jinqiao.registry.members import repo as org_replica
+from jinqiao.registry.members import service as members
 
 BLIND_PURPOSE = "applicant_id_number"
 NOT_FOUND = "未找到该入党申请人"
@@ -45,6 +48,7 @@ class ApplicantInput:
     mentors: list[MentorInput] = field(default_factory=list)
     delegated: bool = False
     delegated_org_name: str = ""
+    home_org_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,52 @@ async def _one(uow: UnitOfWork, applicant_id: str) -> dev.Applicant:
     return (await repo.load(uow, [row]))[0]
 
 
-def _rows(deps: RegistryDeps, *, tenant: str, applicant: dev.NewApplicant,
-          request_id: str | None) -> tuple[ApplicantRow, list[MentorRow]]:
+async def _reach(uow: UnitOfWork, principal: Principal, permission: Permission) -> frozenset[str] | None:
+    """The home organisations the caller's grant reaches (None: the whole county), by the kit's scope rule."""
+    rule = authz.scope(principal.role, permission)
+    if rule is Reach.COUNTY:
+        return None
+    if rule not in (Reach.TOWNSHIP, Reach.ORG_SUBTREE, Reach.OWN_ORG):
+        raise PermissionDenied("当前角色不能查看发展党员个人信息")
+    own = parse_id_or_none(principal.org or "")
+    if own is None:
+        raise PermissionDenied("该账号未绑定本县的党组织")
+    if rule is Reach.OWN_ORG:
+        return frozenset({own})
+    # The registry's replica of the tree (OrgCreated/OrgMoved) knows the subtree; an unknown org reaches only itself.
+    return frozenset(await members.org_subtree(uow, root_id=own)) | {own}
+
+
+def _within(applicant: dev.Applicant | ApplicantRow, reach: frozenset[str] | None) -> bool:
+    # An applicant with no home organisation (recorded before it was asked) is the county department's alone.
+    return reach is None or (applicant.home_org_id or "") in reach
+
+
+async def _visible(uow: UnitOfWork, principal: Principal, permission: Permission, applicant_id: str,
+                   *, for_update: bool = False) -> ApplicantRow:
+    """The applicant row if the caller's grant reaches it; anything else looks as if it did not exist."""
+    row = await repo.get_applicant(uow, applicant_id=applicant_id, for_update=for_update)
+    if row is None or not _within(row, await _reach(uow, principal, permission)):
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+async def _home_org(uow: UnitOfWork, principal: Principal, value: str) -> str | None:
+    """The applicant's home organisation from the request: a live org of the county inside the caller's reach."""
+    reach = await _reach(uow, principal, Permission.DEVELOPMENT_WRITE)
+    if not value.strip():
+        if reach is None:
+            return None
+        raise InvalidArgument.field("home_org_id", "须填写申请人所属的党组织（本账号管辖范围内）")
+    org = parse_id_or_none(value.strip())
+    # An org outside the caller's reach answers as one that does not exist.
+    if org is None or not await org_replica.known_org(uow, org_id=org) or (reach is not None and org not in reach):
+        raise InvalidArgument.field("home_org_id", "所属党组织不存在")
+    return org
+
+
+def _rows(deps: RegistryDeps, *, tenant: str, applicant: dev.NewApplicant, request_id: str | None,
+          home_org_id: str | None) -> tuple[ApplicantRow, list[MentorRow]]:
     """The applicant's rows: ID and phone numbers encrypted (bound to tenant, table, column and row) and masked."""
     applicant_id = str(uuid.uuid4())
     bind = {"tenant": tenant, "table": APPLICANTS, "row": applicant_id}
@@ -86,6 +134,7 @@ def _rows(deps: RegistryDeps, *, tenant: str, applicant: dev.NewApplicant,
         township=applicant.township, village=applicant.village, destination_code=applicant.destination_code,
         employer=applicant.employer, stage=int(dev.Stage.APPLICANT), delegated=applicant.delegated,
         delegated_org_name=applicant.delegated_org_name, request_id=request_id, created_at=deps.clock(), version=1,
+        home_org_id=home_org_id,
     )
     mentors = []
     for seq, m in enumerate(applicant.mentors, start=1):
@@ -114,12 +163,17 @@ async def create_applicant(*, deps: RegistryDeps, principal: Principal, data: Ap
         delegated_org_name=data.delegated_org_name, home_code=tenant, today=china_date(deps.clock()),
     )
     async with deps.db.unit_of_work(tenant=tenant) as uow:
+        home_org_id = await _home_org(uow, principal, data.home_org_id)
         if request_id:
             await repo.lock_request_id(uow, request_id=request_id)
             existing = await repo.find_by_request_id(uow, request_id=request_id)
             if existing is not None:
+                # A key reused outside the caller's reach must not hand back someone else's applicant.
+                if not _within(existing, await _reach(uow, principal, Permission.DEVELOPMENT_WRITE)):
+                    raise AlreadyExists("该请求编号已被使用")
                 return (await repo.load(uow, [existing]))[0]
-        row, mentors = _rows(deps, tenant=tenant, applicant=checked, request_id=request_id or None)
+        row, mentors = _rows(deps, tenant=tenant, applicant=checked, request_id=request_id or None,
+                             home_org_id=home_org_id)
         if await repo.applicant_by_bidx(uow, bidx=row.id_number_bidx) is not None:
             raise AlreadyExists(repo.DUPLICATE)
         # The members' index has its own purpose, so it is computed again rather than compared with ours.
@@ -139,7 +193,8 @@ async def get_applicant(*, deps: RegistryDeps, principal: Principal, applicant_i
     tenant = require_tenant(principal)
     key = parse_id(applicant_id, what="该入党申请人")
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        return await _one(uow, key)
+        row = await _visible(uow, principal, Permission.DEVELOPMENT_READ, key)
+        return (await repo.load(uow, [row]))[0]
 
 
 async def list_applicants(*, deps: RegistryDeps, principal: Principal, page_size: int, page_token: str,
@@ -152,7 +207,9 @@ async def list_applicants(*, deps: RegistryDeps, principal: Principal, page_size
     limit = pagination.page_size(page_size)
     after = pagination.decode_cursor(page_token)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        rows = await repo.list_applicants(uow, after=after, limit=limit + 1, stage=stage)
+        reach = await _reach(uow, principal, Permission.DEVELOPMENT_READ)
+        rows = await repo.list_applicants(uow, after=after, limit=limit + 1, stage=stage,
+                                          home_orgs=sorted(reach) if reach is not None else None)
         page = rows[:limit]
         applicants = await repo.load(uow, page)
     next_token = pagination.encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else ""
@@ -167,9 +224,7 @@ async def advance_applicant(*, deps: RegistryDeps, principal: Principal, applica
     key = parse_id(applicant_id, what="该入党申请人")
     target, on = dev.parse_advance(stage=stage, when=when, version=version, today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        row = await repo.get_applicant(uow, applicant_id=key, for_update=True)
-        if row is None:
-            raise NotFound(NOT_FOUND)
+        row = await _visible(uow, principal, Permission.DEVELOPMENT_WRITE, key, for_update=True)
         if version != row.version:
             raise FailedPrecondition("该入党申请人的信息已被他人修改，请刷新后再试")
         current = (await repo.load(uow, [row]))[0]
@@ -190,9 +245,7 @@ async def add_inspection(*, deps: RegistryDeps, principal: Principal, applicant_
     tenant = require_tenant(principal)
     key = parse_id(applicant_id, what="该入党申请人")
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        row = await repo.get_applicant(uow, applicant_id=key, for_update=True)
-        if row is None:
-            raise NotFound(NOT_FOUND)
+        row = await _visible(uow, principal, Permission.DEVELOPMENT_WRITE, key, for_update=True)
         current = (await repo.load(uow, [row]))[0]
         inspection = dev.validate_inspection(
             side=data.side, inspected_on=data.inspected_on, inspector=data.inspector, summary=data.summary,

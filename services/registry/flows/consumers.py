@@ -1,5 +1,6 @@
 """Flow event subscriptions: the destination's answers come back to the origin county. Each handler decodes the
-event and makes one use-case call; every use case is idempotent and order-tolerant."""
+event and makes one use-case call; every use case is idempotent and order-tolerant. The publishing county (the
+subject's, ``delivery.tenant``) is the one the answer is checked against: it must place the flow's current attempt."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ async def on_offered(uow: UnitOfWork, event: org_events.TemporaryMembershipOffer
     await service.apply_offer(
         uow=uow, flow_id=event.flow_id, attempt=event.attempt, rule=event.rule, reason=event.reason,
         placement=service.Placement(membership_id=event.membership_id, org_id=event.org_id, org_name=event.org_name),
-        offered_at=_occurred(event.meta),
+        offered_at=_occurred(event.meta), answered_by=delivery.tenant,
     )
 
 
 async def on_refused(uow: UnitOfWork, event: org_events.TemporaryMembershipRefused, delivery: Delivery) -> None:
     """The destination refused (or found no organisation)."""
     await service.apply_refusal(uow=uow, flow_id=event.flow_id, attempt=event.attempt, reason=event.reason,
-                                advice=event.advice, membership_id=event.membership_id)
+                                advice=event.advice, membership_id=event.membership_id, answered_by=delivery.tenant)
 
 
 async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: Delivery) -> None:
@@ -38,7 +39,7 @@ async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: 
     await service.apply_check_in(
         uow=uow, flow_id=event.flow_id, attempt=event.attempt, method=event.method,
         placement=service.Placement(membership_id=event.membership_id, org_id=event.org_id, org_name=event.org_name),
-        checked_in_at=event.checked_in_at, occurred_at=_occurred(event.meta),
+        checked_in_at=event.checked_in_at, occurred_at=_occurred(event.meta), answered_by=delivery.tenant,
     )
 
 

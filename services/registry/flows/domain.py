@@ -9,7 +9,7 @@ from enum import IntEnum
 
 from jinqiao.kit import fields, pii
 from jinqiao.kit.authz import Permission, require
-from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from jinqiao.kit.errors import FailedPrecondition, FieldViolation, ForgedEvent, InvalidArgument
 from jinqiao.kit.regions import name_of
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant, province_of
 
@@ -223,6 +223,27 @@ def introduction_letter(*, origin: str, member_name: str, id_number_masked: str,
 def accepts_answer(*, status: FlowStatus, attempt: int, answered_attempt: int) -> bool:
     """An answer of the destination counts only for the current attempt of an open flow."""
     return status in OPEN and answered_attempt == attempt
+
+
+def ensure_answer_origin(*, placing_tenant_id: str, attempt: int, answered_by: str, answered_attempt: int) -> None:
+    """An answer about a flow is the placing county's, about the current attempt; anything else is refused."""
+    if answered_attempt < 1 or answered_attempt > attempt:
+        raise ForgedEvent(f"来自 {answered_by} 的答复针对第 {answered_attempt} 次安置，该外出登记只有 {attempt} 次")
+    if answered_attempt < attempt:
+        # The earlier attempt's county is no longer asked; its late word must not undo the current placement.
+        raise FailedPrecondition(f"来自 {answered_by} 的答复针对已被取代的第 {answered_attempt} 次安置"
+                                 f"（当前第 {attempt} 次），不予采用")
+    if answered_by != placing_tenant_id:
+        raise ForgedEvent(f"答复来自 {answered_by}，但该外出登记第 {attempt} 次安置由 {placing_tenant_id} 负责")
+
+
+def ensure_same_placement(*, offered_membership: str | None, offered_org: str | None, membership_id: str,
+                          org_id: str) -> None:
+    """A check-in names the temporary membership and organisation that were offered (when the offer came first)."""
+    if offered_membership and membership_id != offered_membership:
+        raise ForgedEvent("报到所指的临时组织关系与安置时提供的不一致")
+    if offered_org and org_id != offered_org:
+        raise ForgedEvent("报到所在的党组织与安置时提供的不一致")
 
 
 def after_offer(status: FlowStatus) -> FlowStatus:

@@ -11,7 +11,7 @@ from jinqiao.kit import pagination, pii, telemetry
 from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.errors import FailedPrecondition, FieldViolation, ForgedEvent, InvalidArgument, NotFound
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.flows import domain as flows
@@ -350,6 +350,9 @@ async def list_alerts(*, deps: RegistryDeps, principal: Principal, flow_id: str,
     members_domain.ensure_may_read_members(principal.role)
     key = parse_id(flow_id, what="该流动记录") if flow_id else None
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        # Another county's flow (or none at all) has no alerts here: not an empty list, but not found.
+        if key is not None and await repo.get_flow(uow, flow_id=key) is None:
+            raise NotFound("未找到该流动记录")
         return await repo.alerts(uow, flow_id=key, timer=timer.strip().upper())
 
 
@@ -388,17 +391,21 @@ async def list_returnees(*, deps: RegistryDeps, principal: Principal, page_size:
 
 
 # ---------------------------------------------------------------------------------------- the destination's answers
-# Each runs in the consumer's unit of work (its inbox row commits with the effect). An answer about another attempt,
-# a closed flow or a flow this county does not hold is stale: it returns quietly, as a duplicate does.
+# Each runs in the consumer's unit of work (its inbox row commits with the effect). An answer about a closed flow
+# returns quietly, as a duplicate does. An answer that cannot be the placing county's word about this flow (no
+# such flow here, another county than the one placing the current attempt, an attempt that is not the current one,
+# another placement than the one offered) raises: the consumer dead-letters it with the reason, never applies it.
 
 
-async def _answerable(uow: UnitOfWork, *, flow_id: str, attempt: int) -> FlowRow | None:
-    """The flow, locked, if this answer is about its current attempt and it is still open; else None (stale)."""
+async def _answerable(uow: UnitOfWork, *, flow_id: str, attempt: int, answered_by: str) -> FlowRow | None:
+    """The flow, locked, if ``answered_by`` (the publishing county) may answer this attempt and it is still open."""
     key = parse_id_or_none(flow_id)
     found = await repo.get_flow(uow, flow_id=key, for_update=True) if key else None
     if found is None:
-        return None
+        raise ForgedEvent(f"来自 {answered_by} 的答复所指的外出登记不在本县")
     row = found[0]
+    flows.ensure_answer_origin(placing_tenant_id=row.placing_tenant_id, attempt=row.attempt,
+                               answered_by=answered_by, answered_attempt=attempt)
     if not flows.accepts_answer(status=FlowStatus(row.status), attempt=row.attempt, answered_attempt=attempt):
         return None
     return row
@@ -420,9 +427,9 @@ class Placement:
 
 
 async def apply_offer(*, uow: UnitOfWork, flow_id: str, attempt: int, placement: Placement, rule: str, reason: str,
-                      offered_at: datetime) -> None:
+                      offered_at: datetime, answered_by: str) -> None:
     """The destination offered a temporary membership; a check-in that overtook it keeps the flow managed."""
-    row = await _answerable(uow, flow_id=flow_id, attempt=attempt)
+    row = await _answerable(uow, flow_id=flow_id, attempt=attempt, answered_by=answered_by)
     if row is None:
         return
     await _set_status(uow, row, flows.after_offer(FlowStatus(row.status)), {
@@ -433,9 +440,9 @@ async def apply_offer(*, uow: UnitOfWork, flow_id: str, attempt: int, placement:
 
 
 async def apply_refusal(*, uow: UnitOfWork, flow_id: str, attempt: int, reason: str, advice: str,
-                        membership_id: str) -> None:
+                        membership_id: str, answered_by: str) -> None:
     """The destination refused (or found no organisation): the origin must re-place the member."""
-    row = await _answerable(uow, flow_id=flow_id, attempt=attempt)
+    row = await _answerable(uow, flow_id=flow_id, attempt=attempt, answered_by=answered_by)
     if row is None:
         return
     status = flows.after_refusal(FlowStatus(row.status))
@@ -445,11 +452,14 @@ async def apply_refusal(*, uow: UnitOfWork, flow_id: str, attempt: int, reason: 
 
 
 async def apply_check_in(*, uow: UnitOfWork, flow_id: str, attempt: int, placement: Placement, method: str,
-                         checked_in_at: str, occurred_at: datetime) -> None:
-    """报到 at the destination: the member is managed (流而不失)."""
-    row = await _answerable(uow, flow_id=flow_id, attempt=attempt)
+                         checked_in_at: str, occurred_at: datetime, answered_by: str) -> None:
+    """报到 at the destination: the member is managed (流而不失), at the organisation that offered the place."""
+    row = await _answerable(uow, flow_id=flow_id, attempt=attempt, answered_by=answered_by)
     if row is None:
         return
+    # A check-in that overtook the offer has nothing to compare with yet; the offer then names the same place.
+    flows.ensure_same_placement(offered_membership=row.membership_id, offered_org=row.org_id,
+                                membership_id=placement.membership_id, org_id=placement.org_id)
     try:
         at = datetime.fromisoformat(checked_in_at)
     except ValueError:

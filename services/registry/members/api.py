@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from jinqiao.kit import pii
+from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.kit.grpcwrap import Context
 from jinqiao.registry.deps import RegistryDeps
@@ -15,11 +17,14 @@ def _iso(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def member_to_proto(member: domain.Member) -> registry_pb2.Member:
-    """The wire form of a (masked) member."""
+def member_to_proto(member: domain.Member, *, principal: Principal) -> registry_pb2.Member:
+    """The wire form of a (masked) member as ``principal`` may see it."""
+    own = principal.role == Role.MEMBER and principal.member == member.id
     message = registry_pb2.Member(
         id=member.id, tenant_id=member.tenant_id, name=member.name,
-        gender=registry_pb2.Gender.ValueType(member.gender), birth_date=member.birth_date.isoformat(),
+        gender=registry_pb2.Gender.ValueType(member.gender),
+        # Beside the masked ID number a birth date gives the number back (DESIGN §5): only with the reveal permission.
+        birth_date=pii.visible_birth_date(member.birth_date, role=principal.role, own_record=own),
         id_number_masked=member.id_number_masked, phone_masked=member.phone_masked,
         membership_status=registry_pb2.MembershipStatus.ValueType(member.membership_status),
         township=member.township, village=member.village, occupation=member.occupation,
@@ -55,40 +60,44 @@ class MembersApi:
         self, request: registry_pb2.CreateMemberRequest, context: Context
     ) -> registry_pb2.CreateMemberResponse:
         """Register a member."""
-        member = await service.create_member(deps=self._deps, principal=current_principal(),
+        principal = current_principal()
+        member = await service.create_member(deps=self._deps, principal=principal,
                                              data=_member_input(request), request_id=request.request_id)
-        return registry_pb2.CreateMemberResponse(member=member_to_proto(member))
+        return registry_pb2.CreateMemberResponse(member=member_to_proto(member, principal=principal))
 
     async def GetMember(
         self, request: registry_pb2.GetMemberRequest, context: Context
     ) -> registry_pb2.GetMemberResponse:
         """One member."""
-        member = await service.get_member(deps=self._deps, principal=current_principal(), member_id=request.id)
-        return registry_pb2.GetMemberResponse(member=member_to_proto(member))
+        principal = current_principal()
+        member = await service.get_member(deps=self._deps, principal=principal, member_id=request.id)
+        return registry_pb2.GetMemberResponse(member=member_to_proto(member, principal=principal))
 
     async def ListMembers(
         self, request: registry_pb2.ListMembersRequest, context: Context
     ) -> registry_pb2.ListMembersResponse:
         """A page of members, filtered."""
+        principal = current_principal()
         members, next_token = await service.list_members(
-            deps=self._deps, principal=current_principal(), page_size=request.page_size,
+            deps=self._deps, principal=principal, page_size=request.page_size,
             page_token=request.page_token, filters=service.MemberFilter(
                 name_contains=request.name_contains, id_number=request.id_number, township=request.township,
                 membership_status=request.membership_status, flow_status=request.flow_status,
                 destination_code=request.destination_code, industry=request.industry, away_only=request.away_only,
             ),
         )
-        return registry_pb2.ListMembersResponse(members=[member_to_proto(m) for m in members],
+        return registry_pb2.ListMembersResponse(members=[member_to_proto(m, principal=principal) for m in members],
                                                 next_page_token=next_token)
 
     async def UpdateMember(
         self, request: registry_pb2.UpdateMemberRequest, context: Context
     ) -> registry_pb2.UpdateMemberResponse:
         """Change a member's facts."""
-        member = await service.update_member(deps=self._deps, principal=current_principal(), member_id=request.id,
+        principal = current_principal()
+        member = await service.update_member(deps=self._deps, principal=principal, member_id=request.id,
                                              version=request.version, mask=list(request.update_mask),
                                              data=_member_input(request))
-        return registry_pb2.UpdateMemberResponse(member=member_to_proto(member))
+        return registry_pb2.UpdateMemberResponse(member=member_to_proto(member, principal=principal))
 
     async def ListMemberHistory(
         self, request: registry_pb2.ListMemberHistoryRequest, context: Context

@@ -30,6 +30,14 @@ async def on_org_dissolved(uow: UnitOfWork, event: org_events.OrgDissolved, deli
     await service.mirror_org(uow=uow, org_id=event.org_id, dissolved=True)
 
 
+async def on_org_parent(uow: UnitOfWork, event: org_events.OrgCreated | org_events.OrgMoved,
+                        delivery: Delivery) -> None:
+    """Mirror where an organisation sits in the tree (its parent, as of the event's version)."""
+    parent = event.parent_id if isinstance(event, org_events.OrgCreated) else event.new_parent_id
+    await service.mirror_org_parent(uow=uow, org_id=event.org_id, parent_id=parent,
+                                    version=event.meta.aggregate_version)
+
+
 async def on_member_transferred(deps: RegistryDeps, uow: UnitOfWork, event: registry_events_pb2.MemberTransferred,
                                 delivery: Delivery) -> None:
     """组织关系转接: the destination county registers the member as its own."""
@@ -44,6 +52,9 @@ def subscribe(ctx: ServiceContext, deps: RegistryDeps) -> None:
         Subscription("registry-org-created", "organizations", org_events.OrgCreated, on_org_created),
         Subscription("registry-org-renamed", "organizations", org_events.OrgRenamed, on_org_renamed),
         Subscription("registry-org-dissolved", "organizations", org_events.OrgDissolved, on_org_dissolved),
+        # Added with the parent chain: new durables start at the stream's beginning, so they replay the whole tree.
+        Subscription("registry-org-parents", "organizations", org_events.OrgCreated, on_org_parent),
+        Subscription("registry-org-moved", "organizations", org_events.OrgMoved, on_org_parent),
         Subscription("registry-transfers-in", "registry", registry_events_pb2.MemberTransferred,
                      partial(on_member_transferred, deps), kit_broker.addressed_to("destination_tenant_id")),
     )

@@ -9,8 +9,8 @@ from enum import IntEnum
 
 from jinqiao.kit import fields, pii
 from jinqiao.kit.auth import Role
-from jinqiao.kit.authz import Permission, allows, require
-from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.authz import Permission, allows, allows_beyond_self, require
+from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 
 NAME_MAX = 50
 TEXT_MAX = 100
@@ -122,7 +122,8 @@ def ensure_may_write_members(role: str) -> None:
 
 def ensure_may_read_members(role: str) -> None:
     """Persons are visible to county staff; analysts see aggregates only."""
-    require(role, Permission.MEMBERS_READ, "当前角色只能查看汇总数据，不能查看党员个人信息")
+    if not allows_beyond_self(role, Permission.MEMBERS_READ):
+        raise PermissionDenied("当前角色只能查看汇总数据，不能查看党员个人信息")
 
 
 def may_reveal_id_number(role: str) -> bool:
@@ -132,7 +133,7 @@ def may_reveal_id_number(role: str) -> bool:
 
 def may_read_member(*, role: str, own_member: str | None, member_id: str) -> bool:
     """County staff read every member; a member reads only their own record."""
-    return allows(role, Permission.MEMBERS_READ) or (role == Role.MEMBER and own_member == member_id)
+    return allows_beyond_self(role, Permission.MEMBERS_READ) or (role == Role.MEMBER and own_member == member_id)
 
 
 def ensure_may_see_member(*, role: str, own_member: str | None, member_id: str) -> None:

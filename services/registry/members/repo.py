@@ -149,6 +149,26 @@ async def known_org(uow: UnitOfWork, *, org_id: str) -> bool:
     return bool(await uow.conn.fetchval("SELECT NOT dissolved FROM org_replica WHERE id = $1", org_id))
 
 
+async def set_org_parent(uow: UnitOfWork, *, org_id: str, parent_id: str | None, version: int) -> None:
+    """Record an organisation's parent as of its ``version``; an older event (a replay) never undoes a newer one."""
+    await uow.conn.execute(
+        "INSERT INTO org_replica (tenant_id, id, name, kind, parent_id, parent_version) VALUES ($1, $2, '', '', $3, $4)"
+        " ON CONFLICT (tenant_id, id) DO UPDATE SET parent_id = $3, parent_version = $4"
+        " WHERE org_replica.parent_version < $4",
+        uow.tenant, org_id, parent_id, version,
+    )
+
+
+async def org_subtree(uow: UnitOfWork, *, root_id: str) -> list[str]:
+    """The organisation and every one below it, as the replica's parent chain knows them."""
+    # UNION (not UNION ALL) stops on a cycle, should a corrupted replica ever hold one.
+    records = await uow.conn.fetch(
+        "WITH RECURSIVE down(id) AS (SELECT id FROM org_replica WHERE id = $1"
+        " UNION SELECT o.id FROM org_replica o JOIN down d ON o.parent_id = d.id) SELECT id FROM down", root_id,
+    )
+    return [str(r["id"]) for r in records]
+
+
 async def upsert_org(uow: UnitOfWork, *, org_id: str, name: str | None = None, kind: str | None = None,
                      dissolved: bool = False) -> None:
     """Keep the replica of the county's organisations (fed by the organizations service's events)."""

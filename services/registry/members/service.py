@@ -11,7 +11,14 @@ from jinqiao.kit import pagination, pii
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from jinqiao.kit.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from jinqiao.kit.events import new_event
 from jinqiao.kit.usecases import parse_id, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
@@ -161,6 +168,9 @@ async def list_members(
     if len(f.name_contains) > domain.NAME_MAX:
         violations.append(FieldViolation("name_contains", f"不能超过 {domain.NAME_MAX} 个字符"))
     bidx = None
+    if f.id_number.strip() and not domain.may_reveal_id_number(principal.role):
+        # A search by the full number confirms a guess: the candidates of a masked number would fall one by one.
+        raise PermissionDenied("当前角色无权按身份证号查找党员")
     if f.id_number.strip():
         try:
             # Looked up through the blind index: the number itself is never stored or compared in clear.
@@ -322,6 +332,16 @@ async def mirror_org(*, uow: UnitOfWork, org_id: str, name: str | None = None, k
                      dissolved: bool = False) -> None:
     """Keep the replica of the county's organisations (home branches are checked against it)."""
     await repo.upsert_org(uow, org_id=org_id, name=name, kind=kind, dissolved=dissolved)
+
+
+async def mirror_org_parent(*, uow: UnitOfWork, org_id: str, parent_id: str, version: int) -> None:
+    """Keep the replica's parent chain (applicants are confined to a caller's subtree by it)."""
+    await repo.set_org_parent(uow, org_id=org_id, parent_id=parent_id or None, version=version)
+
+
+async def org_subtree(uow: UnitOfWork, *, root_id: str) -> list[str]:
+    """The organisation and every one below it in the county's tree, as the replica knows it."""
+    return await repo.org_subtree(uow, root_id=root_id)
 
 
 async def register_transferred_member(*, deps: RegistryDeps, uow: UnitOfWork, flow_id: str,

@@ -23,7 +23,7 @@ async def on_activity(uow: UnitOfWork, event: org_events.ActivityRecorded, deliv
     await service.record_destination_activity(
         uow=uow, activity_id=event.activity_id, member_id=event.member_id, flow_id=event.flow_id,
         occurred_on=event.occurred_on, occurred_at=_occurred(event.meta), title=event.title, note=event.note,
-        org_name=event.org_name,
+        org_name=event.org_name, held_in=delivery.tenant,
     )
 
 
@@ -38,7 +38,8 @@ async def on_attendance(uow: UnitOfWork, event: org_events.AttendanceRecorded, d
 async def on_assessment(uow: UnitOfWork, event: org_events.DestinationAssessmentGiven, delivery: Delivery) -> None:
     """The destination's side of 双向评议."""
     await service.record_destination_assessment(uow=uow, member_id=event.member_id, year=event.year,
-                                                grade=event.grade, comment=event.comment, org_name=event.org_name)
+                                                grade=event.grade, comment=event.comment, org_name=event.org_name,
+                                                held_in=delivery.tenant)
 
 
 def subscribe(ctx: ServiceContext) -> None:

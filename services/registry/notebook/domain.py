@@ -43,6 +43,26 @@ def meeting_title(meeting_type: str) -> str:
     return MEETING_TITLES.get(meeting_type, "组织生活")
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one of a member's flows was placed, and whether it is still open (else the day it closed)."""
+
+    flow_id: str
+    placing_tenant_id: str
+    open: bool
+    closed_on: date | None
+
+
+def placed_in(county: str, *, placements: list[Placement], on: date, flow_id: str | None = None) -> bool:
+    """Whether a flow of the member (``flow_id`` if named) was placed in ``county`` on that day.
+
+    An open flow counts, and a closed one up to its closing day: an entry recorded just before a return may
+    arrive after it.
+    """
+    return any(p.placing_tenant_id == county and (flow_id is None or p.flow_id == flow_id)
+               and (p.open or (p.closed_on is not None and p.closed_on >= on)) for p in placements)
+
+
 # ------------------------------------------------------------------------------------------------ 双向评议
 
 

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from faststream.nats import NatsBroker
 
 from jinqiao.kit.auth import Role
 from jinqiao.kit.crypto import FieldCipher, decode_keyring
@@ -25,7 +24,7 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def nats(infra):
-    broker = NatsBroker(infra.nats_url)
+    broker = infra.broker_as("registry")  # the registry's events, published with the registry's login
     await broker.connect()
     yield broker
     await broker.stop()

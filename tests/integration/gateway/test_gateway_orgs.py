@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from jinqiao.gateway.accounts import Account, upsert_account
@@ -165,10 +167,17 @@ async def test_officers_over_http_and_the_dispatched_officers_ledger(platform, h
     assert other.status_code == 404
 
 
-async def test_meetings_over_http(platform, headers):
+async def test_meetings_over_http(platform, headers, admin_conn_factory):
     h = headers["411521"]
     base = "/api/v1/tenants/411521/orgs"
     wuhan = (await platform.http.get(f"{base}/search", params={"city_code": "420100"}, headers=h)).json()["orgs"][0]
+    # The guest from 固始县 is placed at the Wuhan organisation (a guest needs a temporary membership there).
+    conn = await admin_conn_factory("organizations")
+    await conn.execute(
+        "INSERT INTO memberships (tenant_id, id, origin_tenant_id, flow_id, member_id, attempt, member_name,"
+        " destination_code, org_id, status) VALUES ('411521', $1, '411525', $2, $3, 1, '流动党员', '420100', $4, 2)"
+        " ON CONFLICT DO NOTHING", uuid.uuid4(), uuid.uuid4(), uuid.UUID("7a0f6d3c-2b1e-4c5d-9e8f-1a2b3c4d5e6f"),
+        uuid.UUID(wuhan["id"]))
     meeting = await platform.http.post(f"{base}/{wuhan['id']}/meetings", headers=h, json={
         "type": "committee_meeting", "title": "支委会", "start_time": "2026-11-20T19:30:00+08:00",
         "online_link": "https://meeting.example.cn/123"})

@@ -1,8 +1,10 @@
 """The flow matrix read model over real JetStream and PostgreSQL: order, duplicates, coverage, HTTP.
 
 Every test tags its flows with an industry of its own and filters on it, so flows of other tests (and of the
-registry's own tests) never enter its figures. Registrations leave the hand-over's placing county empty so that
-no organizations consumer places these flows by itself: the tests publish the destination's answers.
+registry's own tests) never enter its figures. Exact figures are the county's own view (a county token over its
+own scope); a province or city sees them suppressed (tests/security/test_suppression.py). Registrations leave the
+hand-over's placing county empty so that no organizations consumer places these flows by itself: the tests publish
+the destination's answers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from faststream.nats import NatsBroker
 from google.protobuf.message import Message
 
 from jinqiao.events.v1 import handover_pb2
@@ -121,8 +122,10 @@ Publish = Callable[..., Awaitable[None]]
 @pytest.fixture
 async def publish(platform, infra, admin_conn_factory) -> AsyncIterator[Publish]:
     """Publish built events on JetStream, as the producers' relays would; optionally wait until each is handled."""
-    broker = NatsBroker(infra.nats_url)
-    await broker.connect()
+    # Each producer's events go out with that producer's login, as its relay would publish them.
+    brokers = {service: infra.broker_as(service) for service in ("registry", "organizations")}
+    for broker in brokers.values():
+        await broker.connect()
     conn = await admin_conn_factory("insights")
 
     async def handled(event_ids: list[str]) -> bool:
@@ -134,7 +137,8 @@ async def publish(platform, infra, admin_conn_factory) -> AsyncIterator[Publish]
         service = pending.subject.split(".")[2]
         headers = ev.headers_for(event_id=msg_id or pending.event_id, event_type=pending.event_type,
                                  event_version=pending.event_version, tenant=pending.tenant_id, traceparent=None)
-        await broker.publish(pending.payload, pending.subject, headers=headers, stream=ev.stream_name(service))
+        await brokers[service].publish(pending.payload, pending.subject, headers=headers,
+                                       stream=ev.stream_name(service))
 
     async def run(events: list[PendingEvent], *, one_by_one: bool = False, twice: bool = False,
                   shuffle: random.Random | None = None) -> None:
@@ -149,11 +153,16 @@ async def publish(platform, infra, admin_conn_factory) -> AsyncIterator[Publish]
         await eventually(lambda: handled([e.event_id for e in events]), timeout=30)
 
     yield run
-    await broker.stop()
+    for broker in brokers.values():
+        await broker.stop()
 
 
 async def matrix(platform, issuer, scope: str, **filters: str) -> insights_pb2.GetFlowMatrixResponse:
-    token, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
+    """The matrix as the county itself sees it (exact) for a county scope, else as the province sees it."""
+    if len(scope) == 6:
+        token, _ = issuer.issue(user="c", role=Role.COUNTY_ADMIN, scope=scope)
+    else:
+        token, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
     return await platform.insights_stub.GetFlowMatrix(insights_pb2.GetFlowMatrixRequest(scope=scope, **filters),
                                                       metadata=bearer(token))
 
@@ -203,15 +212,16 @@ async def test_order_and_duplicates_do_not_change_the_matrix(platform, issuer, p
         "coverage": [(5, 2, 1, 1, 0.2)],
         "unorganised": [],
     }
-    reply = await matrix(platform, issuer, "4115", industry=industry)
-    assert figures(reply, A) == expected
-    assert figures(reply, B) == expected
-    assert (reply.total_away, reply.total_managed, reply.total_overdue) == (10, 2, 2)
+    for origin in (A, B):
+        reply = await matrix(platform, issuer, origin, industry=industry)
+        assert figures(reply, origin) == expected
+        assert (reply.total_away, reply.total_managed, reply.total_overdue) == (5, 1, 1)
+        assert reply.threshold == 0 and not reply.partial_totals and reply.coverage_filtered
     # The second copies may still be on their way: give them time, then nothing may have moved.
     await asyncio.sleep(1)
-    assert figures(await matrix(platform, issuer, "4115", industry=industry), B) == expected
+    assert figures(await matrix(platform, issuer, B, industry=industry), B) == expected
 
-    april = await matrix(platform, issuer, "4115", industry=industry, from_month="2019-04", to_month="2019-04")
+    april = await matrix(platform, issuer, A, industry=industry, from_month="2019-04", to_month="2019-04")
     assert figures(april, A)["coverage"] == [(3, 0, 0, 1, 0.0)]
     assert all(c.month == "2019-04" for c in april.cells)
 
@@ -266,16 +276,20 @@ async def test_three_unplaced_flows_to_one_city_call_for_a_temporary_branch(plat
     events += [s.registered(f, ZHENGZHOU, "2019-08-01") for f in zhengzhou]
     events += [s.offered(zhengzhou[0], 1, ZHENGZHOU, "STATION_TEMPORARY_BRANCH")]
     await publish(events)
-    reply = await matrix(platform, issuer, "41", industry=s.industry)
+    reply = await matrix(platform, issuer, B, industry=s.industry)
     assert figures(reply, B)["unorganised"] == [(SHANGHAI, 3)]
+    # The province learns the place, not the count (its view covers every flow of the origin, whatever the filter).
+    province = await matrix(platform, issuer, "41", industry=s.industry)
+    place = next(u for u in province.unorganised if u.origin_tenant_id == B and u.destination_code == SHANGHAI)
+    assert (place.members, place.suppressed, place.display) == (0, True, "≥3")
 
     await publish([s.closed(shanghai[1], SHANGHAI)])
-    assert figures(await matrix(platform, issuer, "41", industry=s.industry), B)["unorganised"] == []
+    assert figures(await matrix(platform, issuer, B, industry=s.industry), B)["unorganised"] == []
 
 
 async def test_a_transfer_takes_the_member_off_the_origins_count(platform, issuer, publish):
     origin = "411528"
-    token, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
+    token, _ = issuer.issue(user="c", role=Role.COUNTY_ADMIN, scope=origin)  # its own exact count
 
     async def members() -> int:
         reply = await platform.insights_stub.GetMemberCounts(insights_pb2.GetMemberCountsRequest(scope=origin),
@@ -297,22 +311,33 @@ async def test_http_matrix_carries_counts_and_names_but_no_persons(platform, iss
     s = Script(A, tag())
     flows = [f"flow-{uuid.uuid4()}" for _ in range(3)]
     await publish([s.registered(f, SHANGHAI, "2019-11-11") for f in flows])
-    token, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
-    reply = await platform.http.get("/api/v1/scopes/41/insights/flows",
+    token, _ = issuer.issue(user="c", role=Role.COUNTY_ADMIN, scope=A)
+    reply = await platform.http.get(f"/api/v1/scopes/{A}/insights/flows",
                                     params={"from_month": "2019-11", "to_month": "2019-11", "industry": s.industry},
                                     headers={"Authorization": f"Bearer {token}"})
     assert reply.status_code == 200
     body = reply.json()
-    assert (body["scope"], body["scope_name"], body["total_away"], body["total_coverage"]) == ("41", "河南省", 3, 0.0)
+    assert (body["scope"], body["scope_name"], body["total_away"], body["total_coverage"]) == (A, "罗山县", 3, 0.0)
+    assert (body["threshold"], body["partial_totals"], body["coverage_filtered"]) == (0, [], True)
     assert body["cells"] == [{"origin_tenant_id": A, "origin_name": "罗山县", "destination_code": SHANGHAI,
-                              "destination_name": "上海市", "month": "2019-11", "industry": s.industry, "flows": 3}]
+                              "destination_name": "上海市", "month": "2019-11", "industry": s.industry, "flows": 3,
+                              "suppressed": False, "display": "3"}]
     assert body["coverage"] == [{"origin_tenant_id": A, "origin_name": "罗山县", "away": 3, "offered": 0,
-                                 "managed": 0, "overdue_check_ins": 0, "coverage": 0.0}]
+                                 "managed": 0, "overdue_check_ins": 0, "coverage": 0.0, "suppressed_fields": [],
+                                 "display": {"away": "3", "offered": "0", "managed": "0", "overdue_check_ins": "0",
+                                             "coverage": "0.0%"}}]
     assert body["unorganised"] == [{"origin_tenant_id": A, "origin_name": "罗山县", "destination_code": SHANGHAI,
-                                    "destination_name": "上海市", "members": 3}]
-    assert all("member" not in key or key == "members" for key in keys(body))
-    assert MEMBER_NAME not in reply.text
-    assert not any(member_id in reply.text or flow in reply.text for flow, member_id in s.member_ids.items())
+                                    "destination_name": "上海市", "members": 3, "suppressed": False, "display": "3"}]
+    province, _ = issuer.issue(user="p", role=Role.PROVINCE_ANALYST, scope="41")
+    wide = await platform.http.get("/api/v1/scopes/41/insights/flows",
+                                   params={"from_month": "2019-11", "to_month": "2019-11", "industry": s.industry},
+                                   headers={"Authorization": f"Bearer {province}"})
+    for response in (reply, wide):
+        assert all("member" not in key or key == "members" for key in keys(response.json()))
+        assert MEMBER_NAME not in response.text
+        assert not any(member_id in response.text or flow in response.text
+                       for flow, member_id in s.member_ids.items())
+    assert wide.json()["cells"][0]["flows"] == 3  # three in one cell: published to the province too
 
 
 def keys(value: object) -> set[str]:
@@ -336,7 +361,8 @@ async def test_scopes_outside_the_caller_are_404_and_bad_months_422(platform, is
     assert (await platform.http.get(f"/api/v1/scopes/{A}/insights/flows", headers=county)).status_code == 200
     assert (await platform.http.get("/api/v1/scopes/4115/insights/flows", headers=county)).status_code == 404
     township = {"Authorization": f"Bearer {issuer.issue(user='t', role=Role.TOWNSHIP_OFFICER, scope=A, org='o')[0]}"}
-    assert (await platform.http.get(f"/api/v1/scopes/{A}/insights/flows", headers=township)).status_code == 404
+    # A role with no grant for aggregates at all is refused (403), by the kit's table, before any scope is looked at.
+    assert (await platform.http.get(f"/api/v1/scopes/{A}/insights/flows", headers=township)).status_code == 403
 
     province = auth(Role.PROVINCE_ANALYST, "41")
     bad = await platform.http.get("/api/v1/scopes/41/insights/flows", params={"from_month": "2019-13"},

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-from faststream.nats import NatsBroker
 
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.insights.v1 import insights_pb2
@@ -15,13 +14,15 @@ from jinqiao.kit import events as ev
 from jinqiao.kit.auth import Role
 from jinqiao.kit.db import Database
 from jinqiao.kit.errors import FailedPrecondition
+from jinqiao.kit.runtime.natsauth import ADMIN
 from tests.integration.conftest import bearer, eventually
 from tests.support import member_request
 
 
 async def county_count(platform, issuer, county: str) -> int:
-    token, _ = issuer.issue(user="analyst", role=Role.PROVINCE_ANALYST, scope="41")
-    reply = await platform.insights_stub.GetMemberCounts(insights_pb2.GetMemberCountsRequest(scope=county[:4]),
+    # The county's own view: exact (a province or city sees fewer than 3 members as "<3").
+    token, _ = issuer.issue(user="admin", role=Role.COUNTY_ADMIN, scope=county)
+    reply = await platform.insights_stub.GetMemberCounts(insights_pb2.GetMemberCountsRequest(scope=county),
                                                          metadata=bearer(token))
     return next((c.members for c in reply.counties if c.tenant_id == county), 0)
 
@@ -38,10 +39,11 @@ async def _equals(value_coro, expected) -> bool:
     return await value_coro == expected
 
 
-async def republish(nats_url: str, *, tenant: str, event: registry_events_pb2.MemberRegistered,
+async def republish(infra, *, tenant: str, event: registry_events_pb2.MemberRegistered,
                     msg_id: str | None = None, service: str = "registry") -> None:
-    """Publish an already-built event again, as a relay would after losing its 'sent' mark."""
-    broker = NatsBroker(nats_url)
+    """Publish an already-built event again, as a relay would after losing its 'sent' mark (with the producer's
+    login; a probe's stream of its own is the runner's to write)."""
+    broker = infra.broker_as(service if service in infra.nats_logins else ADMIN)
     await broker.connect()
     try:
         subject = ev.subject(tenant=tenant, service=service, message_cls=registry_events_pb2.MemberRegistered)
@@ -61,11 +63,11 @@ def built_event(tenant: str) -> registry_events_pb2.MemberRegistered:
 async def test_an_event_delivered_twice_counts_once(platform, infra, issuer):
     before = await county_count(platform, issuer, "410103")
     event = built_event("410103")
-    await republish(infra.nats_url, tenant="410103", event=event)
+    await republish(infra, tenant="410103", event=event)
     # A second copy with another Nats-Msg-Id passes the stream's dedupe window: only the inbox stops it.
-    await republish(infra.nats_url, tenant="410103", event=event, msg_id=str(uuid.uuid4()))
+    await republish(infra, tenant="410103", event=event, msg_id=str(uuid.uuid4()))
     marker = built_event("410103")
-    await republish(infra.nats_url, tenant="410103", event=marker)
+    await republish(infra, tenant="410103", event=marker)
     # The marker is published after both copies, so once it is counted both copies have been handled.
     await eventually(lambda: _at_least(county_count(platform, issuer, "410103"), before + 2))
     await asyncio.sleep(0.5)
@@ -81,7 +83,8 @@ async def probe(settings_for, infra):
     """A stream of its own (a fresh 'probe…' service) and a consumer whose handler the test controls."""
     settings = settings_for("insights")
     db = await Database.connect(settings.database_url, min_size=1, max_size=4)
-    broker = kit_broker.build_broker(url=infra.nats_url, name="probe-test")
+    admin = infra.nats_logins[ADMIN]  # a stream no catalogued service produces: only the runner may declare it
+    broker = kit_broker.build_broker(url=infra.nats_url, name="probe-test", user=admin.user, password=admin.password)
     await broker.connect()
     service = f"probe{uuid.uuid4().hex[:8]}"
     await kit_broker.ensure_stream(broker, service=service)
@@ -108,7 +111,7 @@ async def test_a_transient_failure_is_redelivered_and_applied_once(probe, infra,
     state, consumer = probe
     state["fail_times"] = 2
     event = built_event("411525")
-    await republish(infra.nats_url, tenant="411525", event=event, service=state["service"])
+    await republish(infra, tenant="411525", event=event, service=state["service"])
     conn = await admin_conn_factory("insights")
 
     async def processed() -> bool:
@@ -124,7 +127,7 @@ async def test_a_message_that_always_fails_lands_in_the_dead_letter_table(probe,
     state, consumer = probe
     state["fail_times"] = 99
     event = built_event("411525")
-    await republish(infra.nats_url, tenant="411525", event=event, service=state["service"])
+    await republish(infra, tenant="411525", event=event, service=state["service"])
     conn = await admin_conn_factory("insights")
 
     async def dead() -> object:
@@ -142,7 +145,7 @@ async def test_an_event_that_cannot_apply_is_dead_lettered_at_once_with_its_reas
     state, consumer = probe
     state["refuse"] = True
     event = built_event("411525")
-    await republish(infra.nats_url, tenant="411525", event=event, service=state["service"])
+    await republish(infra, tenant="411525", event=event, service=state["service"])
     conn = await admin_conn_factory("insights")
 
     async def dead() -> object:
@@ -156,7 +159,7 @@ async def test_an_event_that_cannot_apply_is_dead_lettered_at_once_with_its_reas
 
 async def test_an_undecodable_payload_is_dead_lettered(probe, infra, admin_conn_factory):
     state, consumer = probe
-    broker = NatsBroker(infra.nats_url)
+    broker = infra.broker_as(ADMIN)
     await broker.connect()
     msg_id = str(uuid.uuid4())
     try:

@@ -13,6 +13,7 @@ from jinqiao.kit.db import Database
 from jinqiao.kit.events import new_event, stream_name
 from jinqiao.kit.migrations import migrate
 from jinqiao.kit.outbox import OutboxRelay
+from jinqiao.kit.runtime.natsauth import ADMIN
 from jinqiao.kit.runtime.provision import provision_service_database
 
 
@@ -27,7 +28,8 @@ async def relay_db(infra):
 async def test_rows_left_behind_are_published_once_the_broker_accepts_them(relay_db, infra):
     service = f"relayprobe{uuid.uuid4().hex[:8]}"
     database = await Database.connect(relay_db.app_dsn, min_size=1, max_size=1)
-    broker = kit_broker.build_broker(url=infra.nats_url, name="relay-test")
+    admin = infra.nats_logins[ADMIN]  # a stream no catalogued service produces: only the runner may declare it
+    broker = kit_broker.build_broker(url=infra.nats_url, name="relay-test", user=admin.user, password=admin.password)
     await broker.connect()
     conn = await asyncpg.connect(relay_db.app_dsn)
     try:

@@ -109,7 +109,11 @@ async def test_only_county_and_township_staff_export_and_never_another_countys(p
     denied = await platform.http.get(f"{BASE}/development.csv", headers=auth(secretary))
     assert denied.status_code == 403
     assert denied.headers["content-type"].startswith("application/problem+json")
-    township = issuer.issue(user="ledger-township", role=Role.TOWNSHIP_OFFICER, scope=COUNTY)[0]
+    # A township committee exports its own township's rows, so it must be bound to one (an unbound one is refused).
+    unbound = issuer.issue(user="ledger-unbound", role=Role.TOWNSHIP_OFFICER, scope=COUNTY)[0]
+    assert (await platform.http.get(f"{BASE}/development.xlsx", headers=auth(unbound))).status_code == 403
+    township = issuer.issue(user="ledger-township", role=Role.TOWNSHIP_OFFICER, scope=COUNTY,
+                            org="00000000-0000-4000-8000-000000000001")[0]
     assert (await platform.http.get(f"{BASE}/development.xlsx", headers=auth(township))).status_code == 200
     foreign = await platform.http.get(f"{BASE}/development.csv", headers=auth(county_token(OTHER)))
     assert foreign.status_code == 404

@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from jinqiao.kit import pii
+from jinqiao.kit.auth import Role
+from jinqiao.kit.authz import TABLE, Permission
 from jinqiao.kit.errors import InvalidArgument
 
 KNOWN_VALID = "11010519491231002X"  # 北京市朝阳区, 1949-12-31, female; check character hand-verified
@@ -158,3 +160,20 @@ def test_scrub_leaves_longer_digit_runs_alone(text):
 
 def test_scrub_leaves_text_without_pii_unchanged():
     assert pii.scrub("county 411525 has 30 members") == "county 411525 has 30 members"
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r not in TABLE[Permission.MEMBERS_REVEAL]])
+def test_a_birth_date_is_hidden_from_every_role_without_the_reveal_permission(role):
+    assert not pii.may_see_birth_date(role)
+    assert pii.visible_birth_date(date(1985, 3, 9), role=role) == ""
+
+
+def test_the_reveal_permission_and_the_person_themself_see_the_birth_date():
+    assert all(pii.may_see_birth_date(r) for r in TABLE[Permission.MEMBERS_REVEAL])
+    assert pii.visible_birth_date(date(1985, 3, 9), role=Role.COUNTY_ADMIN) == "1985-03-09"
+    assert pii.visible_birth_date(date(1985, 3, 9), role=Role.MEMBER, own_record=True) == "1985-03-09"
+    assert pii.visible_birth_date(None, role=Role.COUNTY_ADMIN) == ""
+
+
+def test_an_unknown_role_sees_no_birth_date():
+    assert pii.visible_birth_date(date(1985, 3, 9), role="auditor") == ""

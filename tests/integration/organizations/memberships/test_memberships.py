@@ -44,7 +44,7 @@ async def stub(platform):
 
 @pytest.fixture(scope="module")
 async def nats(infra):
-    broker = NatsBroker(infra.nats_url)
+    broker = infra.broker_as("registry")  # the registry's events, published with the registry's login
     await broker.connect()
     yield broker
     await broker.stop()

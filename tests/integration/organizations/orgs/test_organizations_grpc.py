@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import grpc
 import pytest
@@ -269,13 +270,17 @@ async def test_another_countys_officers_are_not_found(county, county_token):
 
 # --- grids
 
-async def test_a_station_draws_grids_led_by_an_officer(county, county_token):
+async def test_a_station_draws_grids_led_by_an_officer(county, county_token, admin_conn_factory):
     tree, o = county
     station = await tree.add("潢川县驻城党建工作站", K.ORG_KIND_TOWN_STATION, o["root"].id)
     leader = (await tree.stub.AppointOfficer(pb.AppointOfficerRequest(
         org_id=station.id, position=P.OFFICER_POSITION_GRID_LEADER, name="刘网格", phone="13700001111",
         start_date="2025-01-01"), metadata=tree.md)).appointment
     member = "6f1d1c8e-8a51-4f0e-9d7e-0d9b1c2a3b4c"
+    # A member the county holds (as the registry's MemberRegistered told it).
+    await (await admin_conn_factory("organizations")).execute(
+        "INSERT INTO county_members (tenant_id, member_id) VALUES ('411526', $1) ON CONFLICT DO NOTHING",
+        uuid.UUID(member))
     grid = (await tree.stub.CreateGrid(pb.CreateGridRequest(
         org_id=station.id, name="第一网格", leader_officer_id=leader.officer_id,
         addresses=["春申路", "龙湖小区", "春申路"], member_ids=[member]), metadata=tree.md)).grid
@@ -311,6 +316,14 @@ async def test_a_theme_day_with_a_mobile_guest_is_recorded_and_announced(county,
         org_id=o["beijing"].id, type=pb.MEETING_TYPE_THEME_DAY, title="七一主题党日", start_time=start,
         place="北京市朝阳区流动党员活动室", agenda="重温入党誓词"), metadata=tree.md)).meeting
     own, guest = "0b6c6a3e-1a57-4e3b-8d1f-3a2b1c0d9e8f", "5d2f7c1a-9e4b-4f6a-b3c8-2e1d0a9b8c7d"
+    conn = await admin_conn_factory("organizations")
+    # The county holds its own member (the registry announced them) and the guest is placed at the branch.
+    await conn.execute("INSERT INTO county_members (tenant_id, member_id) VALUES ('411526', $1)"
+                       " ON CONFLICT DO NOTHING", uuid.UUID(own))
+    await conn.execute(
+        "INSERT INTO memberships (tenant_id, id, origin_tenant_id, flow_id, member_id, attempt, member_name,"
+        " destination_code, org_id, status) VALUES ('411526', $1, '411525', $2, $3, 1, '流动党员', '110000', $4, 2)"
+        " ON CONFLICT DO NOTHING", uuid.uuid4(), uuid.uuid4(), uuid.UUID(guest), uuid.UUID(o["beijing"].id))
     reply = await tree.stub.RecordAttendance(pb.RecordAttendanceRequest(meeting_id=meeting.id, entries=[
         pb.AttendanceEntry(member_id=own, home_tenant_id="411526", status=pb.ATTENDANCE_STATUS_PRESENT),
         pb.AttendanceEntry(member_id=guest, home_tenant_id="411525", status=pb.ATTENDANCE_STATUS_PRESENT),
@@ -318,7 +331,6 @@ async def test_a_theme_day_with_a_mobile_guest_is_recorded_and_announced(county,
     assert (reply.meeting.present, reply.meeting.guests) == (2, 1)
     mine = await tree.stub.ListMemberAttendance(pb.ListMemberAttendanceRequest(member_id=guest), metadata=tree.md)
     assert [(a.meeting.id, a.guest) for a in mine.attendance] == [(meeting.id, True)]
-    conn = await admin_conn_factory("organizations")
     subjects = await conn.fetch("SELECT subject FROM outbox WHERE tenant_id = '411526' AND event_type LIKE"
                                 " 'jinqiao.events.v1.%' AND subject LIKE '%attendance_recorded' ORDER BY id DESC"
                                 " LIMIT 2")

@@ -9,8 +9,9 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from jinqiao.kit.auth import Role
+from jinqiao.organizations.v1 import organizations_pb2 as orgs_pb
 from jinqiao.registry.v1 import development_pb2 as pb
-from tests.integration.conftest import bearer
+from tests.integration.conftest import bearer, eventually
 from tests.support import id_number, member_request
 
 HOME_COUNTY = "411523"
@@ -43,20 +44,55 @@ def violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def tokens(county_token, issuer):
-    """Callers of the home county, another county and a few roles."""
-    def make(role: Role, scope: str = HOME_COUNTY) -> tuple[tuple[str, str], ...]:
-        return bearer(issuer.issue(user=f"dev-{role.value}-{scope}", role=role, scope=scope)[0])
+async def tree(platform, county_token, admin_conn_factory) -> dict[str, str]:
+    """The home county's root, two townships and a branch in each, once the registry's replica knows their parents."""
+    md = bearer(county_token(HOME_COUNTY))
+    tag = uuid.uuid4().hex[:6]
+
+    async def add(name: str, kind: int, parent: str = "") -> str:
+        reply = await platform.organizations_stub.CreateOrg(
+            orgs_pb.CreateOrgRequest(parent_id=parent, name=f"{name}{tag}", kind=kind), metadata=md)
+        return reply.org.id
+
+    roots = await platform.organizations_stub.ListChildOrgs(orgs_pb.ListChildOrgsRequest(), metadata=md)
+    root = roots.orgs[0].id if roots.orgs else await add("中共测试县委员会", orgs_pb.ORG_KIND_COUNTY_COMMITTEE)
+    ids = {"root": root}
+    for key in ("a", "b"):
+        ids[key] = await add(f"{key}镇党委", orgs_pb.ORG_KIND_TOWNSHIP_COMMITTEE, root)
+        ids[f"{key}1"] = await add(f"{key}镇红光村党支部", orgs_pb.ORG_KIND_VILLAGE_BRANCH, ids[key])
+    conn = await admin_conn_factory("registry")
+
+    async def replicated() -> bool:
+        found = await conn.fetchval("SELECT count(*) FROM org_replica WHERE id = ANY($1::uuid[]) AND parent_id IS NOT"
+                                    " NULL", [ids["a1"], ids["b1"]])
+        return found == 2
+
+    await eventually(replicated)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def tokens(county_token, issuer, tree):
+    """Callers of the home county, another county and a few roles (township a, the branch under it)."""
+    def make(role: Role, scope: str = HOME_COUNTY, org: str | None = None) -> tuple[tuple[str, str], ...]:
+        return bearer(issuer.issue(user=f"dev-{role.value}-{scope}", role=role, scope=scope, org=org)[0])
 
     return {
         "home": bearer(county_token(HOME_COUNTY)), "other": bearer(county_token(OTHER_COUNTY)),
-        "township": make(Role.TOWNSHIP_OFFICER), "secretary": make(Role.BRANCH_SECRETARY),
+        "township": make(Role.TOWNSHIP_OFFICER, org=tree["a"]), "secretary": make(Role.BRANCH_SECRETARY,
+                                                                                   org=tree["a1"]),
+        "township_b": make(Role.TOWNSHIP_OFFICER, org=tree["b"]),
+        "secretary_b": make(Role.BRANCH_SECRETARY, org=tree["b1"]),
+        "guidance_b": make(Role.GUIDANCE_OFFICER, org=tree["b"]),
+        "unbound": make(Role.TOWNSHIP_OFFICER),
         "analyst": make(Role.CITY_ANALYST, "4115"), "no_county": make(Role.TOWNSHIP_OFFICER, "4115"),
+        "tree": tree,
     }
 
 
 async def create(platform, tokens, **overrides) -> pb.Applicant:
-    """Create an applicant of the home county."""
+    """Create an applicant of the home county whose home is the branch of township a."""
+    overrides.setdefault("home_org_id", tokens["tree"]["a1"])
     reply = await platform.registry_stub.CreateApplicant(applicant_request(**overrides), metadata=tokens["home"])
     return reply.applicant
 
@@ -197,6 +233,47 @@ async def test_roles(platform, tokens):
     await fails(platform.registry_stub.ListApplicants(pb.ListApplicantsRequest(), metadata=tokens["analyst"]),
                 grpc.StatusCode.PERMISSION_DENIED)
     await fails(platform.registry_stub.GetApplicant(pb.GetApplicantRequest(id=a.id), metadata=tokens["no_county"]),
+                grpc.StatusCode.NOT_FOUND)
+
+
+async def test_applicants_of_another_township_look_absent_to_its_officers(platform, tokens):
+    a = await create(platform, tokens)
+    for who in ("township_b", "secretary_b", "guidance_b", "unbound"):
+        md = tokens[who]
+        expected = grpc.StatusCode.PERMISSION_DENIED if who == "unbound" else grpc.StatusCode.NOT_FOUND
+        await fails(platform.registry_stub.GetApplicant(pb.GetApplicantRequest(id=a.id), metadata=md), expected)
+    for who in ("township_b",):
+        md = tokens[who]
+        await fails(advance(platform, md, a, pb.DEVELOPMENT_STAGE_ACTIVIST, "2021-03-01"), grpc.StatusCode.NOT_FOUND)
+        await fails(inspect(platform, md, a.id, "HOME", "2021-03-01"), grpc.StatusCode.NOT_FOUND)
+    for who in ("township_b", "secretary_b", "guidance_b"):
+        listed = await platform.registry_stub.ListApplicants(pb.ListApplicantsRequest(page_size=200),
+                                                             metadata=tokens[who])
+        assert a.id not in {x.id for x in listed.applicants}
+    # Its own township, its own branch and the county see it.
+    for who in ("township", "secretary", "home"):
+        listed = await platform.registry_stub.ListApplicants(pb.ListApplicantsRequest(page_size=200),
+                                                             metadata=tokens[who])
+        assert a.id in {x.id for x in listed.applicants}
+
+
+async def test_a_township_officer_records_applicants_only_in_its_own_township(platform, tokens):
+    tree = tokens["tree"]
+    err = await fails(platform.registry_stub.CreateApplicant(
+        applicant_request(home_org_id=tree["b1"]), metadata=tokens["township"]), grpc.StatusCode.INVALID_ARGUMENT)
+    assert violations(err) == {"home_org_id": "所属党组织不存在"}
+    err = await fails(platform.registry_stub.CreateApplicant(applicant_request(), metadata=tokens["township"]),
+                      grpc.StatusCode.INVALID_ARGUMENT)
+    assert "home_org_id" in violations(err)
+    made = await platform.registry_stub.CreateApplicant(applicant_request(home_org_id=tree["a1"]),
+                                                        metadata=tokens["township"])
+    assert made.applicant.home_org_id == tree["a1"]
+
+
+async def test_an_applicant_without_a_home_organisation_is_the_county_departments_alone(platform, tokens):
+    a = await create(platform, tokens, home_org_id="")
+    await platform.registry_stub.GetApplicant(pb.GetApplicantRequest(id=a.id), metadata=tokens["home"])
+    await fails(platform.registry_stub.GetApplicant(pb.GetApplicantRequest(id=a.id), metadata=tokens["township"]),
                 grpc.StatusCode.NOT_FOUND)
 
 

@@ -12,7 +12,6 @@ from datetime import date
 
 import grpc
 import pytest
-from faststream.nats import NatsBroker
 
 from jinqiao.kit import events as ev
 from jinqiao.kit.auth import Role
@@ -297,18 +296,21 @@ async def test_every_event_delivered_again_and_out_of_order_changes_nothing(plat
         "FlowRegistered", "TemporaryMembershipOffered", "CheckedIn", "FlowClosed", "TemporaryMembershipClosed"}
     # Every event again, twice, newest first and shuffled, under new Nats-Msg-Ids (past the stream's dedupe).
     replay = list(reversed(rows)) + random.Random(7).sample(rows, len(rows))
-    broker = NatsBroker(infra.nats_url)
-    await broker.connect()
+    # Each producer's events go out with that producer's login, as its relay would publish them.
+    brokers = {service: infra.broker_as(service) for service in ("registry", "organizations")}
+    for broker in brokers.values():
+        await broker.connect()
     try:
         for row in replay:
             service = row["subject"].split(".")[2]
             headers = ev.headers_for(event_id=str(uuid.uuid4()), event_type=row["event_type"], event_version=1,
                                      tenant=row["tenant_id"], traceparent=None)
-            await broker.publish(bytes(row["payload"]), row["subject"], headers=headers,
-                                 stream=ev.stream_name(service))
+            await brokers[service].publish(bytes(row["payload"]), row["subject"], headers=headers,
+                                           stream=ev.stream_name(service))
     finally:
-        await broker.stop()
-    await eventually(lambda: _consumers_idle(infra.nats_url))
+        for broker in brokers.values():
+            await broker.stop()
+    await eventually(lambda: _consumers_idle(infra))
     assert await _flow_state(registry_db, flow.id) == origin_before
     assert await orgs_db.fetch("SELECT status, attempt, close_reason, version FROM memberships"
                                " WHERE flow_id = $1 ORDER BY attempt", uuid.UUID(flow.id)) == dest_before
@@ -321,11 +323,11 @@ async def _all_sent(*conns) -> bool:
     return True
 
 
-async def _consumers_idle(nats_url: str) -> bool:
+async def _consumers_idle(infra) -> bool:
     """Every durable consumer of both streams has acknowledged everything delivered to it."""
     import nats
 
-    client = await nats.connect(nats_url)
+    client = await nats.connect(infra.nats_url, **infra.nats_options())  # the runner's login may look at every one
     try:
         js = client.jetstream()
         for stream in (ev.stream_name("registry"), ev.stream_name("organizations")):
@@ -375,7 +377,7 @@ async def _publish_fresh(infra, message: object, *, tenant: str) -> None:
     """An organizations event never seen before (new event id), as a late or reordered delivery would be."""
     pending = ev.new_event(message, service="organizations", tenant=tenant, aggregate_id=str(uuid.uuid4()),
                            aggregate_version=1, traceparent=None)
-    broker = NatsBroker(infra.nats_url)
+    broker = infra.broker_as("organizations")  # the answer comes with the organizations service's own login
     await broker.connect()
     try:
         headers = ev.headers_for(event_id=pending.event_id, event_type=pending.event_type, event_version=1,
@@ -403,6 +405,6 @@ async def test_answers_in_any_order_end_in_the_same_state(platform, orgs, trees,
                          tenant=DESTINATION)
     await _publish_fresh(infra, oe.TemporaryMembershipOffered(attempt=0, org_id=str(uuid.uuid4()), org_name="旧的",
                                                               rule="ONLINE_BRANCH", **common), tenant=DESTINATION)
-    await eventually(lambda: _consumers_idle(infra.nats_url))
+    await eventually(lambda: _consumers_idle(infra))
     after = await flow_in(platform, md, flow.id, F.FLOW_STATUS_MANAGED)
     assert after is not None and after.org_id == managed.org_id and not after.refusal_reason

@@ -91,7 +91,9 @@ async def test_a_checked_in_member_is_never_overdue_but_transfer_falls_due_after
         event = oe.CheckedIn(flow_id=flow, origin_tenant_id=ORIGIN, member_id=row.member_id, attempt=row.attempt,
                              membership_id=str(uuid.uuid4()), org_id=str(uuid.uuid4()), org_name="驻武汉党支部",
                              method="STAFF", checked_in_at=(START + timedelta(days=3)).isoformat())
-        await consumers.on_checked_in(uow, event, Delivery(event_id="e", tenant="420100", subject="s", deliveries=1))
+        # The answer comes from the county placing the flow (outside the province: the origin's own 驻外 branch).
+        await consumers.on_checked_in(uow, event, Delivery(event_id="e", tenant=row.placing_tenant_id, subject="s",
+                                                           deliveries=1))
         await uow.commit()
     await sweep_at(deps, START + timedelta(days=90))
     assert await fired(deps, flow) == []

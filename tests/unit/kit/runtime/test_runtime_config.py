@@ -10,6 +10,7 @@ import pytest
 from jinqiao.kit import catalog
 from jinqiao.kit.runtime import config
 from jinqiao.kit.runtime.nats import EmbeddedNats
+from jinqiao.kit.runtime.natsauth import logins, new_passwords
 from jinqiao.kit.runtime.ports import PortBusy, ensure_free, free_port, port_is_free
 from jinqiao.kit.runtime.supervisor import service_env
 
@@ -26,9 +27,13 @@ def test_a_taken_port_is_reported_with_the_setting_to_change():
 
 
 def test_jetstream_fsyncs_every_write_and_listens_on_loopback(tmp_path: Path):
-    text = EmbeddedNats(data_dir=tmp_path, port=4999, monitor_port=5999).config()
+    users = logins(new_passwords({}, catalog.load())).values()
+    text = EmbeddedNats(data_dir=tmp_path, port=4999, monitor_port=5999, users=users).config()
     assert "sync_interval: always" in text
     assert "listen: 127.0.0.1:4999" in text and "http: 127.0.0.1:5999" in text
+    # Clients may listen elsewhere (a container's address); the monitor never leaves loopback.
+    wider = EmbeddedNats(data_dir=tmp_path, port=4999, monitor_port=5999, host="0.0.0.0", users=users).config()
+    assert "http: 127.0.0.1:5999" in wider and "0.0.0.0:5999" not in wider
 
 
 def test_services_come_from_the_catalogue_and_ports_from_the_environment(monkeypatch, tmp_path: Path):

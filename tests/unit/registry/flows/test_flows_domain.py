@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from jinqiao.kit.errors import FailedPrecondition, InvalidArgument
+from jinqiao.kit.errors import FailedPrecondition, ForgedEvent, InvalidArgument
 from jinqiao.registry.flows import domain as flows
 from jinqiao.registry.flows.domain import Flow, FlowStatus, Policy
 
@@ -145,3 +145,24 @@ def test_policy_bounds_name_the_field():
 def test_a_closed_flow_changes_no_more():
     with pytest.raises(FailedPrecondition):
         flows.ensure_open(a_flow(status=FlowStatus.TRANSFERRED))
+
+
+def test_only_the_placing_county_answers_and_only_about_the_current_attempt():
+    flows.ensure_answer_origin(placing_tenant_id="410102", attempt=2, answered_by="410102", answered_attempt=2)
+    with pytest.raises(ForgedEvent, match="410104"):
+        flows.ensure_answer_origin(placing_tenant_id="410102", attempt=2, answered_by="410104", answered_attempt=2)
+    for never in (0, 3):
+        with pytest.raises(ForgedEvent):
+            flows.ensure_answer_origin(placing_tenant_id="410102", attempt=2, answered_by="410102",
+                                       answered_attempt=never)
+    with pytest.raises(FailedPrecondition, match="已被取代"):
+        flows.ensure_answer_origin(placing_tenant_id="410102", attempt=2, answered_by="410102", answered_attempt=1)
+
+
+def test_a_check_in_names_the_place_that_was_offered():
+    flows.ensure_same_placement(offered_membership=None, offered_org=None, membership_id="m", org_id="o")
+    flows.ensure_same_placement(offered_membership="m", offered_org="o", membership_id="m", org_id="o")
+    with pytest.raises(ForgedEvent):
+        flows.ensure_same_placement(offered_membership="m", offered_org="o", membership_id="m", org_id="x")
+    with pytest.raises(ForgedEvent):
+        flows.ensure_same_placement(offered_membership="m", offered_org="o", membership_id="x", org_id="o")
