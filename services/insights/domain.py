@@ -10,8 +10,8 @@ from enum import StrEnum
 
 from jinqiao.kit import authz
 from jinqiao.kit.authz import Permission
-from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound
-from jinqiao.kit.tenancy import InvalidTenant, parse_scope, scope_contains
+from jinqiao.kit.errors import FieldViolation, ForgedEvent, InvalidArgument, NotFound
+from jinqiao.kit.tenancy import InvalidTenant, parse_scope, province_of, scope_contains
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ class FlowFact:
     # True when destination and industry are the origin's own words for ``attempt`` (registration or
     # redirection); otherwise they are hints, used only until the origin's word arrives.
     authoritative: bool = False
+    placing_tenant_id: str = ""  # the county placing ``attempt`` (authoritative facts only)
     offered: bool = False
     placed: bool = False
     refused: bool = False
@@ -91,6 +92,7 @@ class FlowState:
     destination_code: str = ""
     industry: str = ""
     placement_attempt: int = 0  # the attempt destination and industry belong to; 0: only hints so far
+    placing_tenant_id: str = ""  # the county placing ``placement_attempt``; "": not known yet
     attempt: int = 0  # the latest attempt any fact named; the answer flags below are about it
     offered: bool = False
     placed: bool = False
@@ -130,7 +132,7 @@ class FlowState:
 
     def apply(self, fact: FlowFact) -> FlowState:
         """The state after one more fact (any order, any number of times)."""
-        destination, industry, placement_attempt = self._destination_after(fact)
+        destination, industry, placement_attempt, placing = self._destination_after(fact)
         if fact.attempt > self.attempt:
             # A newer attempt supersedes every earlier one: its answers start from nothing.
             answers = (fact.offered, fact.placed, fact.refused, fact.checked_in, fact.membership_closed)
@@ -149,19 +151,51 @@ class FlowState:
             # The start month never changes; min keeps the merge commutative should two copies disagree.
             month=min(months) if months else None,
             destination_code=destination, industry=industry, placement_attempt=placement_attempt,
-            attempt=attempt, offered=offered or checked_in, placed=placed, refused=refused,
+            placing_tenant_id=placing, attempt=attempt, offered=offered or checked_in, placed=placed, refused=refused,
             checked_in=checked_in, membership_closed=membership_closed,
             overdue=self.overdue or fact.overdue, closed=self.closed or fact.closed,
         )
 
-    def _destination_after(self, fact: FlowFact) -> tuple[str, str, int]:
+    def _destination_after(self, fact: FlowFact) -> tuple[str, str, int, str]:
         rank = fact.attempt if fact.authoritative else 0
         if rank > self.placement_attempt:
-            return fact.destination_code, fact.industry, rank
+            return fact.destination_code, fact.industry, rank, fact.placing_tenant_id
         if rank == self.placement_attempt:
             return (max(self.destination_code, fact.destination_code), max(self.industry, fact.industry),
-                    self.placement_attempt)
-        return self.destination_code, self.industry, self.placement_attempt
+                    self.placement_attempt, max(self.placing_tenant_id, fact.placing_tenant_id))
+        return self.destination_code, self.industry, self.placement_attempt, self.placing_tenant_id
+
+    def ensure_answer_origin(self, *, attempt: int, answered_by: str) -> None:
+        """An answer about an attempt must come from the county placing it (issue 9).
+
+        Raises ``ForgedEvent`` when the placing county of ``attempt`` is known and is not ``answered_by`` (or the
+        answer names no attempt), and ``PlacementNotKnownYet`` when the origin's word about ``attempt`` has not
+        arrived (the answer overtook it): retried until it has. An answer about an earlier attempt passes; the
+        merge ignores it.
+        """
+        if attempt < 1:
+            raise ForgedEvent(f"来自 {answered_by} 的答复未指明安置次数")
+        if attempt < self.placement_attempt:
+            return
+        if attempt > self.placement_attempt or not self.placing_tenant_id:
+            raise PlacementNotKnownYet(f"第 {attempt} 次安置的登记尚未到达（已知第 {self.placement_attempt} 次）")
+        if answered_by != self.placing_tenant_id:
+            raise ForgedEvent(f"答复来自 {answered_by}，但该外出登记第 {attempt} 次安置"
+                              f"由 {self.placing_tenant_id} 负责")
+
+
+class PlacementNotKnownYet(Exception):
+    """An answer arrived before the origin's registration or redirection it answers; deliver it again later."""
+
+
+def placing_county(*, origin: str, destination_code: str, named: str = "") -> str:
+    """The county placing an attempt: the one the hand-over names, else (as the registry derives it) the
+    destination county inside the province, the origin itself (its 驻外 organisations) outside it."""
+    if named.strip():
+        return named.strip()
+    if not destination_code.strip():
+        return ""
+    return destination_code if province_of(destination_code) == province_of(origin) else origin
 
 
 def month_of(start_date: str) -> str | None:

@@ -13,8 +13,8 @@ FLOW_FACTS = "flow_facts"
 
 # The merged state, in the order ``flow_state_values`` gives them (after tenant_id and flow_id).
 FLOW_STATE_COLUMNS = (
-    "registered", "month", "destination_code", "industry", "placement_attempt", "attempt", "offered", "placed",
-    "refused", "checked_in", "membership_closed", "overdue", "closed",
+    "registered", "month", "destination_code", "industry", "placement_attempt", "placing_tenant_id", "attempt",
+    "offered", "placed", "refused", "checked_in", "membership_closed", "overdue", "closed",
 )
 # Derived from the state by the domain and stored so the aggregates only count.
 FLOW_DERIVED_COLUMNS = ("status", "held", "overdue_pending")

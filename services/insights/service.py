@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jinqiao.events.v1 import handover_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import domain, repo
@@ -37,6 +38,7 @@ async def on_flow_registered(uow: UnitOfWork, event: reg_events.FlowRegistered, 
     await _merge(uow, event.flow_id, domain.FlowFact(
         attempt=event.attempt, registered=True, month=domain.month_of(event.start_date),
         destination_code=event.handover.destination_code, industry=event.handover.industry, authoritative=True,
+        placing_tenant_id=_placing(event.handover, origin=delivery.tenant),
     ))
 
 
@@ -44,8 +46,14 @@ async def on_flow_redirected(uow: UnitOfWork, event: reg_events.FlowRedirected, 
     """A new placement attempt: its destination and trade count from now on, older answers no longer do."""
     await _merge(uow, event.flow_id, domain.FlowFact(
         attempt=event.attempt, destination_code=event.handover.destination_code, industry=event.handover.industry,
-        authoritative=True,
+        authoritative=True, placing_tenant_id=_placing(event.handover, origin=delivery.tenant),
     ))
+
+
+def _placing(handover: handover_pb2.Handover, *, origin: str) -> str:
+    # The origin publishes registrations and redirections itself (not routed): the publisher is the origin.
+    return domain.placing_county(origin=origin, destination_code=handover.destination_code,
+                                 named=handover.placing_tenant_id)
 
 
 async def on_flow_closed(uow: UnitOfWork, event: reg_events.FlowClosed, delivery: Delivery) -> None:
@@ -71,7 +79,7 @@ async def on_membership_offered(
     await _merge(uow, event.flow_id, domain.FlowFact(
         attempt=event.attempt, offered=True, placed=domain.holds_at_destination(event.rule),
         destination_code=event.destination_code,
-    ))
+    ), answered_by=delivery.tenant)
 
 
 async def on_membership_refused(
@@ -80,25 +88,35 @@ async def on_membership_refused(
     """The placing county refused an attempt, or no organisation fitted."""
     await _merge(uow, event.flow_id, domain.FlowFact(
         attempt=event.attempt, refused=True, destination_code=event.destination_code,
-    ))
+    ), answered_by=delivery.tenant)
 
 
 async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: Delivery) -> None:
     """The member checked in (报到) for an attempt: managed, which implies offered."""
-    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True))
+    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True),
+                 answered_by=delivery.tenant)
 
 
 async def on_membership_closed(
     uow: UnitOfWork, event: org_events.TemporaryMembershipClosed, delivery: Delivery
 ) -> None:
     """The destination released the member for an attempt."""
-    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, membership_closed=True))
+    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, membership_closed=True),
+                 answered_by=delivery.tenant)
 
 
-async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact) -> None:
+async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact, *, answered_by: str | None = None) -> None:
+    """Merge one fact; an answer (``answered_by``: its publishing county) only from the county placing its attempt.
+
+    A forged answer raises ``ForgedEvent`` (dead-lettered at once); one that overtook the origin's registration or
+    redirection raises ``PlacementNotKnownYet`` (not a domain error: redelivered with back-off). Either way the unit
+    of work rolls back, so the row ``lock_flow`` may have created goes with it.
+    """
     if not flow_id:
         raise PoisonMessage("the event names no flow")
     current = await repo.lock_flow(uow, flow_id=flow_id)
+    if answered_by is not None:
+        current.ensure_answer_origin(attempt=fact.attempt, answered_by=answered_by)
     merged = current.apply(fact)
     # A duplicate or superseded fact changes nothing; the lock already bumped updated_at, nothing else to write.
     if merged != current:
