@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import problems, routes, session
+from jinqiao.gateway import apidocs, problems, routes, security, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway, authorize
 from jinqiao.gateway.settings import GatewaySettings
@@ -39,9 +39,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await clients.close()
             await db.close()
 
-    app = FastAPI(title="金桥 Jinqiao API", version="1", lifespan=lifespan, docs_url="/api/docs",
+    app = FastAPI(title="金桥 Jinqiao API", version="1", lifespan=lifespan, docs_url=None,
                   openapi_url="/api/openapi.json", redoc_url=None)
     problems.install(app)
+    # Security headers, no-store on the API, the token before the body, bounded bodies (gateway/security.py).
+    app.add_middleware(security.EdgeMiddleware)
+    apidocs.install(app)
 
     # A SERVER span per request continuing the caller's traceparent; gRPC calls made inside it carry it on.
     telemetry.instrument(app=app)

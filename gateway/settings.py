@@ -20,6 +20,13 @@ class GatewaySettings(KitSettings):
     )
     demo_password: SecretStr = SecretStr("jinqiao")
     grpc_timeout_seconds: float = 10.0
+    login_account_failures: int = Field(default=5, ge=1, description="failures that lock an account")
+    login_account_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1, description="how long a locked account refuses every login")
+    login_address_failures: int = Field(default=20, ge=1, description="failures that block an address")
+    login_address_window_seconds: int = Field(default=900, ge=1)
+    login_limit_storage: str = Field(default="async+memory://",
+                                     description="limits storage URI; a shared one (async+redis://…) for replicas")
 
     @model_validator(mode="before")
     @classmethod

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
 Fmt = Literal["csv", "xlsx"]
@@ -17,26 +19,68 @@ PAGE = 200
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# C0 controls but tab, line feed and carriage return, DEL and the C1 controls: openpyxl refuses most of them
+# (IllegalCharacterError) and no ledger reader wants any of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What a spreadsheet program reads as the start of a formula (OWASP, CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A signed plain number ("-3", "+1.5") evaluates to itself: it may keep its sign.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def clean_text(value: str) -> str:
+    """The text without control characters (tab, line feed and carriage return stay)."""
+    return _CONTROL.sub("", value)
+
+
+def reads_as_formula(text: str) -> bool:
+    """Whether a spreadsheet program would evaluate this text rather than show it."""
+    return text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text)
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that is inert: controls removed, a formula-like text behind a single quote; numbers unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = clean_text(value)
+    return "'" + text if reads_as_formula(text) else text
+
+
 def to_csv(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """UTF-8 with a BOM, so that spreadsheet programs read the Chinese text right."""
+    """UTF-8 with a BOM, so that spreadsheet programs read the Chinese text right; every cell made inert."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(h) for h in headers])
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+def _xlsx_row(sheet: Any, values: Sequence[object]) -> list[object]:
+    """Cells whose text is always plain text (never a formula or an error code); other values as they are."""
+    row: list[object] = []
+    for value in values:
+        if not isinstance(value, str):
+            row.append(value)
+            continue
+        cell = Cell(sheet, value=clean_text(value))
+        cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
+        if reads_as_formula(cell.value):
+            cell.quotePrefix = True  # Excel keeps it text even when someone edits the cell
+        row.append(cell)
+    return row
+
+
 def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """One sheet named after the ledger, bold headers, frozen header row."""
+    """One sheet named after the ledger, bold headers, frozen header row; text cells are plain text."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook always has its first sheet
     sheet.title = title
-    sheet.append(list(headers))
+    sheet.append(_xlsx_row(sheet, headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(_xlsx_row(sheet, row))
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

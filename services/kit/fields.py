@@ -5,17 +5,26 @@ Pure (no framework): every ``domain.py`` may use them.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from jinqiao.kit import pii
 from jinqiao.kit.errors import FieldViolation, InvalidArgument
 
+# Control characters (C0 but tab, line feed and carriage return, which are white space here; DEL; C1): a name that
+# carried one would break every ledger and screen that shows it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 
 def text(value: str, *, field: str, limit: int, required: bool, violations: list[FieldViolation]) -> str:
-    """White space collapsed; a required field must not be empty, and none may pass ``limit`` characters."""
+    """White space collapsed; a required field must not be empty, none may carry a control character, and none may
+    pass ``limit`` characters."""
     cleaned = " ".join(value.split())
     if required and not cleaned:
         violations.append(FieldViolation(field, "必填"))
+    elif _CONTROL.search(value):
+        violations.append(FieldViolation(field, "不能包含控制字符"))
+        cleaned = _CONTROL.sub("", cleaned)
     elif len(cleaned) > limit:
         violations.append(FieldViolation(field, f"不能超过 {limit} 个字符"))
     return cleaned

@@ -40,3 +40,24 @@ def test_an_id_number_born_after_today_is_refused():
     assert fields.id_number(number, violations=violations, today=date(2026, 12, 1)) is None
     assert fields.id_number(number, violations=[], today=date(2026, 12, 2)) == number
     assert violations[0].field == "id_number"
+
+
+def test_text_with_a_control_character_is_refused_naming_the_field():
+    violations: list[FieldViolation] = []
+    for value in ("党\x00支部", "党\x07支部", "党支部\x1b[31m", "党\x7f支部", "党\x9b支部"):
+        fields.text(value, field="name", limit=100, required=True, violations=violations)
+    assert violations == [FieldViolation("name", "不能包含控制字符")] * 5
+
+
+def test_text_keeps_tabs_and_line_breaks_as_white_space():
+    violations: list[FieldViolation] = []
+    assert fields.text("第一\t党支部\r\n二组", field="name", limit=100, required=True,
+                       violations=violations) == "第一 党支部 二组"
+    assert violations == []
+
+
+def test_text_that_looks_like_a_formula_is_kept_as_written():
+    violations: list[FieldViolation] = []
+    name = '=HYPERLINK("http://127.0.0.1/x","点我")'
+    assert fields.text(name, field="name", limit=100, required=True, violations=violations) == name
+    assert violations == []
