@@ -154,10 +154,10 @@ def _limiter(**policy: int) -> LoginLimiter:
 async def test_the_limiter_locks_an_account_at_the_nth_failure_and_logs_it_without_the_password(capsys):
     limiter = _limiter(account_failures=3, lockout_seconds=600)
     for _ in range(3):
-        assert await limiter.refusal(username="Zhang", address="10.0.0.1") is None
-        assert await limiter.attempt(username="Zhang", address="10.0.0.1") is None
-        await limiter.failed(username="Zhang", address="10.0.0.1")
-    refusal = await limiter.refusal(username=" zhang ", address="10.0.0.2")
+        assert await limiter.refusal(username="Zhang", address="127.0.10.1") is None
+        assert await limiter.attempt(username="Zhang", address="127.0.10.1") is None
+        await limiter.failed(username="Zhang", address="127.0.10.1")
+    refusal = await limiter.refusal(username=" zhang ", address="127.0.10.2")
     assert refusal is not None and refusal.reason == "account_locked" and 0 < refusal.retry_after <= 600
     logged = capsys.readouterr().out
     assert "login.account_locked" in logged and "zhang" in logged and "password" not in logged
@@ -165,7 +165,7 @@ async def test_the_limiter_locks_an_account_at_the_nth_failure_and_logs_it_witho
 
 async def test_the_limiter_counts_parallel_attempts_before_their_passwords_are_checked():
     limiter = _limiter(account_failures=3)
-    answers = [await limiter.attempt(username="li", address="10.0.0.1") for _ in range(4)]
+    answers = [await limiter.attempt(username="li", address="127.0.10.1") for _ in range(4)]
     assert answers[:3] == [None] * 3
     assert answers[3] is not None and answers[3].reason == "account_locked"
 

@@ -76,9 +76,9 @@ def test_the_catalogue_keeps_the_published_ports_and_names_stubs_that_exist():
 def test_the_gateway_finds_every_service_by_catalogue_or_environment(monkeypatch):
     from jinqiao.gateway.settings import GatewaySettings
 
-    monkeypatch.setenv("JINQIAO_INSIGHTS_TARGET", "10.0.0.5:7000")
+    monkeypatch.setenv("JINQIAO_INSIGHTS_TARGET", "127.0.10.5:7000")
     settings = GatewaySettings(registry_target="127.0.0.1:1")  # the older keyword still works
-    assert settings.target("insights") == "10.0.0.5:7000"
+    assert settings.target("insights") == "127.0.10.5:7000"
     assert settings.target("registry") == "127.0.0.1:1"
     assert settings.target("desk") == "127.0.0.1:50053"
     assert set(settings.targets) == {e.name for e in catalog.grpc_services()}
