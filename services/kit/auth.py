@@ -40,6 +40,9 @@ class Role(StrEnum):
     GUIDANCE_OFFICER = "guidance_officer"
     BRANCH_SECRETARY = "branch_secretary"
     MEMBER = "member"
+    # A county's own system calling gRPC with client credentials (a service account, DESIGN §5).
+    COUNTY_SYSTEM = "county_system"
+    # The platform itself (policy timers, consumers acting for a county); never issued to a caller.
     SERVICE = "service"
 
 
@@ -57,6 +60,10 @@ class Principal:
     org: str | None = None
     # For the member role: the member's own record in the tenant's registry.
     member: str | None = None
+    # The login session the token belongs to (``sid``): revoking it refuses the token everywhere.
+    session: str | None = None
+    # For a county system: the permissions its service account was given (``perms``); None for people.
+    permissions: frozenset[str] | None = None
 
     def acts_on(self, tenant: str) -> bool:
         """True only for the one county this principal acts on."""
@@ -140,7 +147,8 @@ class TokenIssuer:
 
     def issue(
         self, *, user: str, role: Role, scope: str, tenant: str | None = None, org: str | None = None,
-        member: str | None = None,
+        member: str | None = None, session: str | None = None, permissions: frozenset[str] | None = None,
+        ttl_seconds: int | None = None,
     ) -> tuple[str, int]:
         """Sign a token and return it with its lifetime in seconds; ValueError on an inconsistent request."""
         if not isinstance(user, str) or not user:
@@ -151,6 +159,13 @@ class TokenIssuer:
             raise ValueError("org must be a non-empty string when given")
         if member is not None and (not isinstance(member, str) or not member):
             raise ValueError("member must be a non-empty string when given")
+        if session is not None and (not isinstance(session, str) or not session):
+            raise ValueError("session must be a non-empty string when given")
+        if (permissions is None) != (role is not Role.COUNTY_SYSTEM):
+            raise ValueError("permissions are named for a county system, and only for one")
+        ttl = self._ttl if ttl_seconds is None else min(ttl_seconds, self._ttl)
+        if ttl <= 0:
+            raise ValueError("ttl_seconds must be positive")
         now = int(self._clock())
         claims: dict[str, Any] = {
             "sub": user,
@@ -160,7 +175,7 @@ class TokenIssuer:
             "aud": self._audience,
             "iat": now,
             "nbf": now,
-            "exp": now + self._ttl,
+            "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
         if tenant is not None:
@@ -169,7 +184,11 @@ class TokenIssuer:
             claims["org"] = org
         if member is not None:
             claims["member"] = member
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM), self._ttl
+        if session is not None:
+            claims["sid"] = session
+        if permissions is not None:
+            claims["perms"] = sorted(permissions)
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), ttl
 
 
 class TokenVerifier:
@@ -243,6 +262,7 @@ class TokenVerifier:
 
 def _principal_from(claims: dict[str, Any]) -> Principal:
     user, role, org, member = claims.get("sub"), claims.get("role"), claims.get("org"), claims.get("member")
+    session, perms = claims.get("sid"), claims.get("perms")
     if not isinstance(user, str) or not user:
         raise Unauthenticated("身份凭证无效")
     try:
@@ -250,9 +270,18 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
         scope, tenant = _scope_and_tenant(claims.get("scope"), claims.get("tenant"))
     except ValueError:
         raise Unauthenticated("身份凭证无效") from None
-    if any(v is not None and (not isinstance(v, str) or not v) for v in (org, member)):
+    if any(v is not None and (not isinstance(v, str) or not v) for v in (org, member, session)):
         raise Unauthenticated("身份凭证无效")
-    return Principal(user=user, role=parsed_role, scope=scope, tenant=tenant, org=org, member=member)
+    # A county system acts only through the permissions named in its token; nobody else carries any.
+    if (perms is None) == (parsed_role is Role.COUNTY_SYSTEM):
+        raise Unauthenticated("身份凭证无效")
+    permissions: frozenset[str] | None = None
+    if perms is not None:
+        if not isinstance(perms, list) or not all(isinstance(p, str) and p for p in perms):
+            raise Unauthenticated("身份凭证无效")
+        permissions = frozenset(perms)
+    return Principal(user=user, role=parsed_role, scope=scope, tenant=tenant, org=org, member=member,
+                     session=session, permissions=permissions)
 
 
 def bearer_token(authorization: str | None) -> str:
