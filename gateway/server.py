@@ -16,7 +16,9 @@ def main() -> None:
     telemetry.configure_tracing(service="gateway")
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.http_port, loop="uvloop", log_level="warning",
-        access_log=False, proxy_headers=False, timeout_graceful_shutdown=10,
+        access_log=False, timeout_graceful_shutdown=10,
+        # X-Forwarded-For is believed only from the named proxies (the login limits key on the client's address).
+        proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
     )
     uvicorn.Server(config).run()
 

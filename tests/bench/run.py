@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
 from tests.bench.imports import bench_import
 from tests.bench.saga import bench_saga, event_floor
+from tests.flood import flood
 from tests.support import member_request
 
 CONCURRENCY = 16
@@ -241,9 +243,29 @@ def stack_memory(root: Path) -> None:
             total += rss
             print(f"  {name:<12} {rss / 2**20:8.1f} MiB")
         print(f"  {'total':<12} {total / 2**20:8.1f} MiB")
+        gateway_flood(base_url=f"http://127.0.0.1:{env['JINQIAO_HTTP_PORT']}", pid=dict(_pids(run))["gateway"])
     finally:
         proc.terminate()
         proc.wait(timeout=90)
+
+
+def gateway_flood(*, base_url: str, pid: int) -> None:
+    """The gateway process's memory under waves of 45 MB bodies, anonymous and logged in, beside its rest level."""
+    import httpx
+
+    login = httpx.post(f"{base_url}/api/v1/auth/token", json={"username": "county-411525", "password": "jinqiao"})
+    token = login.json()["access_token"]
+    paths = ["/api/v1/tenants/411525/members", "/api/v1/tenants/411525/imports"]
+    print("\ngateway memory under a flood of 45 MB bodies (8 at once per route, 3 waves)")
+    for label, bearer in (("no token", None), ("county token", token)):
+        # stack_memory runs inside main's event loop, so the flood gets a loop of its own on a worker thread.
+        with ThreadPoolExecutor(1) as worker:
+            result = worker.submit(asyncio.run, flood(base_url=base_url, pid=pid, paths=paths, token=bearer)).result()
+        print(f"  {label:<13} {result.requests} requests, {result.declared_bytes / 2**30:.1f} GiB declared, "
+              f"{result.sent_bytes / 2**20:.0f} MiB accepted by the socket; answers "
+              f"{ {('reset' if k == 0 else k): v for k, v in result.statuses.items()} }; "
+              f"RSS {result.rss_before / 2**20:.0f} → peak {result.rss_peak / 2**20:.0f} MiB "
+              f"(+{result.growth / 2**20:.0f} MiB), after {result.rss_after / 2**20:.0f} MiB")
 
 
 def _pids(run: dict) -> list[tuple[str, int]]:
