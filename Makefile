@@ -31,7 +31,7 @@ lint: $(GEN_STAMP)
 	cd proto && ../$(BIN)/buf lint
 	@if git rev-parse --verify -q HEAD:proto >/dev/null; then \
 		cd proto && ../$(BIN)/buf breaking --against '../.git#ref=HEAD,subdir=proto'; fi
-	$(BIN)/ruff check services gateway demo tests scripts setup.py
+	$(BIN)/ruff check services gateway demo tests scripts examples setup.py
 	$(BIN)/python scripts/package_tree.py imports
 	$(BIN)/python scripts/package_tree.py mypy
 	$(BIN)/python scripts/openapi_gate.py --check

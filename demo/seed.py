@@ -11,10 +11,12 @@ import grpc
 
 from jinqiao.demo import flows as demo_flows
 from jinqiao.demo.flows import bearer
+from jinqiao.gateway import integrations
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Role, TokenIssuer
+from jinqiao.kit.channels import open_channel
 from jinqiao.kit.db import Database
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb_orgs
@@ -39,6 +41,14 @@ OCCUPATIONS = [
     "建筑工人", "个体经营", "物流配送", "餐饮服务", "电子厂工人",
     "家政服务", "农业种植", "网约车司机", "装修工", "外卖骑手",
 ]
+
+
+# 固始县's own member system, a county system calling gRPC with client credentials (docs/integrators.md). Its secret
+# is documented, like the demo password: a demo, never a deployment.
+DEMO_CLIENT_ID = "jq-411525-0000000000000001"
+DEMO_CLIENT_SECRET = "jinqiao-demo-county-system"
+DEMO_CLIENT_NAME = "固始县党员信息系统（演示）"
+DEMO_CLIENT_PERMISSIONS = ("members.read", "members.write", "orgs.read", "flows.write", "insights.read")
 
 
 def demo_accounts() -> list[Account]:
@@ -179,6 +189,9 @@ async def seed(settings: GatewaySettings) -> int:
     try:
         for account in demo_accounts():
             await upsert_account(db=db, account=account, password=password)
+        await integrations.upsert_account(db=db, tenant=OFFICER_COUNTY, client_id=DEMO_CLIENT_ID,
+                                          name=DEMO_CLIENT_NAME, permissions=DEMO_CLIENT_PERMISSIONS,
+                                          secret=DEMO_CLIENT_SECRET, actor="demo-seed")
     finally:
         await db.close()
     issuer = TokenIssuer.from_settings(settings)
@@ -186,7 +199,7 @@ async def seed(settings: GatewaySettings) -> int:
     officers: list[Account] = []
     home_branch: str | None = None
     created = 0
-    async with grpc.aio.insecure_channel(settings.target("organizations")) as channel:
+    async with open_channel(settings.target("organizations"), ca_file=settings.grpc_tls_ca_file) as channel:
         org_stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
             organizations_pb2_grpc.OrganizationsServiceStub(channel)
         )
@@ -204,7 +217,7 @@ async def seed(settings: GatewaySettings) -> int:
         finally:
             await db.close()
     members: dict[str, list[str]] = {}
-    async with grpc.aio.insecure_channel(settings.target("registry")) as channel:
+    async with open_channel(settings.target("registry"), ca_file=settings.grpc_tls_ca_file) as channel:
         stub: registry_pb2_grpc.RegistryServiceAsyncStub = registry_pb2_grpc.RegistryServiceStub(channel)
         for county in COUNTIES:
             token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
@@ -235,6 +248,8 @@ def main() -> None:
     settings = GatewaySettings(service_name="gateway-demo")
     created = asyncio.run(seed(settings))
     print(f"演示数据已就绪 demo province seeded: {len(demo_accounts())} accounts, {created} members")
+    print(f"演示县级系统 demo county system ({name_of(OFFICER_COUNTY)}): client_id {DEMO_CLIENT_ID},"
+          f" client_secret {DEMO_CLIENT_SECRET} (docs/integrators.md)")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,21 @@ class Account:
     acting_member: str | None = None
 
 
+def _could_exist(text: str) -> bool:
+    """No account has a NUL (PostgreSQL text refuses it) or a lone surrogate (not UTF-8) in its name or password."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 async def authenticate(*, db: Database, username: str, password: str) -> Account:
     """The account whose password matches, or Unauthenticated without saying which part was wrong."""
+    if not (_could_exist(username) and _could_exist(password)):
+        # Answered like any wrong password (and as slowly), never as a server error.
+        passwords.verify_password(_DUMMY_HASH, "jinqiao-timing-equaliser-miss")
+        raise Unauthenticated("用户名或密码错误")
     async with db.pool.acquire() as conn:
         record = await conn.fetchrow("SELECT * FROM account_for_login_all_tenants($1)", username)
     if record is None or record["disabled"]:

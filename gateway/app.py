@@ -15,9 +15,12 @@ from jinqiao.gateway import apidocs, problems, routes, security, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway, authorize
 from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit import broker as kit_broker
 from jinqiao.kit import telemetry
 from jinqiao.kit.auth import TokenIssuer, TokenVerifier
 from jinqiao.kit.db import Database
+from jinqiao.kit.outbox import OutboxRelay
+from jinqiao.kit.revocation import RevocationFeed, RevokedSessions, replay_seconds
 
 WEB = Path(__file__).parent / "web"
 
@@ -28,15 +31,34 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = await Database.connect(settings.database_url, min_size=1, max_size=settings.db_pool_max)
-        clients = ServiceClients.connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds)
+        # The gateway produces SessionRevoked (its outbox, relayed to its stream) and, like every service, follows
+        # it: a revocation made by another replica is refused here too.
+        broker = kit_broker.build_broker(url=settings.nats_url, name="gateway", user=settings.nats_user,
+                                         password=settings.nats_password.get_secret_value())
+        await broker.connect()
+        await kit_broker.ensure_stream(broker, service="gateway")
+        relay = OutboxRelay(dsn=settings.database_url, broker=broker, service="gateway",
+                            batch=settings.relay_batch, poll_seconds=settings.relay_poll_seconds)
+        db.on_outbox_commit(relay.wake)
+        relay.start()
+        revoked = RevokedSessions()
+        feed = RevocationFeed(broker=broker, revoked=revoked, service="gateway",
+                              replay_seconds=replay_seconds(settings))
+        await feed.start()
+        app.state.revoked_sessions = revoked
+        clients = ServiceClients.connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds,
+                                         ca_file=settings.grpc_tls_ca_file)
         app.state.gateway = Gateway(
             settings=settings, db=db, clients=clients, issuer=TokenIssuer.from_settings(settings),
-            verifier=TokenVerifier.from_settings(settings),
+            verifier=TokenVerifier.from_settings(settings, revocations=revoked),
         )
         try:
             yield
         finally:
             await clients.close()
+            await feed.stop()
+            await relay.stop()
+            await broker.stop()
             await db.close()
 
     app = FastAPI(title="金桥 Jinqiao API", version="1", lifespan=lifespan, docs_url=None,
@@ -59,7 +81,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # The kit's registry: process metrics and the revocation feed's (jinqiao_revocation_feed_up).
+        return Response(generate_latest(telemetry.default_registry()), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def console() -> FileResponse:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import catalog, telemetry
+from jinqiao.kit.channels import open_channel
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
 
@@ -23,13 +25,13 @@ class ServiceClients:
     timeout: float
 
     @classmethod
-    def connect(cls, *, targets: Mapping[str, str], timeout: float) -> ServiceClients:
-        """Open one channel per service (HTTP/2 multiplexes every request over it)."""
+    def connect(cls, *, targets: Mapping[str, str], timeout: float, ca_file: Path | None = None) -> ServiceClients:
+        """Open one channel per service (HTTP/2 multiplexes every request over it); TLS when given a CA file."""
         interceptors = telemetry.client_interceptors()
         stubs: dict[str, Any] = {}
         channels: list[grpc.aio.Channel] = []
         for entry in catalog.grpc_services():
-            channel = grpc.aio.insecure_channel(targets[entry.name], interceptors=interceptors)
+            channel = open_channel(targets[entry.name], ca_file=ca_file, interceptors=interceptors)
             channels.append(channel)
             stubs[entry.name] = entry.stub_class()(channel)
         return cls(stubs=stubs, channels=channels, timeout=timeout)

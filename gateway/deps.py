@@ -80,6 +80,11 @@ _T = "/api/v1/tenants/{tenant}"
 P = Permission
 ROUTES: dict[str, Permission | None] = {
     "POST /api/v1/auth/token": None,
+    # The refresh token is the credential (gateway/sessions.py); logout ends the bearer's own session.
+    "POST /api/v1/auth/refresh": None,
+    "POST /api/v1/auth/logout": P.SESSION,
+    # County systems' OAuth2 client-credentials grant (gateway/routes/integrations.py): public, like the login.
+    "POST /api/v1/auth/client-token": None,
     "GET /api/v1/me": P.SESSION,
     "GET /api/v1/scopes/{scope}/insights/flows": P.INSIGHTS_READ,
     "GET /api/v1/scopes/{scope}/insights/members": P.INSIGHTS_READ,
@@ -100,6 +105,10 @@ ROUTES: dict[str, Permission | None] = {
     f"POST {_T}/imports": P.MEMBERS_WRITE,
     f"GET {_T}/imports/template.{{fmt}}": P.MEMBERS_WRITE,
     f"GET {_T}/imports/{{import_id}}": P.MEMBERS_WRITE,
+    f"GET {_T}/integrations/clients": P.INTEGRATIONS_MANAGE,
+    f"POST {_T}/integrations/clients": P.INTEGRATIONS_MANAGE,
+    f"POST {_T}/integrations/clients/{{client_id}}/disable": P.INTEGRATIONS_MANAGE,
+    f"POST {_T}/integrations/clients/{{client_id}}/rotate-secret": P.INTEGRATIONS_MANAGE,
     f"GET {_T}/ledgers/development.{{fmt}}": P.LEDGERS_EXPORT,
     f"GET {_T}/ledgers/dispatched-officers.{{fmt}}": P.LEDGERS_EXPORT,
     f"GET {_T}/ledgers/external-orgs.{{fmt}}": P.LEDGERS_EXPORT,
@@ -173,4 +182,5 @@ def authorize(request: Request, gw: GatewayDep) -> None:
     if "tenant" in request.path_params:
         # A county the caller does not act on does not exist for it, whatever its role (DESIGN §9): 404 before 403.
         tenant_of(request.path_params["tenant"], Caller(principal=principal, token=token))
-    authz.require(principal.role, permission, "当前角色无权使用该功能")
+    # Principal-aware: a county system (gRPC only) is refused every route, whatever its token names.
+    authz.require_route(principal, permission)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -58,6 +59,61 @@ def from_grpc(err: grpc.aio.AioRpcError) -> JSONResponse:
     return problem(status, title, detail, _field_violations(err), headers)
 
 
+# Pydantic's error types → what is wrong, in zh-CN ({…} from the error's context); others keep pydantic's words.
+_VALIDATION_ZH = {
+    "missing": "必填",
+    "string_type": "应为文本",
+    "string_too_short": "不能少于 {min_length} 个字符",
+    "string_too_long": "不能超过 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "string_unicode": "包含无效的 Unicode 字符",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_parsing_size": "数值超出范围",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "finite_number": "应为有限的数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "不能大于 {le}",
+    "literal_error": "取值无效，可选：{expected}",
+    "enum": "取值无效，可选：{expected}",
+    "list_type": "应为数组",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "date_type": "应为日期，如 2024-05-01",
+    "date_parsing": "应为日期，如 2024-05-01",
+    "date_from_datetime_parsing": "应为日期，如 2024-05-01",
+    "datetime_type": "应为日期时间，如 2024-05-01T09:00:00+08:00",
+    "datetime_parsing": "应为日期时间，如 2024-05-01T09:00:00+08:00",
+    "datetime_from_date_parsing": "应为日期时间，如 2024-05-01T09:00:00+08:00",
+    "json_invalid": "不是有效的 JSON",
+    "json_type": "不是有效的 JSON",
+    "extra_forbidden": "不允许的字段",
+}
+
+
+def validation_fields(found: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as {field, detail}: the field's path, and what is wrong in zh-CN where the type is known."""
+    fields = []
+    for e in found:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        template = _VALIDATION_ZH.get(e.get("type", ""))
+        try:
+            detail = template.format(**(e.get("ctx") or {})) if template else str(e.get("msg", "无效"))
+        except (KeyError, IndexError, ValueError):
+            detail = str(e.get("msg", "无效"))
+        fields.append({"field": ".".join(loc) or "body", "detail": detail})
+    return fields
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
 
@@ -74,11 +130,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = []
-        for e in exc.errors():
-            loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-            fields.append({"field": ".".join(loc) or "body", "detail": e.get("msg", "无效")})
-        return problem(422, "请求参数无效", "", fields)
+        return problem(422, "请求参数无效", "", validation_fields(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

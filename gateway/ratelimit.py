@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import Storage
@@ -17,6 +18,11 @@ from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimite
 from limits.storage import storage_from_string
 
 from jinqiao.kit import telemetry
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from jinqiao.gateway.settings import GatewaySettings
 
 log = telemetry.get_logger("jinqiao.gateway.login")
 
@@ -47,23 +53,24 @@ class Refusal:
 class LoginLimiter:
     """Counts failed logins; ``refusal`` says whether the next attempt may even be tried."""
 
-    def __init__(self, policy: LoginPolicy, storage: Storage) -> None:
+    def __init__(self, policy: LoginPolicy, storage: Storage, *, namespace: str = "login") -> None:
         self.policy = policy
         self._moving = MovingWindowRateLimiter(storage)
         self._fixed = FixedWindowRateLimiter(storage)
+        # The namespace keeps logins and client tokens apart when both count in one shared store.
         self._account_failures: RateLimitItem = RateLimitItemPerSecond(
-            policy.account_failures, policy.account_window_seconds, namespace="login-account-failures")
-        self._lock: RateLimitItem = RateLimitItemPerSecond(1, policy.lockout_seconds, namespace="login-lock")
+            policy.account_failures, policy.account_window_seconds, namespace=f"{namespace}-account-failures")
+        self._lock: RateLimitItem = RateLimitItemPerSecond(1, policy.lockout_seconds, namespace=f"{namespace}-lock")
         self._address_failures: RateLimitItem = RateLimitItemPerSecond(
-            policy.address_failures, policy.address_window_seconds, namespace="login-address-failures")
+            policy.address_failures, policy.address_window_seconds, namespace=f"{namespace}-address-failures")
 
     @classmethod
-    def from_uri(cls, policy: LoginPolicy, uri: str = "async+memory://") -> LoginLimiter:
+    def from_uri(cls, policy: LoginPolicy, uri: str = "async+memory://", *, namespace: str = "login") -> LoginLimiter:
         """A limiter over the ``limits`` storage the URI names (it must be an ``async+…`` one)."""
         storage = storage_from_string(uri)
         if not isinstance(storage, Storage):
             raise ValueError(f"login limit storage must be asynchronous (async+…://), not {uri.split(':')[0]}")
-        return cls(policy, storage)
+        return cls(policy, storage, namespace=namespace)
 
     @staticmethod
     def account_key(username: str) -> str:
@@ -112,3 +119,21 @@ class LoginLimiter:
                             key: str) -> int:
         stats = await limiter.get_window_stats(item, key)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def app_limiter(request: Request, settings: GatewaySettings, *, namespace: str) -> LoginLimiter:
+    """The app's limiter of one kind of credential (``login``, ``client-token``), made on first use from the
+    login settings: one per app, so per gateway process unless the storage is shared."""
+    limiters: dict[str, LoginLimiter] | None = getattr(request.app.state, "credential_limiters", None)
+    if limiters is None:
+        limiters = request.app.state.credential_limiters = {}
+    if namespace not in limiters:
+        policy = LoginPolicy(
+            account_failures=settings.login_account_failures,
+            account_window_seconds=settings.login_account_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+            address_failures=settings.login_address_failures,
+            address_window_seconds=settings.login_address_window_seconds,
+        )
+        limiters[namespace] = LoginLimiter.from_uri(policy, settings.login_limit_storage, namespace=namespace)
+    return limiters[namespace]

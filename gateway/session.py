@@ -1,22 +1,23 @@
-"""Login and the current principal: ``POST /api/v1/auth/token``, ``GET /api/v1/me``."""
+"""Login, refresh, logout, and the current principal: ``POST /api/v1/auth/…``, ``GET /api/v1/me``."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from jinqiao.gateway import accounts
-from jinqiao.gateway.deps import CallerDep, GatewayDep
+from jinqiao.gateway import accounts, sessions
+from jinqiao.gateway.deps import CallerDep, Gateway, GatewayDep
 from jinqiao.gateway.problems import problem
-from jinqiao.gateway.ratelimit import LoginLimiter, LoginPolicy, Refusal
-from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.gateway.ratelimit import Refusal, app_limiter
+from jinqiao.gateway.wire import Body
 from jinqiao.kit.errors import Unauthenticated
 from jinqiao.kit.regions import name_of
+from jinqiao.kit.revocation import RevokedSessions
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Body):
     """Credentials."""
 
     username: str = Field(min_length=1, max_length=100)
@@ -24,11 +25,19 @@ class TokenRequest(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """A bearer token."""
+    """A short-lived bearer token, and the refresh token that renews it (once: each refresh returns a new one)."""
 
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
+    refresh_token: str = Field(description="不透明的刷新令牌，只能使用一次；再次使用已用过的刷新令牌会注销整个登录会话")
+    refresh_expires_in: int = Field(description="刷新令牌在多少秒内有效（空闲上限与会话剩余时间中较短者）")
+
+
+class RefreshRequest(Body):
+    """The refresh token of the last token response."""
+
+    refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class MeResponse(BaseModel):
@@ -43,22 +52,6 @@ class MeResponse(BaseModel):
     member: str | None = None
 
 
-def login_limiter(request: Request, settings: GatewaySettings) -> LoginLimiter:
-    """The app's login limiter, made on first use from the settings (one per app, so per gateway process)."""
-    limiter: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:
-        policy = LoginPolicy(
-            account_failures=settings.login_account_failures,
-            account_window_seconds=settings.login_account_window_seconds,
-            lockout_seconds=settings.login_lockout_seconds,
-            address_failures=settings.login_address_failures,
-            address_window_seconds=settings.login_address_window_seconds,
-        )
-        limiter = LoginLimiter.from_uri(policy, settings.login_limit_storage)
-        request.app.state.login_limiter = limiter
-    return limiter
-
-
 def _too_many(refusal: Refusal) -> Response:
     # One answer whether or not the account exists; only the wait differs.
     minutes = max(1, -(-refusal.retry_after // 60))
@@ -71,7 +64,7 @@ def _too_many(refusal: Refusal) -> Response:
              responses={429: {"description": "登录失败次数过多：账号已暂时锁定或该地址尝试过多（见 Retry-After）"}})
 async def issue_token(body: TokenRequest, gw: GatewayDep, request: Request) -> TokenResponse | Response:
     """Exchange a username and password for a bearer token; repeated failures answer 429 with Retry-After."""
-    limiter = login_limiter(request, gw.settings)
+    limiter = app_limiter(request, gw.settings, namespace="login")
     address = request.client.host if request.client else "unknown"
     refusal = (await limiter.refusal(username=body.username, address=address)
                or await limiter.attempt(username=body.username, address=address))
@@ -83,11 +76,47 @@ async def issue_token(body: TokenRequest, gw: GatewayDep, request: Request) -> T
         await limiter.failed(username=body.username, address=address)
         raise
     await limiter.succeeded(username=body.username)
+    grant = await sessions.start_session(db=gw.db, account=account, policy=_policy(gw))
+    return _token_response(gw, grant)
+
+
+@router.post("/auth/refresh", response_model=TokenResponse,
+             responses={401: {"description": "刷新令牌无效、已过期、已被注销或已被使用过（后者同时注销整个会话）"}})
+async def refresh_token(body: RefreshRequest, gw: GatewayDep, request: Request) -> TokenResponse:
+    """Exchange a refresh token for a new access token and a new refresh token; the old one is spent."""
+    grant = await sessions.refresh_session(db=gw.db, refresh_token=body.refresh_token, policy=_policy(gw),
+                                           revoked=revoked_sessions(request))
+    return _token_response(gw, grant)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response)
+async def logout(who: CallerDep, gw: GatewayDep, request: Request) -> Response:
+    """End the caller's session: its access and refresh tokens are refused everywhere from now on."""
+    if who.principal.session is not None:
+        await sessions.end_session(db=gw.db, scope=who.principal.scope, session_id=who.principal.session,
+                                   policy=_policy(gw), revoked=revoked_sessions(request))
+    return Response(status_code=204)
+
+
+def revoked_sessions(request: Request) -> RevokedSessions | None:
+    """The sessions this gateway refuses (app.py keeps them beside its verifier)."""
+    revoked: RevokedSessions | None = getattr(request.app.state, "revoked_sessions", None)
+    return revoked
+
+
+def _policy(gw: Gateway) -> sessions.SessionPolicy:
+    return sessions.SessionPolicy.from_settings(gw.settings)
+
+
+def _token_response(gw: Gateway, grant: sessions.Grant) -> TokenResponse:
+    account = grant.account
     token, expires_in = gw.issuer.issue(
         user=account.username, role=account.role, scope=account.scope, tenant=account.acting_tenant,
-        org=account.acting_org, member=account.acting_member,
+        org=account.acting_org, member=account.acting_member, session=grant.session_id,
+        ttl_seconds=gw.settings.access_token_ttl_seconds,
     )
-    return TokenResponse(access_token=token, expires_in=expires_in)
+    return TokenResponse(access_token=token, expires_in=expires_in, refresh_token=grant.refresh_token,
+                         refresh_expires_in=grant.refresh_expires_in)
 
 
 @router.get("/me", response_model=MeResponse)

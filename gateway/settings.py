@@ -27,6 +27,14 @@ class GatewaySettings(KitSettings):
     login_address_window_seconds: int = Field(default=900, ge=1)
     login_limit_storage: str = Field(default="async+memory://",
                                      description="limits storage URI; a shared one (async+redis://…) for replicas")
+    # Short access tokens, renewed with a rotating refresh token (gateway/sessions.py); jwt_ttl_seconds caps them.
+    access_token_ttl_seconds: int = Field(default=300, ge=30, description="lifetime of an access token")
+    session_lifetime_seconds: int = Field(default=8 * 3600, ge=60, description="a session ends this long after login")
+    session_idle_seconds: int = Field(default=1800, ge=60, description="a session ends after this long unrefreshed")
+    # Behind a reverse proxy every request comes from the proxy's address, which would put all users under one
+    # per-address login limit; naming the proxies lets uvicorn take the client's address from X-Forwarded-For.
+    trusted_proxies: str = Field(default="", description="comma-separated proxy addresses whose "
+                                 "X-Forwarded-For is believed; empty: none (the socket's peer is the client)")
 
     @model_validator(mode="before")
     @classmethod

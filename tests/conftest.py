@@ -131,10 +131,17 @@ def settings_for(infra: Infra, secrets: Secrets, databases: dict[str, object]) -
     def build(service: str, cls: type[KitSettings] = KitSettings, **overrides: object) -> KitSettings:
         values: dict[str, object] = {
             "service_name": service, "grpc_port": 0, "nats_url": infra.nats_url,
-            "jwt_public_key_file": secrets.jwt_public, "jwt_private_key_file": secrets.jwt_private,
-            "pii_keys": secrets.pii_keys, "pii_active_key": 1, "blind_index_key": secrets.blind_index_key,
+            "jwt_public_key_file": secrets.jwt_public,
             "relay_poll_seconds": 0.2, "log_json": False, "timer_interval_seconds": 0,
         }
+        # Only the keys the catalogue says the service holds, as `jinqiao up` hands them out.
+        held = catalog.get(service).keys if service in {e.name for e in catalog.load()} else ()
+        if "pii" in held:
+            values.update(pii_keys=secrets.pii_keys, pii_active_key=1)
+        if "blind_index" in held:
+            values["blind_index_key"] = secrets.blind_index_key
+        if "jwt_signing" in held:
+            values["jwt_private_key_file"] = secrets.jwt_private
         if service in databases:
             values["database_url"] = databases[service].app_dsn  # type: ignore[attr-defined]
         if service in infra.nats_logins:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from jinqiao.gateway.routes import insights, organizations, registry
+from jinqiao.gateway.routes import insights, integrations, organizations, registry
+from jinqiao.gateway.wire import plain_parameters
 
 
 def all_routers() -> list[APIRouter]:
-    """Every service's routers, in a stable order (the OpenAPI document lists them so)."""
-    return [*registry.ROUTERS, *insights.ROUTERS, *organizations.ROUTERS]
+    """Every service's routers, in a stable order (the OpenAPI document lists them so), each refusing a query or
+    path parameter no service could take (gateway/wire.py)."""
+    return [_plain(router) for router in (*registry.ROUTERS, *insights.ROUTERS, *organizations.ROUTERS,
+                                          *integrations.ROUTERS)]
+
+
+def _plain(router: APIRouter) -> APIRouter:
+    outer = APIRouter(dependencies=[Depends(plain_parameters)])
+    outer.include_router(router)
+    return outer

@@ -1,16 +1,37 @@
 // The gateway's HTTP API as the console uses it: bearer token, JSON, problem+json errors.
 
 const TOKEN_KEY = "jinqiao.token";
+const REFRESH_KEY = "jinqiao.refresh";
 
-// sessionStorage, not localStorage: the token dies with the tab, so a shared office computer
-// does not keep a colleague logged in.
+function stored(key, value) {
+  if (value) sessionStorage.setItem(key, value);
+  else sessionStorage.removeItem(key);
+}
+
+// sessionStorage, not localStorage: the tokens die with the tab, so a shared office computer
+// does not keep a colleague logged in. The access token lives minutes; the refresh token renews it
+// once (each refresh hands out a new one) until the session's idle or absolute limit.
 export const session = {
   get token() {
     return sessionStorage.getItem(TOKEN_KEY);
   },
   set token(value) {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+    stored(TOKEN_KEY, value);
+  },
+  get refreshToken() {
+    return sessionStorage.getItem(REFRESH_KEY);
+  },
+  set refreshToken(value) {
+    stored(REFRESH_KEY, value);
+  },
+  /** Keep the tokens of a token response. */
+  keep(reply) {
+    this.token = reply.access_token;
+    this.refreshToken = reply.refresh_token;
+  },
+  clear() {
+    this.token = null;
+    this.refreshToken = null;
   },
 };
 
@@ -47,28 +68,56 @@ async function problemOf(response) {
   return { status: response.status, title: `请求失败（HTTP ${response.status}）` };
 }
 
+async function send(path, { method, headers, payload, auth }) {
+  const sent = { ...headers };
+  if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
+  try {
+    return await fetch(path, { method, headers: sent, body: payload, credentials: "omit", cache: "no-store" });
+  } catch {
+    throw new Problem({ status: 0, title: "无法连接服务器", detail: "请检查网络连接后重试。" });
+  }
+}
+
+let refreshing = null;
+
+/** Renew the access token with the refresh token; true when it worked. Calls that meet a 401 together share one
+ * refresh: a refresh token is spent by its first use, and using it twice would end the whole session. */
+function refreshOnce() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const refreshToken = session.refreshToken;
+      if (!refreshToken) return false;
+      const response = await send("/api/v1/auth/refresh", {
+        method: "POST", auth: false, payload: JSON.stringify({ refresh_token: refreshToken }),
+        headers: { Accept: "application/json, application/problem+json", "Content-Type": "application/json" },
+      }).catch(() => null);
+      if (!response || !response.ok) return false;
+      session.keep(await response.json());
+      return true;
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
 /**
  * Call the API. Resolves to the parsed JSON body; rejects with a Problem.
  * Everything personal travels in the body or headers, never in the path or query.
+ * A 401 on an authenticated call is answered once by refreshing the access token and retrying.
  */
 export async function request(path, { method = "GET", body, raw, headers = {}, auth = true } = {}) {
   const sent = { Accept: "application/json, application/problem+json", ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
   // A file goes as it is (its Content-Type set by the caller): no multipart, no JSON wrapping.
   const payload = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body);
-  if (auth && session.token) sent.Authorization = `Bearer ${session.token}`;
-  let response;
-  try {
-    response = await fetch(path, {
-      method, headers: sent, body: payload, credentials: "omit", cache: "no-store",
-    });
-  } catch {
-    throw new Problem({ status: 0, title: "无法连接服务器", detail: "请检查网络连接后重试。" });
-  }
+  const call = { method, headers: sent, payload, auth };
+  let response = await send(path, call);
+  if (auth && response.status === 401 && (await refreshOnce())) response = await send(path, call);
   if (!response.ok) {
     const problem = new Problem(await problemOf(response));
     if (auth && response.status === 401) {
-      session.token = null;
+      session.clear();
       unauthorizedHandler(problem);
     }
     throw problem;
@@ -81,7 +130,22 @@ export async function request(path, { method = "GET", body, raw, headers = {}, a
 /** Exchange credentials for a token; a 401 here means wrong credentials, not an expired session. */
 export async function login(username, password) {
   const reply = await request("/api/v1/auth/token", { method: "POST", body: { username, password }, auth: false });
-  session.token = reply.access_token;
+  session.keep(reply);
+}
+
+/** End the session at the gateway (its tokens are refused everywhere), then forget the tokens here, come what may. */
+export async function logout() {
+  const call = { method: "POST", headers: { Accept: "application/problem+json" }, auth: true };
+  try {
+    // An access token that has just expired is renewed first, so the session itself is ended.
+    if (session.token && (await send("/api/v1/auth/logout", call)).status === 401 && (await refreshOnce())) {
+      await send("/api/v1/auth/logout", call);
+    }
+  } catch {
+    // The gateway unreachable: the tokens are forgotten here all the same.
+  } finally {
+    session.clear();
+  }
 }
 
 export const me = () => request("/api/v1/me");

@@ -1,6 +1,6 @@
 // The console's entry point: who is logged in decides which page is shown.
 
-import { me, onUnauthorized, session } from "./api.js";
+import { logout as endSession, me, onUnauthorized, session } from "./api.js";
 import { renderAnalyst, renderCounty, renderStation } from "./county.js";
 import { $ } from "./dom.js";
 import { roleName } from "./labels.js";
@@ -55,8 +55,9 @@ async function enter() {
   else showNotice("info", "当前账号暂无可用的控制台页面", `角色：${roleName(who.role)}`);
 }
 
-function logout() {
-  session.token = null;
+async function logout() {
+  // The gateway ends the session first, so the tokens are refused everywhere, not only forgotten here.
+  await endSession();
   leave();
   showNotice("info", "已退出登录");
 }

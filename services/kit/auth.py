@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -77,6 +77,14 @@ class Principal:
     def is_aggregate_only(self) -> bool:
         """Province and city analysts see aggregates, never member rows."""
         return self.role in _AGGREGATE_ONLY
+
+
+class SessionRevocations(Protocol):
+    """What the verifier asks about a token's session (kit/revocation.py RevokedSessions)."""
+
+    def is_revoked(self, session: str) -> bool:
+        """True while the session's tokens must be refused."""
+        ...
 
 
 def generate_signing_keypair() -> tuple[bytes, bytes]:
@@ -203,6 +211,7 @@ class TokenVerifier:
         leeway_seconds: int = 5,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
+        revocations: SessionRevocations | None = None,
     ) -> None:
         key = serialization.load_pem_public_key(public_key_pem)
         if not isinstance(key, Ed25519PublicKey):
@@ -216,14 +225,16 @@ class TokenVerifier:
         # the same way, so a verified token is remembered until its exp (re-checked on every hit).
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._cache_size = cache_size
+        self._revocations = revocations
 
     @classmethod
-    def from_settings(cls, settings: KitSettings) -> TokenVerifier:
-        """Build from the JWT settings, reading the public key PEM file."""
+    def from_settings(cls, settings: KitSettings, *, revocations: SessionRevocations | None = None) -> TokenVerifier:
+        """Build from the JWT settings, reading the public key PEM file; ``revocations`` refuses revoked sessions."""
         return cls(
             public_key_pem=_read_key_file(settings.jwt_public_key_file, "JINQIAO_JWT_PUBLIC_KEY_FILE"),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            revocations=revocations,
         )
 
     def verify(self, token: str) -> Principal:
@@ -235,7 +246,7 @@ class TokenVerifier:
             principal, expires = cached
             if self._clock() < expires + self._leeway:
                 self._cache.move_to_end(token)
-                return principal
+                return self._unrevoked(principal)
             del self._cache[token]
         try:
             claims = jwt.decode(
@@ -257,6 +268,13 @@ class TokenVerifier:
         self._cache[token] = (principal, float(claims["exp"]))
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+        return self._unrevoked(principal)
+
+    def _unrevoked(self, principal: Principal) -> Principal:
+        # Asked on every call, cache hit or not: a revocation must refuse a token already verified.
+        if principal.session is not None and self._revocations is not None \
+                and self._revocations.is_revoked(principal.session):
+            raise Unauthenticated("登录已失效，请重新登录")
         return principal
 
 

@@ -3,6 +3,10 @@
 Every service and the gateway ask this table instead of keeping role sets of their own (DESIGN §5): every gRPC
 method is named in ``METHODS`` (the servers' interceptor refuses a role without a grant before the use case runs),
 every HTTP route in the gateway's route table; the use case then applies the grant's scope rule to the object.
+
+A county's own system (role ``county_system``, a service account) holds a grant only where the table names its role
+AND its token names the permission (``holds``): its administrator gives each client the few it needs, out of
+``GRANTABLE``. County systems call gRPC only; the gateway's HTTP routes refuse them (``require_route``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jinqiao.kit.auth import Role
+from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.errors import PermissionDenied
 
 
@@ -42,6 +46,8 @@ class Permission(StrEnum):
     MEMBERSHIPS_HANDLE = "memberships.handle"
     MEMBERSHIPS_SELF_CHECK_IN = "memberships.self_check_in"
     INSIGHTS_READ = "insights.read"
+    # A county department managing its county systems' service accounts (create, rotate, disable).
+    INTEGRATIONS_MANAGE = "integrations.manage"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -59,33 +65,44 @@ _COUNTY = {Role.COUNTY_ADMIN: Reach.COUNTY}
 _STAFF = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
           Role.STATION_STAFF: Reach.ORG_SUBTREE, Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE,
           Role.BRANCH_SECRETARY: Reach.OWN_ORG}
+# A county system works on its own county's records as the county department's systems do, never beyond it; it is
+# never given members.reveal (a full ID number is a person's act with a reason), nor the department's own settings.
+_SYSTEM = {Role.COUNTY_SYSTEM: Reach.COUNTY}
 
 # Permission → {role: the scope rule of its grant}. A role not named holds no grant (denied by default).
 TABLE: dict[Permission, dict[Role, Reach]] = {
-    Permission.SESSION: {role: Reach.SELF for role in Role},
+    # Who am I (GET /me) is an HTTP session's question; a county system has none.
+    Permission.SESSION: {role: Reach.SELF for role in Role if role is not Role.COUNTY_SYSTEM},
     # A member reads its own record (and its flows, notebook) only; nobody else below the county reads persons.
-    Permission.MEMBERS_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.MEMBER: Reach.SELF},
-    Permission.MEMBERS_WRITE: _COUNTY,
+    Permission.MEMBERS_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.MEMBER: Reach.SELF, **_SYSTEM},
+    Permission.MEMBERS_WRITE: {**_COUNTY, **_SYSTEM},
     # Revealing a full ID number is the county department's act alone, always audited with a reason.
     Permission.MEMBERS_REVEAL: _COUNTY,
-    Permission.FLOWS_WRITE: _COUNTY,
+    Permission.FLOWS_WRITE: {**_COUNTY, **_SYSTEM},
     # Applicants are persons: each office sees those whose home organisation lies in its own reach.
     Permission.DEVELOPMENT_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
-                                  Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE, Role.BRANCH_SECRETARY: Reach.OWN_ORG},
-    Permission.DEVELOPMENT_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
+                                  Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE, Role.BRANCH_SECRETARY: Reach.OWN_ORG,
+                                  **_SYSTEM},
+    Permission.DEVELOPMENT_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP, **_SYSTEM},
     # A township committee exports its own township's rows: each sheet is read through the same gRPC lists,
     # whose scope rule confines every row (a list it may not read refuses the whole sheet).
     Permission.LEDGERS_EXPORT: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
-    Permission.ORGS_READ: _STAFF,
+    Permission.ORGS_READ: {**_STAFF, **_SYSTEM},
     Permission.ORGS_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
     # The placement rules bind every township of the county: the county department sets them.
     Permission.PLACEMENT_WRITE: _COUNTY,
-    Permission.MEMBERSHIPS_HANDLE: _STAFF,
+    Permission.MEMBERSHIPS_HANDLE: {**_STAFF, **_SYSTEM},
     # 扫码报到: the member's own membership, named by the verified token, in the code's organisation.
     Permission.MEMBERSHIPS_SELF_CHECK_IN: {Role.MEMBER: Reach.SELF},
     Permission.INSIGHTS_READ: {Role.PROVINCE_ANALYST: Reach.AGGREGATE, Role.CITY_ANALYST: Reach.AGGREGATE,
-                               Role.COUNTY_ADMIN: Reach.AGGREGATE},
+                               Role.COUNTY_ADMIN: Reach.AGGREGATE, Role.COUNTY_SYSTEM: Reach.AGGREGATE},
+    Permission.INTEGRATIONS_MANAGE: _COUNTY,
 }
+
+# The permissions a county administrator may give a county system's service account (each in its own county).
+GRANTABLE: frozenset[Permission] = frozenset(p for p, roles in TABLE.items() if Role.COUNTY_SYSTEM in roles)
+# Roles that call the services' gRPC endpoints only: every HTTP route of the gateway refuses them.
+GRPC_ONLY: frozenset[Role] = frozenset({Role.COUNTY_SYSTEM})
 
 _REGISTRY = "/jinqiao.registry.v1.RegistryService/"
 _ORGS = "/jinqiao.organizations.v1.OrganizationsService/"
@@ -196,18 +213,58 @@ def allows_beyond_self(role: str, permission: Permission) -> bool:
     return scope(role, permission) not in (None, Reach.SELF)
 
 
+def scope_of(principal: Principal, permission: Permission) -> Reach | None:
+    """The scope rule under which this caller holds ``permission``: its role's, narrowed to the permissions its
+    token names when it names any (a county system); None when it holds no grant."""
+    rule = scope(principal.role, permission)
+    if rule is None:
+        return None
+    named = principal.permissions
+    if (named is not None or principal.role in GRPC_ONLY) and permission.value not in (named or ()):
+        return None
+    return rule
+
+
+def holds(principal: Principal, permission: Permission) -> bool:
+    """Whether this caller holds ``permission``: its role has the grant and, for a county system, its token names
+    it too."""
+    return scope_of(principal, permission) is not None
+
+
 def require(role: str, permission: Permission, message: str) -> None:
     """Refuse with ``message`` (zh-CN, shown to the caller) unless ``role`` holds ``permission``."""
     if not allows(role, permission):
         raise PermissionDenied(message)
 
 
-def require_method(method: str, role: str) -> None:
-    """Refuse a gRPC call whose method names no permission, or whose caller's role holds no grant for it."""
+def require_held(principal: Principal, permission: Permission, message: str) -> None:
+    """Refuse with ``message`` (zh-CN, shown to the caller) unless this caller holds ``permission``."""
+    if not holds(principal, permission):
+        raise PermissionDenied(message)
+
+
+def require_method(method: str, caller: Principal | str) -> None:
+    """Refuse a gRPC call whose method names no permission, or whose caller holds no grant for it.
+
+    ``caller`` is the verified principal (a county system is held to the permissions its token names); a bare role
+    stands for a person, who names none.
+    """
     permission = METHODS.get(method)
     if permission is None:
         raise PermissionDenied("该接口未声明所需权限，已拒绝")
-    require(role, permission, "当前角色无权使用该功能")
+    if isinstance(caller, Principal):
+        if not holds(caller, permission):
+            raise PermissionDenied("当前角色无权使用该功能" if not allows(caller.role, permission)
+                                   else f"该客户端未被授予此权限（{permission.value}）")
+        return
+    require(caller, permission, "当前角色无权使用该功能")
+
+
+def require_route(principal: Principal, permission: Permission) -> None:
+    """Refuse an HTTP route to a caller that holds no grant for it, and to a county system whatever it holds."""
+    if principal.role in GRPC_ONLY:
+        raise PermissionDenied("县级系统请使用 gRPC 接口，网关的 HTTP 接口不对其开放")
+    require_held(principal, permission, "当前角色无权使用该功能")
 
 
 def reach(role: str) -> Reach:

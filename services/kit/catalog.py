@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# The keys a service may hold (issue 10): the PII keyring, the blind-index key, the JWT signing key. The runner
+# hands a service only those its entry names; every service gets the JWT public key, which is no secret.
+KEY_KINDS = ("pii", "blind_index", "jwt_signing")
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceEntry:
@@ -25,6 +29,7 @@ class ServiceEntry:
     metrics_port: int
     http_port: int | None
     consumes: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
 
     @property
     def env_name(self) -> str:
@@ -45,6 +50,9 @@ def _entry(raw: dict[str, object]) -> ServiceEntry:
         value = raw.get(key)
         return None if value is None else int(str(value))
 
+    keys = tuple(str(k) for k in held) if isinstance(held := raw.get("keys"), list) else ()
+    if unknown := sorted(set(keys) - set(KEY_KINDS)):
+        raise ValueError(f"service {raw['name']!r} names unknown keys {unknown}; known: {list(KEY_KINDS)}")
     return ServiceEntry(
         name=str(raw["name"]), package=str(raw["package"]), path=str(raw["path"]), server=str(raw["server"]),
         proto_service=str(raw["proto_service"]) if "proto_service" in raw else None,
@@ -53,6 +61,7 @@ def _entry(raw: dict[str, object]) -> ServiceEntry:
         grpc_port=optional_int("grpc_port"), metrics_port=optional_int("metrics_port") or 0,
         http_port=optional_int("http_port"),
         consumes=tuple(str(s) for s in sources) if isinstance(sources := raw.get("consumes"), list) else (),
+        keys=keys,
     )
 
 
@@ -74,6 +83,13 @@ def get(name: str) -> ServiceEntry:
         if entry.name == name:
             return entry
     raise KeyError(f"no service {name!r} in the catalogue")
+
+
+def holding(kind: str) -> list[ServiceEntry]:
+    """Services whose entry names a key kind (``keys = [...]``): the only ones the runner gives it to."""
+    if kind not in KEY_KINDS:
+        raise ValueError(f"unknown key kind {kind!r}")
+    return [e for e in load() if kind in e.keys]
 
 
 def grpc_services() -> list[ServiceEntry]:

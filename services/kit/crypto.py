@@ -15,11 +15,15 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from jinqiao.kit import catalog
 
 if TYPE_CHECKING:
     from jinqiao.kit.settings import KitSettings
@@ -34,6 +38,61 @@ _MAX_VERSION = 0xFFFF
 
 class DecryptionError(Exception):
     """A blob that is malformed, tampered with, bound to another cell, or under an unknown key."""
+
+
+class KeyNotHeld(RuntimeError):
+    """A service asked for a key its catalogue entry does not name (``keys`` in services/catalog.toml)."""
+
+
+def _ensure_held(settings: KitSettings, kind: str) -> None:
+    """Fail at start when the service's catalogue entry does not name the key: each service holds only its own."""
+    name = settings.service_name
+    try:
+        entry = catalog.get(name)
+    except KeyError:
+        raise KeyNotHeld(f"{name!r} 不是目录中的服务，不得持有密钥 / {name!r} is not a catalogued service, so it holds "
+                         f"no {kind} key (set JINQIAO_SERVICE_NAME)") from None
+    if kind not in entry.keys:
+        raise KeyNotHeld(f"服务 {name} 未在 services/catalog.toml 声明 keys 含 \"{kind}\"，不得持有该密钥 / service "
+                         f"{name} does not declare \"{kind}\" in its catalogue keys, so it may not hold that key")
+
+
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+_ROW_FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedColumn:
+    """A column of FieldCipher blobs, declared once in its concept's models.py for the key rotation.
+
+    ``table`` and ``bound_as`` are the table and column names the blobs' associated data names; ``key`` the primary
+    key columns after ``tenant_id``; ``row`` the row binding, formatted from the key columns.
+    """
+
+    table: str
+    column: str
+    bound_as: str
+    key: tuple[str, ...] = ("id",)
+    row: str = "{id}"
+
+    def __post_init__(self) -> None:
+        # The names are spliced into SQL by the rotation: only plain identifiers are accepted.
+        for name in (self.table, self.column, *self.key):
+            if not _IDENT.fullmatch(name):
+                raise ValueError(f"not a plain SQL identifier: {name!r}")
+        if not self.bound_as or not self.key:
+            raise ValueError("an encrypted column needs its bound name and key columns")
+        if not set(_ROW_FIELD.findall(self.row)) <= set(self.key) or not _ROW_FIELD.search(self.row):
+            raise ValueError(f"row binding {self.row!r} must be formed from the key columns {self.key}")
+
+    def row_of(self, values: Mapping[str, object]) -> str:
+        """The row binding of a record holding the key columns."""
+        return self.row.format(**{name: str(values[name]) for name in self.key})
+
+
+def key_version_of(blob: bytes) -> int:
+    """The key version a blob was written under (DecryptionError when it is not a blob of this format)."""
+    return FieldCipher._version_of(bytes(blob))
 
 
 def generate_key() -> bytes:
@@ -94,7 +153,8 @@ class FieldCipher:
 
     @classmethod
     def from_settings(cls, settings: KitSettings) -> FieldCipher:
-        """Build from ``JINQIAO_PII_KEYS`` and ``JINQIAO_PII_ACTIVE_KEY``."""
+        """Build from ``JINQIAO_PII_KEYS`` and ``JINQIAO_PII_ACTIVE_KEY``; only in a service declaring "pii"."""
+        _ensure_held(settings, "pii")
         text = settings.pii_keys.get_secret_value().strip()
         if not text:
             raise ValueError("JINQIAO_PII_KEYS is not set")
@@ -150,7 +210,8 @@ class BlindIndex:
 
     @classmethod
     def from_settings(cls, settings: KitSettings) -> BlindIndex:
-        """Build from ``JINQIAO_BLIND_INDEX_KEY`` (base64)."""
+        """Build from ``JINQIAO_BLIND_INDEX_KEY`` (base64); only in a service declaring "blind_index"."""
+        _ensure_held(settings, "blind_index")
         text = settings.blind_index_key.get_secret_value().strip()
         if not text:
             raise ValueError("JINQIAO_BLIND_INDEX_KEY is not set")

@@ -14,6 +14,8 @@ from jinqiao.kit.errors import FieldViolation, InvalidArgument
 # Control characters (C0 but tab, line feed and carriage return, which are white space here; DEL; C1): a name that
 # carried one would break every ledger and screen that shows it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Said of NUL too wherever it is refused (the request gate, the gateway), so a user reads one message for one fault.
+CONTROL_CHARACTERS = "不能包含控制字符"
 
 
 def text(value: str, *, field: str, limit: int, required: bool, violations: list[FieldViolation]) -> str:
@@ -23,7 +25,7 @@ def text(value: str, *, field: str, limit: int, required: bool, violations: list
     if required and not cleaned:
         violations.append(FieldViolation(field, "必填"))
     elif _CONTROL.search(value):
-        violations.append(FieldViolation(field, "不能包含控制字符"))
+        violations.append(FieldViolation(field, CONTROL_CHARACTERS))
         cleaned = _CONTROL.sub("", cleaned)
     elif len(cleaned) > limit:
         violations.append(FieldViolation(field, f"不能超过 {limit} 个字符"))

@@ -1,28 +1,37 @@
-"""gRPC server bootstrap: health, reflection, graceful stop, and the interceptor chain every service uses."""
+"""gRPC server bootstrap: health, reflection, graceful stop, TLS, and the interceptor chain every service uses."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
+import limits
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from jinqiao.kit import authz, errors, telemetry
-from jinqiao.kit.auth import Principal, TokenVerifier, bearer_token
+from jinqiao.kit.auth import Principal, Role, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
 from jinqiao.kit.tenancy import TenantId, current_tenant
+
+if TYPE_CHECKING:
+    from jinqiao.kit.settings import KitSettings
 
 log = logging.getLogger("jinqiao.grpc")
 
@@ -32,6 +41,7 @@ _principal: ContextVar[Principal | None] = ContextVar("jinqiao_principal", defau
 _PUBLIC_PREFIXES = authz.PUBLIC_METHOD_PREFIXES
 
 MAX_MESSAGE_BYTES = 21 * 1024 * 1024
+DEFAULT_CLIENT_RATE_LIMIT = "600/minute"
 
 _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -106,12 +116,55 @@ async def _mapping_errors(_: Any, context: Context) -> AsyncIterator[None]:
         await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Verifies the bearer token of every call, refuses a role with no grant for the method (the kit's table),
-    and makes its principal the call's context; the use case then applies the grant's scope rule."""
+class ClientRateLimiter:
+    """Calls per county system (one service account) in a moving window, over a ``limits`` storage.
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    ``async+memory://`` counts in this process (each service limits its own calls); replicas share a store by naming
+    one (``async+redis://…``). Keys name the service and the client, so one service's count is never another's.
+    """
+
+    def __init__(self, rate: str = DEFAULT_CLIENT_RATE_LIMIT, storage_uri: str = "async+memory://", *,
+                 service: str = "") -> None:
+        self.rate = rate
+        self._item = limits.parse(rate)
+        storage = storage_from_string(storage_uri)
+        if not isinstance(storage, Storage):
+            raise ValueError(f"gRPC client rate limit storage must be asynchronous (async+…://), not {storage_uri}")
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._service = service
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> ClientRateLimiter:
+        """Built from ``grpc_client_rate_limit`` and its storage."""
+        return cls(settings.grpc_client_rate_limit, settings.grpc_client_rate_limit_storage,
+                   service=settings.service_name)
+
+    async def retry_after(self, client: str) -> int | None:
+        """Count a call of ``client``; None when it may go ahead, else whole seconds until the window admits one."""
+        if await self._limiter.hit(self._item, self._service, client):
+            return None
+        stats = await self._limiter.get_window_stats(self._item, self._service, client)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def exhausted_status(retry_after: int, rate: str) -> grpc.Status:
+    """RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail saying how long to wait, and a zh-CN message."""
+    message = f"调用过于频繁（每个客户端限 {rate}），请 {retry_after} 秒后重试"
+    packed = any_pb2.Any()
+    packed.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after)))
+    status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[packed])
+    return _RpcStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, message,
+                      (("grpc-status-details-bin", status.SerializeToString()),))
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Verifies the bearer token of every call, holds each county system to its rate limit, refuses a caller with
+    no grant for the method (the kit's table, narrowed to a county system's named permissions), and makes its
+    principal the call's context; the use case then applies the grant's scope rule."""
+
+    def __init__(self, verifier: TokenVerifier, limiter: ClientRateLimiter | None = None) -> None:
         self._verifier = verifier
+        self._limiter = limiter
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         """Wrap the handler unless it is a public probe."""
@@ -122,9 +175,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         authorization = value if isinstance(value, str) else None
 
         @asynccontextmanager
-        async def authenticated(_: Any, __: Context) -> AsyncIterator[None]:
+        async def authenticated(_: Any, context: Context) -> AsyncIterator[None]:
             principal = self._verifier.verify(bearer_token(authorization))
-            authz.require_method(details.method, principal.role)
+            if self._limiter is not None and principal.role is Role.COUNTY_SYSTEM:
+                wait = await self._limiter.retry_after(principal.user)
+                if wait is not None:
+                    refused = exhausted_status(wait, self._limiter.rate)
+                    await context.abort(refused.code, refused.details, trailing_metadata=refused.trailing_metadata)
+            authz.require_method(details.method, principal)
             token = _principal.set(principal)
             tenant_token = current_tenant.set(TenantId(principal.tenant) if principal.tenant else None)
             # Log lines of this call carry who and which county; never what (no PII in logs).
@@ -136,6 +194,24 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     _principal.reset(token)
 
         return wrap_unary(handler, authenticated)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """The PEM certificate chain and private key the gRPC port serves TLS with."""
+
+    certificate_chain: bytes
+    private_key: bytes
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> ServerTls | None:
+        """Read both files when both are set; None when neither is (plaintext, the embedded runner's loopback)."""
+        cert, key = settings.grpc_tls_cert_file, settings.grpc_tls_key_file
+        if cert is None and key is None:
+            return None
+        if cert is None or key is None:
+            raise ValueError("JINQIAO_GRPC_TLS_CERT_FILE and JINQIAO_GRPC_TLS_KEY_FILE are set together")
+        return cls(certificate_chain=cert.read_bytes(), private_key=key.read_bytes())
 
 
 @dataclass
@@ -166,13 +242,20 @@ async def start_server(
     host: str,
     port: int,
     service: str,
+    client_limiter: ClientRateLimiter | None = None,
+    tls: ServerTls | None = None,
 ) -> GrpcApp:
-    """Build, bind and start a server with the standard interceptor chain (outermost first)."""
+    """Build, bind and start a server with the standard interceptor chain (outermost first).
+
+    County systems are limited by ``client_limiter`` (the default rate when none is given); with ``tls`` the port
+    speaks TLS only.
+    """
+    limiter = client_limiter or ClientRateLimiter(service=service)
     server = grpc.aio.server(
         interceptors=[
             *telemetry.server_interceptors(),
             ErrorInterceptor(),
-            AuthInterceptor(verifier),
+            AuthInterceptor(verifier, limiter),
         ],
         # 台账 imports arrive as one message of up to 20 MB (gRPC's default limit is 4 MB).
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
@@ -182,7 +265,12 @@ async def start_server(
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection([*service_names, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    if tls is None:
+        bound = server.add_insecure_port(address)
+    else:
+        credentials = grpc.ssl_server_credentials([(tls.private_key, tls.certificate_chain)])
+        bound = server.add_secure_port(address, credentials)
     if bound == 0:
         raise OSError(f"端口 {host}:{port} 已被占用 / cannot bind gRPC port {host}:{port}")
     await server.start()

@@ -21,6 +21,9 @@ def verify_password(hashed: str, password: str) -> bool:
         return _HASHER.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be UTF-8 encoded, so it can match no password.
+        return False
 
 
 def needs_rehash(hashed: str) -> bool:

@@ -16,6 +16,7 @@ from jinqiao.kit import catalog, grpcserver, telemetry
 from jinqiao.kit.auth import TokenVerifier
 from jinqiao.kit.db import Database
 from jinqiao.kit.outbox import OutboxRelay
+from jinqiao.kit.revocation import RevocationFeed, RevokedSessions, replay_seconds
 from jinqiao.kit.settings import KitSettings
 
 Register = Callable[[grpc.aio.Server], None]
@@ -60,6 +61,7 @@ class RunningService:
     broker: NatsBroker
     relay: OutboxRelay | None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    revocations: RevocationFeed | None = None
 
     @property
     def port(self) -> int:
@@ -73,6 +75,8 @@ class RunningService:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        if self.revocations is not None:
+            await self.revocations.stop()
         if self.relay is not None:
             await self.relay.stop()
         await self.broker.stop()
@@ -103,12 +107,20 @@ async def start_service(
     ctx = ServiceContext(settings=settings, db=db, broker=broker)
     registers = await setup(ctx)
     await broker.start()
+    # Revoked sessions are known (replayed) before the first call is served, and followed while it serves.
+    revoked = RevokedSessions()
+    revocations = RevocationFeed(broker=broker, revoked=revoked, service=service,
+                                 replay_seconds=replay_seconds(settings))
+    await revocations.start()
     app = await grpcserver.start_server(
-        verifier=TokenVerifier.from_settings(settings), service_names=service_names, register=registers,
-        host=settings.host, port=settings.grpc_port, service=service,
+        verifier=TokenVerifier.from_settings(settings, revocations=revoked), service_names=service_names,
+        register=registers, host=settings.host, port=settings.grpc_port, service=service,
+        client_limiter=grpcserver.ClientRateLimiter.from_settings(settings),
+        tls=grpcserver.ServerTls.from_settings(settings),
     )
     tasks = [asyncio.create_task(loop(), name=f"{service}-background") for loop in ctx.background]
-    return RunningService(name=service, app=app, db=db, broker=broker, relay=relay, tasks=tasks)
+    return RunningService(name=service, app=app, db=db, broker=broker, relay=relay, tasks=tasks,
+                          revocations=revocations)
 
 
 async def serve(

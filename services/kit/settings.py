@@ -46,3 +46,16 @@ class KitSettings(BaseSettings):
 
     log_level: str = "info"
     log_json: bool = True
+
+    # TLS on the gRPC port (deploy: county systems call it from outside). Both files set → the port speaks TLS only.
+    grpc_tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain of the gRPC port")
+    grpc_tls_key_file: Path | None = Field(default=None, description="PEM private key of that certificate")
+    # What callers inside the platform (the gateway, the demo seed) trust when the services speak TLS.
+    grpc_tls_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) of the gRPC ports")
+    # Each county system (one service account) may call one service this often; people are not limited here.
+    grpc_client_rate_limit: str = Field(default="600/minute", description="a `limits` rate, e.g. 600/minute")
+    grpc_client_rate_limit_storage: str = Field(default="async+memory://",
+                                                description="limits storage URI; a shared one for replicas")
+    # Service accounts (gateway): how long a county system's token lives and a rotated-out secret still works.
+    client_token_ttl_seconds: int = Field(default=300, ge=30, le=300)
+    client_secret_grace_seconds: int = Field(default=86400, ge=0, description="previous secret accepted this long")

@@ -7,7 +7,13 @@ import re
 import pytest
 from google.protobuf import descriptor
 
-from jinqiao.events.v1 import handover_pb2, meta_pb2, organizations_events_pb2, registry_events_pb2
+from jinqiao.events.v1 import (
+    gateway_events_pb2,
+    handover_pb2,
+    meta_pb2,
+    organizations_events_pb2,
+    registry_events_pb2,
+)
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.insights.v1 import insights_pb2
@@ -15,7 +21,7 @@ from jinqiao.organizations.v1 import organizations_pb2
 from jinqiao.registry.v1 import registry_pb2
 
 SERVICE_FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, organizations_pb2.DESCRIPTOR]
-EVENT_FILES = [registry_events_pb2.DESCRIPTOR, organizations_events_pb2.DESCRIPTOR]
+EVENT_FILES = [registry_events_pb2.DESCRIPTOR, organizations_events_pb2.DESCRIPTOR, gateway_events_pb2.DESCRIPTOR]
 FILES = [*SERVICE_FILES, *EVENT_FILES, meta_pb2.DESCRIPTOR, handover_pb2.DESCRIPTOR]
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -29,6 +35,9 @@ def openapi() -> dict:
     ("path", "method"),
     [
         ("/api/v1/auth/token", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/client-token", "post"),
         ("/api/v1/me", "get"),
         ("/api/v1/tenants/{tenant}/members", "post"),
         ("/api/v1/tenants/{tenant}/members", "get"),
@@ -74,8 +83,8 @@ def test_every_json_field_is_snake_case(openapi):
 
 def test_token_response_shape(openapi):
     props = openapi["components"]["schemas"]["TokenResponse"]["properties"]
-    assert set(props) == {"access_token", "token_type", "expires_in"}
-    assert props["expires_in"]["type"] == "integer"
+    assert set(props) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
+    assert props["expires_in"]["type"] == "integer" and props["refresh_expires_in"]["type"] == "integer"
 
 
 def test_member_output_exposes_only_masked_pii(openapi):

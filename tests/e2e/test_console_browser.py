@@ -143,23 +143,46 @@ async def test_wrong_password_shows_an_error_and_stays_on_the_login_form(page: P
 async def test_a_refused_token_goes_back_to_the_login_form(page: Page):
     await log_in(page, COUNTY_USER)
     await roster_loaded(page)
-    await page.evaluate("sessionStorage.setItem('jinqiao.token', 'not.a.token')")
+    await page.evaluate("sessionStorage.setItem('jinqiao.token', 'not.a.token'); "
+                        "sessionStorage.setItem('jinqiao.refresh', 'not-a-refresh-token')")
     await page.reload()
 
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
-    await expect(page.locator("#notice")).to_contain_text("未登录或登录已过期")
+    await expect(page.locator("#notice")).to_contain_text("登录")
     await expect(page.locator("#view")).to_be_empty()
     assert await page.evaluate("sessionStorage.getItem('jinqiao.token')") is None
+    assert await page.evaluate("sessionStorage.getItem('jinqiao.refresh')") is None
 
 
-async def test_logout_forgets_the_token_and_shows_the_login_form(page: Page):
+async def test_a_refused_access_token_is_renewed_once_with_the_refresh_token(page: Page):
+    await log_in(page, COUNTY_USER)
+    await roster_loaded(page)
+    before = await page.evaluate("sessionStorage.getItem('jinqiao.refresh')")
+    await page.evaluate("sessionStorage.setItem('jinqiao.token', 'not.a.token')")
+    async with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/refresh")) as refreshed:
+        await page.reload()
+    assert (await refreshed.value).status == 200
+
+    await roster_loaded(page)
+    after = await page.evaluate("sessionStorage.getItem('jinqiao.refresh')")
+    assert after and after != before
+
+
+async def test_logout_ends_the_session_at_the_gateway_and_shows_the_login_form(page: Page):
     await log_in(page, PROVINCE_USER)
     await expect(page.get_by_role("heading", name="党员分布")).to_be_visible()
-    await page.get_by_role("button", name="退出").click()
+    token = await page.evaluate("sessionStorage.getItem('jinqiao.token')")
+    async with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/logout")) as logout:
+        await page.get_by_role("button", name="退出登录").click()
+    assert (await logout.value).status == 204
 
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
     await expect(page.locator("#view")).to_be_empty()
     assert await page.evaluate("sessionStorage.getItem('jinqiao.token')") is None
+    assert await page.evaluate("sessionStorage.getItem('jinqiao.refresh')") is None
+    status = await page.evaluate("async (t) => (await fetch('/api/v1/me', {headers: {Authorization: `Bearer ${t}`}}))"
+                                 ".status", token)
+    assert status == 401
 
 
 def _counted(text: str) -> bool:

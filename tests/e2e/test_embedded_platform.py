@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,6 +82,8 @@ def env() -> Iterator[dict[str, str]]:
         "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
         "JINQIAO_HTTP_PORT": str(free_port()),
         "JINQIAO_DEMO_PASSWORD": "e2e-password",
+        # Keys live apart from the data, as in a real install; beside it, so both go when the test ends.
+        "JINQIAO_KEY_DIR": str(data) + "-keys",
     })
     for entry in catalog.load():
         # Free ports for every catalogued service, so a developer's running platform does not collide.
@@ -89,6 +92,8 @@ def env() -> Iterator[dict[str, str]]:
         if entry.metrics_port:
             values[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
     yield values
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(str(data) + "-keys", ignore_errors=True)
 
 
 def login(http: httpx.Client, username: str) -> dict[str, str]:

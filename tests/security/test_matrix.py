@@ -11,6 +11,10 @@ bound to A or its branch, the member is A's member), "sibling" objects in B's, "
 ids sent on X's own paths; routes naming no object are asked on Y's path). Narrow roles are walked first, reads
 before writes and destructive writes last, so that a legitimate write never consumes an object before a narrower
 role was tried on it.
+
+A county system (issue 10, finding 5) is walked with a token naming every permission a county system may be given:
+it must be refused every HTTP route (it calls gRPC only) and held to the table on every gRPC method. Its service
+accounts' own routes are walked too, with an account of X (own and sibling) and one of Y (foreign).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from google.protobuf import descriptor_pool, message_factory
 
 from jinqiao.gateway.deps import ROUTES
 from jinqiao.kit import authz, catalog
-from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.authz import METHODS, Permission
+from jinqiao.kit.auth import Principal, Role, TokenIssuer
+from jinqiao.kit.authz import GRANTABLE, METHODS, Permission, Reach
 from jinqiao.organizations.v1 import organizations_pb2 as orgs_pb
 from jinqiao.registry.v1 import development_pb2 as dev_pb
 from jinqiao.registry.v1 import flows_pb2 as flows_pb
@@ -40,11 +44,12 @@ TAG = uuid.uuid4().hex[:6]
 RELATIONS = ("foreign", "sibling", "own")
 # Narrow first: a legitimate county-wide write must not use up an object a narrower role has yet to be tried on.
 ROLES = (Role.SERVICE, Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.MEMBER, Role.BRANCH_SECRETARY,
-         Role.GUIDANCE_OFFICER, Role.STATION_STAFF, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN)
-DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse)$|Dissolve|Move|Return|Transfer|End|Refuse")
+         Role.GUIDANCE_OFFICER, Role.STATION_STAFF, Role.TOWNSHIP_OFFICER, Role.COUNTY_SYSTEM, Role.COUNTY_ADMIN)
+DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse|disable)$|Dissolve|Move|Return|Transfer|End"
+                         r"|Refuse")
 ANALYSTS = {Role.PROVINCE_ANALYST, Role.CITY_ANALYST}
 ID_PARAMS = {"member_id", "flow_id", "applicant_id", "org_id", "membership_id", "meeting_id", "appointment_id",
-             "import_id"}
+             "import_id", "client_id"}
 
 
 @dataclass
@@ -66,6 +71,7 @@ class World:
     headers: dict[Role, dict[str, str]]
     tokens: dict[Role, str]
     scopes: dict[Role, str]
+    principals: dict[Role, Principal]
     policy: dict[str, Any]
     rules: list[str]
 
@@ -135,6 +141,13 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
         # No membership or import of a known relation is built here: a fresh id stands for each.
         params["membership_id"] = str(uuid.uuid4())
         params["import_id"] = str(uuid.uuid4())
+    # County systems' service accounts: two of X (own, sibling: a county-wide object either way) and one of Y.
+    for params, county in ((own, X), (sibling, X), (foreign, Y)):
+        made = await platform.http.post(f"/api/v1/tenants/{county}/integrations/clients",
+                                        headers={"Authorization": f"Bearer {county_token(county)}"},
+                                        json={"name": f"矩阵县级系统{TAG}", "permissions": ["members.read"]})
+        assert made.status_code == 201, made.text
+        params["client_id"] = made.json()["client"]["client_id"]
     objects = {
         "own": Objects(X, own, town_a, leaks=set()),
         "sibling": Objects(X, sibling, town_b, leaks={town_b, names["sibling"], *sibling.values()}),
@@ -150,14 +163,18 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
         Role.STATION_STAFF: {"scope": X, "org": town_a},
         Role.TOWNSHIP_OFFICER: {"scope": X, "org": town_a},
         Role.COUNTY_ADMIN: {"scope": X},
+        # Every permission a county system may be given: the walk then finds any the table grants beyond them.
+        Role.COUNTY_SYSTEM: {"scope": X, "permissions": frozenset(p.value for p in GRANTABLE)},
     }
     tokens = {role: issuer.issue(user=f"matrix-{role.value}", role=role, **kw)[0] for role, kw in binding.items()}
+    principals = {role: Principal(user=f"matrix-{role.value}", role=role, scope=kw["scope"], tenant=X,
+                                  permissions=kw.get("permissions")) for role, kw in binding.items()}
     headers = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
     policy = (await platform.http.get(f"/api/v1/tenants/{X}/flow-policy", headers=headers[Role.COUNTY_ADMIN])).json()
     rules = (await platform.http.get(f"/api/v1/tenants/{X}/orgs/placement-rules/in_province",
                                      headers=headers[Role.COUNTY_ADMIN])).json()["rules"]
     return World(names=names, objects=objects, headers=headers, tokens=tokens, policy=policy, rules=rules,
-                 scopes={role: kw["scope"] for role, kw in binding.items()})
+                 scopes={role: kw["scope"] for role, kw in binding.items()}, principals=principals)
 
 
 def _bodies(world: World, rel: Objects) -> dict[str, Any]:
@@ -178,6 +195,7 @@ def _bodies(world: World, rel: Objects) -> dict[str, Any]:
         f"POST {t}/flows/{{flow_id}}/report-back": {"report_date": "2024-06-01", "note": "向党组织汇报"},
         f"POST {t}/flows/{{flow_id}}/return": {"return_date": "2024-12-01"},
         f"POST {t}/flows/{{flow_id}}/transfer": {"transfer_date": "2024-12-01"},
+        f"POST {t}/integrations/clients": {"name": "矩阵新县级系统", "permissions": ["orgs.read"]},
         f"POST {t}/members": member_json(rel.tenant),
         f"PATCH {t}/members/{{member_id}}": {"version": 1, "occupation": "电工"},
         f"POST {t}/members/{{member_id}}/check-in": {"code": "not-a-code"},
@@ -231,10 +249,20 @@ def _path(template: str, world: World, role: Role, relation: str) -> str:
     return out
 
 
+def _grpc_scope(world: World, role: Role, permission: Permission | None) -> Reach | None:
+    """The scope rule of the role's grant as its token holds it (a county system: only the permissions it names)."""
+    return authz.scope_of(world.principals[role], permission) if permission else None
+
+
+def _http_scope(world: World, role: Role, permission: Permission | None) -> Reach | None:
+    """As on gRPC, except that a county system holds nothing on the gateway's HTTP routes."""
+    return None if role in authz.GRPC_ONLY else _grpc_scope(world, role, permission)
+
+
 def _allowed(role: Role, permission: Permission | None, relation: str, template: str, world: World) -> bool:
     if permission is None:
         return True
-    rule = authz.scope(role, permission)
+    rule = _http_scope(world, role, permission)
     if "{" not in template:
         return rule is not None  # a route about the caller itself names no object
     if relation == "sibling" and not set(re.findall(r"{(\w+)}", template)) & ID_PARAMS:
@@ -246,9 +274,8 @@ def _allowed(role: Role, permission: Permission | None, relation: str, template:
     return authz.covers(rule, relation)
 
 
-def _beyond(role: Role, permission: Permission | None, world: World) -> set[str]:
-    """Ids a 2xx for this role must never carry: those of every relation its grant does not reach."""
-    rule = authz.scope(role, permission) if permission else None
+def _beyond(rule: Reach | None, world: World) -> set[str]:
+    """Ids a 2xx under this scope rule must never carry: those of every relation the rule does not reach."""
     return {i for name, rel in world.objects.items() if not authz.covers(rule, name) for i in rel.leaks}
 
 
@@ -293,12 +320,13 @@ async def _walk_http(platform: Any, world: World, tally: Tally) -> None:
                 absent = "{tenant}" in template and (relation == "foreign" and not set(re.findall(
                     r"{(\w+)}", template)) & ID_PARAMS or world.scopes[role] != X or role in ANALYSTS)
                 refusal = 404 if absent else 403
-                if permission is not None and not authz.allows(role, permission) and reply.status_code != refusal:
+                if (permission is not None and _http_scope(world, role, permission) is None
+                        and reply.status_code != refusal):
                     tally.unexpected.append(f"{where} (no grant: {refusal} expected)")
                 if 200 <= reply.status_code < 300:
                     if not _allowed(role, permission, relation, template, world):
                         tally.unexpected.append(f"{where} (the table names no such grant)")
-                    leaked = [i for i in _beyond(role, permission, world) if i in reply.text]
+                    leaked = [i for i in _beyond(_http_scope(world, role, permission), world) if i in reply.text]
                     if leaked:
                         tally.unexpected.append(f"{where} (carries ids beyond its reach: {leaked[:3]})")
 
@@ -346,14 +374,15 @@ async def _walk_grpc(platform: Any, world: World, tally: Tally) -> None:
                     try:
                         answer = await call(request, metadata=bearer(world.tokens[role]), timeout=10)
                     except grpc.aio.AioRpcError as err:
-                        if not authz.allows(role, permission) and err.code() != grpc.StatusCode.PERMISSION_DENIED:
+                        if (_grpc_scope(world, role, permission) is None
+                                and err.code() != grpc.StatusCode.PERMISSION_DENIED):
                             tally.unexpected.append(f"{full} as {role.value} on {relation}: {err.code().name}"
                                                     " (no grant: PERMISSION_DENIED expected)")
                         continue
                     where = f"{full} as {role.value} on {relation}: OK"
-                    if not authz.covers(authz.scope(role, permission), reached):
+                    if not authz.covers(_grpc_scope(world, role, permission), reached):
                         tally.unexpected.append(f"{where} (the table names no such grant)")
-                    leaked = [i for i in _beyond(role, permission, world) if i.encode() in answer]
+                    leaked = [i for i in _beyond(_grpc_scope(world, role, permission), world) if i.encode() in answer]
                     if leaked:
                         tally.unexpected.append(f"{where} (carries ids beyond its reach: {leaked[:3]})")
         finally:

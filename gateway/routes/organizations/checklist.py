@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.wire import enum_in, enum_out
+from jinqiao.gateway.wire import Body, enum_in, enum_out
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}/orgs", tags=["orgs"])
@@ -36,7 +36,7 @@ class ChecklistOut(BaseModel):
     completeness_percent: int
 
 
-class ChecklistItemIn(BaseModel):
+class ChecklistItemIn(Body):
     """Whether the item is in place, and the evidence."""
 
     done: bool

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.wire import enum_in, enum_out
+from jinqiao.gateway.wire import Body, Instant, enum_in, enum_out
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}/orgs", tags=["orgs"])
@@ -19,12 +19,12 @@ MeetingTypeName = Literal["general_meeting", "committee_meeting", "group_meeting
 StatusName = Literal["present", "absent", "on_leave"]
 
 
-class MeetingIn(BaseModel):
+class MeetingIn(Body):
     """A 三会一课 meeting or 主题党日: a place or an https link."""
 
     type: MeetingTypeName
     title: str = Field(min_length=1, max_length=100)
-    start_time: datetime
+    start_time: Instant
     place: str = Field(default="", max_length=100)
     online_link: str = Field(default="", max_length=500)
     agenda: str = Field(default="", max_length=2000)
@@ -52,7 +52,7 @@ class MeetingOut(BaseModel):
                    agenda=m.agenda, present=m.present, guests=m.guests)
 
 
-class AttendanceIn(BaseModel):
+class AttendanceIn(Body):
     """One member's attendance; a member of another county attends as a guest."""
 
     member_id: str = Field(max_length=36)
@@ -60,7 +60,7 @@ class AttendanceIn(BaseModel):
     status: StatusName
 
 
-class AttendanceListIn(BaseModel):
+class AttendanceListIn(Body):
     """Attendance entries of a meeting."""
 
     entries: list[AttendanceIn] = Field(min_length=1, max_length=500)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.wire import Body
 from jinqiao.kit.errors import NotFound
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
@@ -85,13 +86,13 @@ class MembershipPage(BaseModel):
     next_page_token: str
 
 
-class RefuseIn(BaseModel):
+class RefuseIn(Body):
     """Why the organisation cannot take the member in."""
 
     reason: str = Field(default="", max_length=200, description="拒绝接收的原因")
 
 
-class ActivityIn(BaseModel):
+class ActivityIn(Body):
     """An activity the member attended (活动记事本)."""
 
     occurred_on: str = Field(max_length=10, description="活动日期 YYYY-MM-DD")
@@ -105,7 +106,7 @@ class MembershipActivityOut(BaseModel):
     activity_id: str
 
 
-class AssessmentIn(BaseModel):
+class AssessmentIn(Body):
     """The destination's assessment of a year (双向评议)."""
 
     year: int = Field(ge=2000, le=2999)
@@ -128,7 +129,7 @@ class CheckInCodeOut(BaseModel):
     org_name: str
 
 
-class CodeIn(BaseModel):
+class CodeIn(Body):
     """The scanned code."""
 
     code: str = Field(min_length=1, max_length=200)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.wire import enum_in, enum_out
+from jinqiao.gateway.wire import Body, enum_in, enum_out
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}/orgs", tags=["orgs"])
@@ -39,7 +39,7 @@ class AppointmentOut(BaseModel):
                    end_date=a.end_date or None)
 
 
-class AppointIn(BaseModel):
+class AppointIn(Body):
     """A new person (name and phone), or one on record (officer_id)."""
 
     position: PositionName
@@ -49,7 +49,7 @@ class AppointIn(BaseModel):
     start_date: str = Field(max_length=10, description="任职日期 YYYY-MM-DD")
 
 
-class EndIn(BaseModel):
+class EndIn(Body):
     """When the appointment ends."""
 
     end_date: str = Field(max_length=10, description="离任日期 YYYY-MM-DD")
@@ -90,7 +90,7 @@ async def end(tenant: TenantDep, org_id: str, appointment_id: str, body: EndIn, 
     return AppointmentOut.from_proto(reply.appointment)
 
 
-class GridIn(BaseModel):
+class GridIn(Body):
     """A grid: name, leader (an officer on record), addresses and members covered."""
 
     name: str = Field(min_length=1, max_length=100)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.wire import enum_in, enum_out
+from jinqiao.gateway.wire import Body, enum_in, enum_out
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
@@ -24,7 +24,7 @@ FoundingName = Literal["standalone", "hosted", "affiliated", "joint"]
 
 
 
-class OrgIn(BaseModel):
+class OrgIn(Body):
     """A new organisation; external ones name their city (GB/T 2260) and founding mode."""
 
     parent_id: str = Field(default="", max_length=36, description="上级组织（县委留空）")
@@ -77,13 +77,13 @@ class OrgPage(BaseModel):
     next_page_token: str
 
 
-class RenameIn(BaseModel):
+class RenameIn(Body):
     """A new name."""
 
     name: str = Field(min_length=1, max_length=100)
 
 
-class MoveIn(BaseModel):
+class MoveIn(Body):
     """The new parent."""
 
     new_parent_id: str = Field(min_length=1, max_length=36)
@@ -96,7 +96,7 @@ class MoveOut(BaseModel):
     moved: int
 
 
-class DissolveIn(BaseModel):
+class DissolveIn(Body):
     """Why it is dissolved."""
 
     reason: str = Field(min_length=1, max_length=200)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.routes.organizations.orgs import OrgOut
-from jinqiao.gateway.wire import enum_in, enum_out
+from jinqiao.gateway.wire import Body, enum_in, enum_out
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 
 # Declared before the tree's ``/orgs/{org_id}`` router is mounted, so these fixed paths win.
@@ -33,7 +33,7 @@ class PlacementOut(BaseModel):
     temporary_branch_threshold: int
 
 
-class RulesIn(BaseModel):
+class RulesIn(Body):
     """A county's rule order for one scope."""
 
     rules: list[RuleName] = Field(min_length=1, max_length=7)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.wire import Body
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import development_pb2 as pb
 
@@ -23,7 +24,7 @@ STAGE_IN: dict[str, pb.DevelopmentStage.ValueType] = {
 STAGE_OUT = {v: k for k, v in STAGE_IN.items()}
 
 
-class MentorIn(BaseModel):
+class MentorIn(Body):
     """A 培养联系人; the phone is encrypted at rest and shown masked."""
 
     name: str = Field(min_length=1, max_length=50, description="姓名")
@@ -32,7 +33,7 @@ class MentorIn(BaseModel):
     org_name: str = Field(default="", max_length=100, description="所在党组织")
 
 
-class ApplicantIn(BaseModel):
+class ApplicantIn(Body):
     """An application (入党申请) of someone working away; the ID number is checked by the registry (GB 11643)."""
 
     name: str = Field(min_length=1, max_length=50, description="姓名")
@@ -50,7 +51,7 @@ class ApplicantIn(BaseModel):
                              description="所属党组织（党支部或乡镇党委）编号；乡镇党委登记时必填，须在本乡镇内")
 
 
-class AdvanceIn(BaseModel):
+class AdvanceIn(Body):
     """The next stage, the date it was reached, and the version the caller saw."""
 
     stage: StageName
@@ -58,7 +59,7 @@ class AdvanceIn(BaseModel):
     version: int = Field(ge=1)
 
 
-class InspectionIn(BaseModel):
+class InspectionIn(Body):
     """One 双向考察 report."""
 
     side: SideName = Field(description="流出地 home / 流入地 destination")

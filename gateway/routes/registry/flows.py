@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.routes.registry.members import FlowStatusName, flow_status_in, flow_status_out
+from jinqiao.gateway.wire import Body
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2
 
@@ -30,7 +31,7 @@ def _ts(message: Message, field: str) -> datetime | None:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-class OutflowIn(BaseModel):
+class OutflowIn(Body):
     """外出登记: where, for whom, from when and for how long."""
 
     destination_code: str = Field(min_length=1, max_length=6, description="流入地：省内县区或省外城市代码")
@@ -155,7 +156,7 @@ async def get_flow(tenant: TenantDep, flow_id: str, who: CallerDep, gw: GatewayD
     return FlowOut.from_proto(reply.flow)
 
 
-class RedirectIn(BaseModel):
+class RedirectIn(Body):
     """A new destination or employer (empty keeps the current one); empty body re-places after a refusal."""
 
     destination_code: str = Field(default="", max_length=6)
@@ -173,7 +174,7 @@ async def redirect_flow(tenant: TenantDep, flow_id: str, body: RedirectIn, who: 
     return FlowOut.from_proto(reply.flow)
 
 
-class ReportBackIn(BaseModel):
+class ReportBackIn(Body):
     """A report to the home branch."""
 
     report_date: str = Field(default="", max_length=10, description="汇报日期（默认今天）")
@@ -188,7 +189,7 @@ async def report_back(tenant: TenantDep, flow_id: str, body: ReportBackIn, who: 
     return FlowOut.from_proto(reply.flow)
 
 
-class ReturneeFactsIn(BaseModel):
+class ReturneeFactsIn(Body):
     """回归工程: what the returnee did at home."""
 
     started_business: bool = False
@@ -199,7 +200,7 @@ class ReturneeFactsIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-class ReturnIn(BaseModel):
+class ReturnIn(Body):
     """Coming home."""
 
     return_date: str = Field(default="", max_length=10, description="返乡日期（默认今天）")
@@ -217,7 +218,7 @@ async def return_flow(tenant: TenantDep, flow_id: str, body: ReturnIn, who: Call
     return FlowOut.from_proto(reply.flow)
 
 
-class TransferIn(BaseModel):
+class TransferIn(Body):
     """A formal transfer."""
 
     transfer_date: str = Field(default="", max_length=10, description="转接日期（默认今天）")
@@ -255,7 +256,7 @@ async def flow_alerts(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
             for a in reply.alerts]
 
 
-class PolicyBody(BaseModel):
+class PolicyBody(Body):
     """The county's policy timers."""
 
     check_in_days: int = Field(ge=1, le=365, description="外出后多少天未报到即逾期")

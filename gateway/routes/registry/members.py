@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.wire import Body, enum_in
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2, registry_pb2
 
@@ -31,7 +32,7 @@ def flow_status_out(value: flows_pb2.FlowStatus.ValueType) -> str:
     return flows_pb2.FlowStatus.Name(value).removeprefix("FLOW_STATUS_").lower()
 
 
-class MemberIn(BaseModel):
+class MemberIn(Body):
     """A new member; the ID number is checked by the registry (GB 11643)."""
 
     name: str = Field(min_length=1, max_length=50, description="姓名")
@@ -53,7 +54,7 @@ class MemberIn(BaseModel):
     birth_date: str = Field(default="", max_length=10, description="出生日期（须与身份证号一致）")
 
 
-class MemberPatch(BaseModel):
+class MemberPatch(Body):
     """Fields to change; only those given are changed, and ``version`` must be the one last seen."""
 
     version: int = Field(ge=1)
@@ -189,7 +190,8 @@ async def update_member(tenant: TenantDep, member_id: str, body: MemberPatch, wh
     request = registry_pb2.UpdateMemberRequest(id=member_id, version=body.version, update_mask=list(given))
     for field, value in given.items():
         if field == "membership_status":
-            request.membership_status = _STATUS_IN[value]
+            # An explicit null is UNSPECIFIED: the registry refuses it, naming the field.
+            request.membership_status = enum_in(registry_pb2.MembershipStatus, "MEMBERSHIP_STATUS", value)
         elif value is not None:
             setattr(request, field, value)
     reply = await gw.clients.registry.UpdateMember(request, metadata=who.metadata, timeout=gw.clients.timeout)
@@ -224,7 +226,7 @@ async def member_history(tenant: TenantDep, member_id: str, who: CallerDep, gw: 
                                     for f in c.fields]) for c in reply.changes]
 
 
-class RevealIn(BaseModel):
+class RevealIn(Body):
     """Why the full ID number is needed (kept in the audit log)."""
 
     reason: str = Field(min_length=1, max_length=200)

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.wire import Body
 from jinqiao.registry.v1 import flows_pb2
 
 # Tagged as before the split, so the published document (its operations' tags) does not change.
@@ -66,7 +67,7 @@ class EvaluationOut(BaseModel):
                    home_comment=e.home_comment, final_grade=_grade(e.final_grade), complete=e.complete)
 
 
-class HomeAssessmentIn(BaseModel):
+class HomeAssessmentIn(Body):
     """The home branch's assessment."""
 
     year: int = Field(ge=2000, le=2100)

@@ -1,4 +1,4 @@
-"""The `jinqiao` command: up, status, down."""
+"""The `jinqiao` command: up, status, down, and keys (status, rotate, reencrypt, retire)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,28 @@ import argparse
 import asyncio
 import sys
 
-from jinqiao.kit.runtime import config, supervisor
+from jinqiao.kit.runtime import config, keys, supervisor
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jinqiao", description="金桥 Jinqiao embedded platform")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="启动平台 / run the platform")
+    commands.add_parser("status", help="平台状态 / the platform's state")
+    commands.add_parser("down", help="停止平台 / stop the platform")
+    key_parser = commands.add_parser("keys", help="个人信息密钥 / the PII keys (rotate with the platform stopped)")
+    actions = key_parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="密钥版本与各版本的数据量 / versions and values per version")
+    actions.add_parser("rotate", help="新增并启用密钥版本，重新加密全部数据 / add a version, re-encrypt everything")
+    actions.add_parser("reencrypt", help="把旧版本的数据改用当前密钥 / finish re-encrypting under the active version")
+    retire = actions.add_parser("retire", help="停用并销毁不再使用的旧版本 / destroy a version no value uses")
+    retire.add_argument("version", type=int)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command and run it."""
-    parser = argparse.ArgumentParser(prog="jinqiao", description="金桥 Jinqiao embedded platform")
-    parser.add_argument("command", choices=["up", "status", "down"])
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     settings = config.load()
     if args.command == "up":
         try:
@@ -24,8 +38,16 @@ def main(argv: list[str] | None = None) -> None:
             code = uvloop.run(supervisor.up(settings))
     elif args.command == "status":
         code = asyncio.run(supervisor.status(settings))
-    else:
+    elif args.command == "down":
         code = supervisor.down(settings)
+    elif args.action == "status":
+        code = asyncio.run(keys.status(settings))
+    elif args.action == "rotate":
+        code = asyncio.run(keys.rotate(settings))
+    elif args.action == "reencrypt":
+        code = asyncio.run(keys.reencrypt(settings))
+    else:
+        code = asyncio.run(keys.retire(settings, args.version))
     sys.exit(code)
 
 

@@ -39,6 +39,20 @@ class EmbeddedConfig:
     seed_module: str
     demo_logins: list[str] = field(default_factory=list)
     demo_counties: list[str] = field(default_factory=list)
+    # The key directory (JINQIAO_KEY_DIR), never inside the data directory; None: next to it (see key_directory).
+    key_dir: Path | None = None
+    # The key service (JINQIAO_KMS): "local" (the key directory) or "module:factory" of a real KMS's adapter.
+    kms: str = "local"
+
+    @property
+    def key_directory(self) -> Path:
+        """``JINQIAO_KEY_DIR``, or ``<data dir>-keys`` beside the data directory (``~/.local/share/jinqiao-keys``)."""
+        return self.key_dir or default_key_dir(self.data_dir)
+
+
+def default_key_dir(data_dir: Path) -> Path:
+    """A sibling of the data directory, so a copy or backup of the data carries no key."""
+    return data_dir.parent / f"{data_dir.name}-keys"
 
 
 def config_path() -> Path:
@@ -69,6 +83,7 @@ def load() -> EmbeddedConfig:
         ))
     demo = raw.get("demo", {})
     data_dir = Path(os.environ.get("JINQIAO_DATA_DIR") or Path.home() / ".local" / "share" / "jinqiao")
+    key_dir = os.environ.get("JINQIAO_KEY_DIR")
     return EmbeddedConfig(
         data_dir=data_dir.expanduser().resolve(),
         pg_port=_port("JINQIAO_PG_PORT", raw["postgres"]["port"]) or 0,
@@ -78,4 +93,6 @@ def load() -> EmbeddedConfig:
         seed_module=demo.get("seed_module", ""),
         demo_logins=list(demo.get("logins", [])),
         demo_counties=list(demo.get("counties", [])),
+        key_dir=Path(key_dir).expanduser().resolve() if key_dir else None,
+        kms=os.environ.get("JINQIAO_KMS") or "local",
     )

@@ -3,6 +3,10 @@
 A service publishes only its own events (``jinqiao.*.<service>.>``) and uses the JetStream API only for the
 streams it produces or reads (services/catalog.toml ``consumes``); its replies and pulled messages arrive under an
 inbox prefix only it may read. The runner's login declares the streams, so no service needs the right to.
+
+Every login may also follow the revocation feed (kit/revocation.py): ephemeral consumers of the gateway's stream
+filtered on ``SessionRevoked`` alone, without acks. Every process must honour a revocation, so this is not left to
+each catalogue entry's ``consumes``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from jinqiao.kit import catalog
 from jinqiao.kit import events as ev
 from jinqiao.kit.broker import inbox_prefix
+from jinqiao.kit.revocation import REVOCATION_SOURCE, REVOCATION_SUBJECT
 
 # The runner's login: declares every producing service's stream and may inspect the bus (tests, `jinqiao up`).
 ADMIN = "jinqiao_runner"
@@ -42,6 +47,7 @@ def service_grants(entry: catalog.ServiceEntry) -> tuple[tuple[str, ...], tuple[
     if entry.produces_events:
         own = ev.stream_name(entry.name)
         publish += [*ev.stream_subjects(entry.name), f"$JS.API.STREAM.INFO.{own}"]
+    publish += revocation_feed_grants()
     for source in entry.consumes:
         stream = ev.stream_name(source)
         publish += [
@@ -53,6 +59,16 @@ def service_grants(entry: catalog.ServiceEntry) -> tuple[tuple[str, ...], tuple[
             f"$JS.ACK.{stream}.>",
         ]
     return tuple(dict.fromkeys(publish)), (f"{inbox_prefix(entry.name)}.>",)
+
+
+def revocation_feed_grants() -> list[str]:
+    """What following the revocation feed takes: create a consumer filtered on SessionRevoked, pull, look it up."""
+    stream = ev.stream_name(REVOCATION_SOURCE)
+    return [
+        f"$JS.API.CONSUMER.CREATE.{stream}.*.{REVOCATION_SUBJECT}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.API.CONSUMER.INFO.{stream}.*",
+    ]
 
 
 def new_passwords(stored: Mapping[str, str], entries: Iterable[catalog.ServiceEntry]) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -18,7 +17,8 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jinqiao.kit import catalog
+from jinqiao.kit import catalog, kms
+from jinqiao.kit.kms import KeyMaterial
 from jinqiao.kit.runtime.config import EmbeddedConfig, ServiceSpec
 from jinqiao.kit.runtime.nats import EmbeddedNats
 from jinqiao.kit.runtime.natsauth import logins, new_passwords
@@ -45,17 +45,14 @@ class StartupFailed(RuntimeError):
 
 
 def load_secrets(data_dir: Path, services: list[ServiceSpec]) -> dict[str, object]:
-    """Generated on first start, kept in ``secrets.json`` (0600) and ``keys/`` beside the data."""
-    from jinqiao.kit.auth import generate_signing_keypair
-    from jinqiao.kit.crypto import encode_keyring, generate_key
+    """Passwords (database, bus), generated on first start and kept in ``secrets.json`` (0600) beside the data.
 
+    Keys are not kept here: they live in the key directory, apart from the data (``prepare_keys``).
+    """
     path = data_dir / "secrets.json"
     stored: dict[str, object] = json.loads(path.read_text()) if path.exists() else {}
     changed = not stored
     stored.setdefault("postgres_password", secrets.token_urlsafe(24))
-    stored.setdefault("pii_keys", encode_keyring({1: generate_key()}))
-    stored.setdefault("pii_active_key", 1)
-    stored.setdefault("blind_index_key", base64.b64encode(generate_key()).decode())
     passwords = stored.setdefault("app_passwords", {})
     assert isinstance(passwords, dict)
     for spec in services:
@@ -72,14 +69,16 @@ def load_secrets(data_dir: Path, services: list[ServiceSpec]) -> dict[str, objec
     if changed:
         path.touch(mode=0o600)
         path.write_text(json.dumps(stored, indent=2))
-    keys = data_dir / "keys"
-    keys.mkdir(mode=0o700, exist_ok=True)
-    if not (keys / "jwt_private.pem").exists():
-        private, public = generate_signing_keypair()
-        (keys / "jwt_private.pem").touch(mode=0o600)
-        (keys / "jwt_private.pem").write_bytes(private)
-        (keys / "jwt_public.pem").write_bytes(public)
     return stored
+
+
+def prepare_keys(config: EmbeddedConfig) -> KeyMaterial:
+    """Open the key service, move keys an older install kept beside the data, create what is missing, read them."""
+    service, moved = kms.prepare(key_dir=config.key_directory, data_dir=config.data_dir, spec=config.kms)
+    if moved:
+        print(f"密钥已移至 {service.location()} / moved the keys ({', '.join(moved)}) out of the data directory to "
+              f"{service.location()}", flush=True)
+    return kms.read_material(service)
 
 
 # ------------------------------------------------------------------------------------------------ children
@@ -153,17 +152,31 @@ class Child:
                 await self.proc.wait()
 
 
+# Key variables the runner's own environment must not pass on to a service that does not hold them.
+_KEY_VARIABLES = ("JINQIAO_PII_KEYS", "JINQIAO_PII_ACTIVE_KEY", "JINQIAO_BLIND_INDEX_KEY",
+                  "JINQIAO_JWT_PRIVATE_KEY_FILE", "JINQIAO_JWT_PUBLIC_KEY_FILE")
+
+
 def service_env(spec: ServiceSpec, *, config: EmbeddedConfig, stored: dict[str, object], nats_url: str,
-                app_dsns: dict[str, str]) -> dict[str, str]:
-    """The environment a service process is configured by (DESIGN §6: everything by environment)."""
-    keys = config.data_dir / "keys"
-    env = dict(os.environ)
+                app_dsns: dict[str, str], keys: KeyMaterial | None = None) -> dict[str, str]:
+    """The environment a service process is configured by (DESIGN §6: everything by environment).
+
+    Keys: only the kinds the service's catalogue entry names (kms.py says why by environment). Without ``keys``
+    (tests of the rest of the environment) a service gets the JWT files' paths and no key material.
+    """
+    env = {name: value for name, value in os.environ.items() if name not in _KEY_VARIABLES}
     env.update({
         "JINQIAO_SERVICE_NAME": spec.name, "JINQIAO_HOST": HOST, "JINQIAO_NATS_URL": nats_url,
-        "JINQIAO_METRICS_PORT": str(spec.metrics_port), "JINQIAO_JWT_PUBLIC_KEY_FILE": str(keys / "jwt_public.pem"),
-        "JINQIAO_PII_KEYS": str(stored["pii_keys"]), "JINQIAO_PII_ACTIVE_KEY": str(stored["pii_active_key"]),
-        "JINQIAO_BLIND_INDEX_KEY": str(stored["blind_index_key"]), "PYTHONUNBUFFERED": "1",
+        "JINQIAO_METRICS_PORT": str(spec.metrics_port), "PYTHONUNBUFFERED": "1",
     })
+    held = _held_keys(spec.name)
+    if keys is not None:
+        env.update(keys.environment(held))
+    else:
+        jwt = kms.LocalKeyDirectory(config.key_directory).jwt_key_files()
+        env["JINQIAO_JWT_PUBLIC_KEY_FILE"] = str(jwt.public)
+        if "jwt_signing" in held:
+            env["JINQIAO_JWT_PRIVATE_KEY_FILE"] = str(jwt.private)
     for other in config.services:
         if other.grpc_port:
             env[f"JINQIAO_{other.env_name}_TARGET"] = f"{HOST}:{other.grpc_port}"
@@ -171,7 +184,6 @@ def service_env(spec: ServiceSpec, *, config: EmbeddedConfig, stored: dict[str, 
         env["JINQIAO_GRPC_PORT"] = str(spec.grpc_port)
     if spec.http_port:
         env["JINQIAO_HTTP_PORT"] = str(spec.http_port)
-        env["JINQIAO_JWT_PRIVATE_KEY_FILE"] = str(keys / "jwt_private.pem")
     if spec.name in app_dsns:
         env["JINQIAO_DATABASE_URL"] = app_dsns[spec.name]
     nats_passwords = stored.get("nats_passwords", {})
@@ -180,6 +192,14 @@ def service_env(spec: ServiceSpec, *, config: EmbeddedConfig, stored: dict[str, 
         env["JINQIAO_NATS_USER"] = spec.name
         env["JINQIAO_NATS_PASSWORD"] = str(nats_passwords[spec.name])
     return env
+
+
+def _held_keys(name: str) -> tuple[str, ...]:
+    """The key kinds a catalogued service holds (none for anything else)."""
+    try:
+        return catalog.get(name).keys
+    except KeyError:
+        return ()
 
 
 # ------------------------------------------------------------------------------------------------ up
@@ -223,6 +243,11 @@ async def up(config: EmbeddedConfig) -> int:
         print(exc, file=sys.stderr)
         return 2
     (config.data_dir / "logs").mkdir(exist_ok=True)
+    try:
+        keys = prepare_keys(config)
+    except kms.KeyStoreError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     stored = load_secrets(config.data_dir, config.services)
     nats_passwords = stored["nats_passwords"]
     assert isinstance(nats_passwords, dict)
@@ -244,7 +269,8 @@ async def up(config: EmbeddedConfig) -> int:
         app_dsns = await _provision_and_migrate(config, pg, stored)
         for spec in config.services:
             child = Child(spec=spec, log_path=config.data_dir / "logs" / f"{spec.name}.log",
-                          env=service_env(spec, config=config, stored=stored, nats_url=nats.url, app_dsns=app_dsns))
+                          env=service_env(spec, config=config, stored=stored, nats_url=nats.url, app_dsns=app_dsns,
+                                          keys=keys))
             await child.start()
             children.append(child)
             await child.wait_healthy()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncpg
 
+from jinqiao.kit.crypto import EncryptedColumn
 from jinqiao.organizations.memberships.domain import Membership, Status
 from jinqiao.organizations.placement.domain import Rule
+
+# What `jinqiao keys rotate` re-encrypts (the phone unsealed from a hand-over, re-encrypted for this row).
+ENCRYPTED_COLUMNS = (EncryptedColumn(table="memberships", column="phone_enc", bound_as="phone"),)
 
 MEMBERSHIP = (
     "SELECT m.id, m.tenant_id, m.origin_tenant_id, m.flow_id, m.member_id, m.attempt, m.member_name,"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
+from jinqiao.kit.crypto import EncryptedColumn
 from jinqiao.organizations.officers.domain import Appointment, Grid, Position
+
+# What `jinqiao keys rotate` re-encrypts, bound as appoint_officer binds it.
+ENCRYPTED_COLUMNS = (EncryptedColumn(table="officers", column="phone_enc", bound_as="phone"),)
 
 APPOINTMENT = (
     "SELECT a.id, a.officer_id, o.name AS officer_name, o.phone_masked, a.org_id, g.name AS org_name, g.city_code,"

@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
+from jinqiao.kit.crypto import EncryptedColumn
 from jinqiao.registry.development import domain as dev
 
 APPLICANTS = "applicants"
 MENTORS = "applicant_mentors"
+# What `jinqiao keys rotate` re-encrypts; a mentor's row binding is "<applicant id>/<seq>", as service._rows binds it.
+ENCRYPTED_COLUMNS = (
+    EncryptedColumn(table=APPLICANTS, column="id_number_enc", bound_as="id_number"),
+    EncryptedColumn(table=APPLICANTS, column="phone_enc", bound_as="phone"),
+    EncryptedColumn(table=MENTORS, column="phone_enc", bound_as="phone", key=("applicant_id", "seq"),
+                    row="{applicant_id}/{seq}"),
+)
 
 
 @dataclass(frozen=True, slots=True)

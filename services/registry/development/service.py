@@ -76,7 +76,7 @@ async def _one(uow: UnitOfWork, applicant_id: str) -> dev.Applicant:
 
 async def _reach(uow: UnitOfWork, principal: Principal, permission: Permission) -> frozenset[str] | None:
     """The home organisations the caller's grant reaches (None: the whole county), by the kit's scope rule."""
-    rule = authz.scope(principal.role, permission)
+    rule = authz.scope_of(principal, permission)
     if rule is Reach.COUNTY:
         return None
     if rule not in (Reach.TOWNSHIP, Reach.ORG_SUBTREE, Reach.OWN_ORG):

@@ -7,9 +7,12 @@ from datetime import date, datetime
 
 import asyncpg
 
+from jinqiao.kit.crypto import EncryptedColumn
 from jinqiao.registry.flows.domain import Flow, FlowStatus
 
 FLOWS = "flows"
+# What `jinqiao keys rotate` re-encrypts (sealed hand-over copies travel in events and are not stored here).
+ENCRYPTED_COLUMNS = (EncryptedColumn(table=FLOWS, column="contact_phone_enc", bound_as="contact_phone"),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -380,9 +380,7 @@ async def list_returnees(*, deps: RegistryDeps, principal: Principal, page_size:
     """A page of the county's returnees (回归工程), newest first."""
     members_domain.ensure_may_read_members(principal.role)
     limit = pagination.page_size(page_size)
-    after = pagination.decode_key(page_token, parts=2)
-    if after:
-        parse_id(after[1], what="分页标记")
+    after = pagination.decode_dated_key(page_token)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
         rows = await repo.returnees(uow, after=after, limit=limit + 1)
     page = rows[:limit]

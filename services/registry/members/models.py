@@ -7,9 +7,15 @@ from datetime import date, datetime
 
 import asyncpg
 
+from jinqiao.kit.crypto import EncryptedColumn
 from jinqiao.registry.members.domain import Gender, Member, MembershipStatus, RecordStatus
 
 MEMBERS = "members"
+# What `jinqiao keys rotate` re-encrypts, bound as new_member_row binds it (tenant, table, column, row id).
+ENCRYPTED_COLUMNS = (
+    EncryptedColumn(table=MEMBERS, column="id_number_enc", bound_as="id_number"),
+    EncryptedColumn(table=MEMBERS, column="phone_enc", bound_as="phone"),
+)
 
 
 @dataclass(frozen=True, slots=True)

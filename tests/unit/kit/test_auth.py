@@ -23,6 +23,7 @@ from jinqiao.kit.auth import (
     generate_signing_keypair,
 )
 from jinqiao.kit.errors import Unauthenticated
+from jinqiao.kit.revocation import RevokedSessions
 from jinqiao.kit.settings import KitSettings
 
 ISS, AUD = "jinqiao", "jinqiao"
@@ -219,3 +220,21 @@ def test_the_verified_token_cache_is_bounded():
     for i in range(10):
         verifier.verify(issuer.issue(user=f"u{i}", role=Role.COUNTY_ADMIN, scope="411525")[0])
     assert len(verifier._cache) == 3
+
+
+def test_a_token_of_a_revoked_session_is_refused_even_when_remembered(keypair, issuer):
+    revoked = RevokedSessions()
+    verifier = TokenVerifier(public_key_pem=keypair[1], issuer=ISS, audience=AUD, revocations=revoked)
+    token, _ = issuer.issue(user="u", role=Role.COUNTY_ADMIN, scope="411525", session="s-1")
+    other, _ = issuer.issue(user="u", role=Role.COUNTY_ADMIN, scope="411525", session="s-2")
+    without_session, _ = issuer.issue(user="u", role=Role.COUNTY_ADMIN, scope="411525")
+    assert verifier.verify(token).session == "s-1"  # now in the cache
+    revoked.revoke("s-1", until=time.time() + 600)
+    assert refused(verifier, token) == "登录已失效，请重新登录"
+    assert verifier.verify(other).session == "s-2"
+    assert verifier.verify(without_session).session is None
+
+
+def test_a_verifier_without_revocations_accepts_any_session(verifier, issuer):
+    token, _ = issuer.issue(user="u", role=Role.COUNTY_ADMIN, scope="411525", session="s-1")
+    assert verifier.verify(token).session == "s-1"

@@ -7,13 +7,17 @@ import base64
 import pytest
 from pydantic import SecretStr
 
+from jinqiao.kit import catalog
 from jinqiao.kit.crypto import (
     BlindIndex,
     DecryptionError,
+    EncryptedColumn,
     FieldCipher,
+    KeyNotHeld,
     decode_keyring,
     encode_keyring,
     generate_key,
+    key_version_of,
 )
 from jinqiao.kit.settings import KitSettings
 
@@ -129,7 +133,7 @@ def test_keyring_text_round_trips_and_builds_from_settings(key1, key2):
     text = encode_keyring({2: key2, 1: key1})
     assert text == f"1:{base64.b64encode(key1).decode()},2:{base64.b64encode(key2).decode()}"
     assert decode_keyring(text) == {1: key1, 2: key2}
-    settings = KitSettings(pii_keys=SecretStr(text), pii_active_key=2)
+    settings = KitSettings(service_name="registry", pii_keys=SecretStr(text), pii_active_key=2)
     cipher = FieldCipher.from_settings(settings)
     assert cipher.active_version == 2
     old = FieldCipher(keys={1: key1}, active=1).encrypt(SECRET, **BIND)
@@ -139,7 +143,7 @@ def test_keyring_text_round_trips_and_builds_from_settings(key1, key2):
 @pytest.mark.parametrize("text", ["", "1", "x:AAAA", "1:not-base64!", "1:AAAA,1:AAAA"])
 def test_malformed_keyring_text_is_refused_without_quoting_it(text):
     with pytest.raises(ValueError) as caught:
-        FieldCipher.from_settings(KitSettings(pii_keys=SecretStr(text)))
+        FieldCipher.from_settings(KitSettings(service_name="organizations", pii_keys=SecretStr(text)))
     assert "not-base64" not in str(caught.value)
 
 
@@ -161,7 +165,7 @@ def test_blind_index_differs_by_purpose_value_and_key(key1, key2):
 
 
 def test_blind_index_from_settings_matches_the_key(key1):
-    settings = KitSettings(blind_index_key=SecretStr(base64.b64encode(key1).decode()))
+    settings = KitSettings(service_name="registry", blind_index_key=SecretStr(base64.b64encode(key1).decode()))
     from_settings = BlindIndex.from_settings(settings)
     assert from_settings.digest("a", purpose="p") == BlindIndex(key1).digest("a", purpose="p")
 
@@ -175,3 +179,46 @@ def test_short_blind_index_key_is_refused(key):
 def test_blind_index_purpose_must_be_unambiguous(key1):
     with pytest.raises(ValueError):
         BlindIndex(key1).digest("a", purpose="id\x00number")
+
+
+@pytest.mark.parametrize("service", [e.name for e in catalog.load() if "pii" not in e.keys] + ["jinqiao"])
+def test_a_service_not_declaring_pii_keys_fails_to_build_a_cipher_even_when_given_keys(service, key1):
+    settings = KitSettings(service_name=service, pii_keys=SecretStr(encode_keyring({1: key1})),
+                           blind_index_key=SecretStr(base64.b64encode(key1).decode()))
+    with pytest.raises(KeyNotHeld, match="pii"):
+        FieldCipher.from_settings(settings)
+    with pytest.raises(KeyNotHeld):
+        BlindIndex.from_settings(settings)
+
+
+def test_organizations_holds_the_keyring_but_not_the_blind_index(key1):
+    settings = KitSettings(service_name="organizations", pii_keys=SecretStr(encode_keyring({1: key1})),
+                           blind_index_key=SecretStr(base64.b64encode(key1).decode()))
+    assert FieldCipher.from_settings(settings).active_version == 1
+    with pytest.raises(KeyNotHeld, match="blind_index"):
+        BlindIndex.from_settings(settings)
+
+
+def test_a_blob_names_its_key_version(key1, key2):
+    blob = FieldCipher(keys={1: key1, 7: key2}, active=7).encrypt(SECRET, **BIND)
+    assert key_version_of(blob) == 7
+    with pytest.raises(DecryptionError):
+        key_version_of(b"\x01\x00")
+
+
+def test_an_encrypted_column_binds_its_row_from_the_key_columns():
+    mentors = EncryptedColumn(table="applicant_mentors", column="phone_enc", bound_as="phone",
+                              key=("applicant_id", "seq"), row="{applicant_id}/{seq}")
+    assert mentors.row_of({"applicant_id": "a-1", "seq": 2, "name": "x"}) == "a-1/2"
+    assert EncryptedColumn(table="members", column="phone_enc", bound_as="phone").row_of({"id": "m"}) == "m"
+
+
+@pytest.mark.parametrize("bad", [
+    {"table": "members; drop", "column": "phone_enc", "bound_as": "phone"},
+    {"table": "members", "column": "phone_enc", "bound_as": "phone", "row": "{other}"},
+    {"table": "members", "column": "phone_enc", "bound_as": "phone", "row": "fixed"},
+    {"table": "members", "column": "phone_enc", "bound_as": ""},
+])
+def test_an_encrypted_column_refuses_anything_but_plain_names(bad):
+    with pytest.raises(ValueError):
+        EncryptedColumn(**bad)

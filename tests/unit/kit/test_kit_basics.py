@@ -32,7 +32,8 @@ def test_scopes_nest_by_prefix():
 
 def test_cursor_round_trip_and_garbage():
     at = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
-    assert pagination.decode_cursor(pagination.encode_cursor(at, "abc")) == (at, "abc")
+    key = "0b8f3c2e-5d1a-4f6b-9c7d-2e4a6b8c0d1f"
+    assert pagination.decode_cursor(pagination.encode_cursor(at, key)) == (at, key)
     assert pagination.decode_cursor("") is None
     with pytest.raises(InvalidArgument):
         pagination.decode_cursor("!!!")

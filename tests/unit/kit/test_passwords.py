@@ -34,3 +34,7 @@ def test_current_hash_needs_no_rehash_but_weaker_or_garbage_does():
     assert passwords.verify_password(weak, "pw")
     assert passwords.needs_rehash(weak)
     assert passwords.needs_rehash("not-a-hash")
+
+
+def test_a_password_with_a_lone_surrogate_matches_nothing_and_does_not_raise():
+    assert passwords.verify_password(passwords.hash_password("jinqiao"), "jinqiao\ud800") is False

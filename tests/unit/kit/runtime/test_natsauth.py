@@ -9,7 +9,15 @@ import pytest
 
 from jinqiao.kit import catalog
 from jinqiao.kit.runtime import config
-from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin, authorization_block, logins, new_passwords, service_grants
+from jinqiao.kit.runtime.natsauth import (
+    ADMIN,
+    NatsLogin,
+    authorization_block,
+    logins,
+    new_passwords,
+    revocation_feed_grants,
+    service_grants,
+)
 from jinqiao.kit.runtime.supervisor import load_secrets, service_env
 
 
@@ -54,7 +62,10 @@ def test_a_service_publishes_its_own_events_and_reads_only_the_streams_it_consum
     assert subscribe == ("_INBOX_organizations.>",)
     insights_publish, _ = service_grants(insights)
     assert not any(s.startswith("jinqiao.") for s in insights_publish)  # produces nothing
-    assert service_grants(desk) == ((), ("_INBOX_desk.>",))
+    feed = tuple(revocation_feed_grants())
+    assert service_grants(desk) == (feed, ("_INBOX_desk.>",))
+    assert "$JS.API.CONSUMER.CREATE.JINQIAO_GATEWAY.*.jinqiao.*.gateway.session_revoked" in feed
+    assert not any(".ACK." in s or s.startswith("jinqiao.") for s in feed)
     assert "JINQIAO_ORGANIZATIONS" in " ".join(service_grants(registry)[0])
 
 
@@ -62,8 +73,8 @@ def test_the_server_configuration_names_every_user_and_refuses_what_is_not_grant
     users = logins(new_passwords({}, catalog.load()))
     block = authorization_block(users.values())
     assert block.count("{user: ") == len(users) and "no_auth_user" not in block
-    desk = next(line for line in block.splitlines() if '"desk"' in line)
-    assert 'publish: {deny: [">"]}' in desk  # an empty allow list would allow everything
+    # A login with nothing to publish gets an explicit deny: an empty allow list would allow everything.
+    assert 'publish: {deny: [">"]}' in authorization_block([NatsLogin(user="nobody", password="pw")])
     runner = next(line for line in block.splitlines() if f'"{ADMIN}"' in line)
     assert "permissions" not in runner
     with pytest.raises(ValueError):
