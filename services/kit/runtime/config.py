@@ -50,6 +50,14 @@ class EmbeddedConfig:
         return self.key_dir or default_key_dir(self.data_dir)
 
 
+def default_data_dir() -> Path:
+    """``~/.local/share/jinqiao``; as root ``/var/lib/jinqiao``, since PostgreSQL then runs as an unprivileged OS
+    user who cannot pass through root's home (0700)."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/jinqiao")
+    return Path.home() / ".local" / "share" / "jinqiao"
+
+
 def default_key_dir(data_dir: Path) -> Path:
     """A sibling of the data directory, so a copy or backup of the data carries no key."""
     return data_dir.parent / f"{data_dir.name}-keys"
@@ -82,7 +90,7 @@ def load() -> EmbeddedConfig:
             metrics_port=_port(f"JINQIAO_{env}_METRICS_PORT", mine.get("metrics_port", entry.metrics_port)) or 0,
         ))
     demo = raw.get("demo", {})
-    data_dir = Path(os.environ.get("JINQIAO_DATA_DIR") or Path.home() / ".local" / "share" / "jinqiao")
+    data_dir = Path(os.environ.get("JINQIAO_DATA_DIR") or default_data_dir())
     key_dir = os.environ.get("JINQIAO_KEY_DIR")
     return EmbeddedConfig(
         data_dir=data_dir.expanduser().resolve(),

@@ -33,6 +33,29 @@ def _os_user() -> str | None:
     return PG_OS_USER
 
 
+def unreachable_ancestor(path: Path) -> Path | None:
+    """As root, the first ancestor of ``path`` the PostgreSQL OS user cannot pass through (None: all reachable).
+
+    PostgreSQL refuses to run as root, so the runner starts it as an unprivileged user, who must be able to enter
+    every directory above its data (root's home is 0700, hence the default /var/lib/jinqiao for root).
+    """
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(PG_OS_USER)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        uid, gid = -1, -1  # created on first start, with a group of its own
+    for parent in reversed(path.resolve().parents):
+        if not parent.exists():
+            break
+        info = parent.stat()
+        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+        if not info.st_mode & bit:
+            return parent
+    return None
+
+
 def _give(path: Path, user: str | None) -> None:
     if user is not None:
         entry = pwd.getpwnam(user)

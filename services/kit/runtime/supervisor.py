@@ -23,7 +23,7 @@ from jinqiao.kit.runtime.config import EmbeddedConfig, ServiceSpec
 from jinqiao.kit.runtime.nats import EmbeddedNats
 from jinqiao.kit.runtime.natsauth import logins, new_passwords
 from jinqiao.kit.runtime.ports import PortBusy, ensure_free
-from jinqiao.kit.runtime.postgres import EmbeddedPostgres, postmaster_alive
+from jinqiao.kit.runtime.postgres import PG_OS_USER, EmbeddedPostgres, postmaster_alive, unreachable_ancestor
 from jinqiao.kit.runtime.processes import alive, stop_pid
 
 HOST = "127.0.0.1"
@@ -241,6 +241,14 @@ async def up(config: EmbeddedConfig) -> int:
         check_ports(config)
     except PortBusy as exc:
         print(exc, file=sys.stderr)
+        return 2
+    blocked = unreachable_ancestor(config.data_dir / "postgres")
+    if blocked is not None:
+        print(f"以 root 运行时 PostgreSQL 以系统用户 {PG_OS_USER} 运行，无法进入 {blocked}；"
+              f"请把 JINQIAO_DATA_DIR 设在它能进入的目录（root 的默认值 /var/lib/jinqiao） / "
+              f"as root, PostgreSQL runs as {PG_OS_USER}, who cannot enter {blocked}; "
+              "set JINQIAO_DATA_DIR to a directory it can reach (root's default: /var/lib/jinqiao)",
+              file=sys.stderr)
         return 2
     (config.data_dir / "logs").mkdir(exist_ok=True)
     try:

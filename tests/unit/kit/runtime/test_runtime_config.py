@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,28 @@ def test_a_service_learns_where_every_other_service_listens(monkeypatch, tmp_pat
     registry = next(s for s in loaded.services if s.name == "registry")
     assert "JINQIAO_JWT_PRIVATE_KEY_FILE" not in service_env(registry, config=loaded, stored=stored,
                                                             nats_url="nats://x", app_dsns={})
+
+
+def test_root_keeps_its_data_where_the_unprivileged_postgres_user_can_reach_it(monkeypatch):
+    monkeypatch.setattr(config.os, "geteuid", lambda: 0)
+    assert config.default_data_dir() == Path("/var/lib/jinqiao")
+    monkeypatch.setattr(config.os, "geteuid", lambda: 1000)
+    assert config.default_data_dir() == Path.home() / ".local" / "share" / "jinqiao"
+
+
+def test_as_root_a_data_directory_behind_a_closed_directory_is_named_before_anything_starts(monkeypatch):
+    from jinqiao.kit.runtime import postgres
+
+    monkeypatch.setattr(postgres.os, "geteuid", lambda: 0)
+    # Under /tmp itself: pytest's own tmp_path sits in a 0700 directory, which would be the answer.
+    root = Path(tempfile.mkdtemp(prefix="jq-reach-"))
+    try:
+        root.chmod(0o755)
+        closed = root / "closed"
+        (closed / "data").mkdir(parents=True)
+        closed.chmod(0o700)
+        assert postgres.unreachable_ancestor(closed / "data" / "postgres") == closed
+        closed.chmod(0o711)
+        assert postgres.unreachable_ancestor(closed / "data" / "postgres") is None
+    finally:
+        shutil.rmtree(root)
