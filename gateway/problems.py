@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,10 +13,12 @@ from fastapi.responses import JSONResponse
 from google.rpc import error_details_pb2, status_pb2
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jinqiao.kit import errors
+from jinqiao.kit import availability, errors
 from jinqiao.kit.grpcserver import code_for
 
 MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("jinqiao.gateway")
 
 _HTTP_FOR_GRPC = {
     grpc.StatusCode.INVALID_ARGUMENT: (422, "请求参数无效"),
@@ -30,29 +33,55 @@ _HTTP_FOR_GRPC = {
 
 
 def problem(status: int, title: str, detail: str = "", errors_: list[dict[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    """A problem+json response; ``errors`` lists offending fields as {field, detail}."""
+            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
+    """A problem+json response; ``errors`` lists offending fields as {field, detail}; ``extra`` adds members."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors_:
         body["errors"] = errors_
+    if extra:
+        body.update(extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _field_violations(err: grpc.aio.AioRpcError) -> list[dict[str, str]]:
+def _status_details(err: grpc.aio.AioRpcError) -> list[Any]:
     for key, value in err.trailing_metadata() or ():
         if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                bad = error_details_pb2.BadRequest()
-                if detail.Unpack(bad):
-                    return [{"field": v.field, "detail": v.description} for v in bad.field_violations]
+            return list(status_pb2.Status.FromString(value).details)
     return []
 
 
+def _field_violations(err: grpc.aio.AioRpcError) -> list[dict[str, str]]:
+    for detail in _status_details(err):
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            return [{"field": v.field, "detail": v.description} for v in bad.field_violations]
+    return []
+
+
+def unavailable(dependency: str | None, retry_after: int = availability.RETRY_AFTER_SECONDS) -> JSONResponse:
+    """503 with Retry-After, naming the dependency that is away when it is known."""
+    name = availability.NAMES.get(dependency, dependency) if dependency else "所需的服务"
+    return problem(503, "服务暂不可用，请稍后再试", f"{name}暂不可用，请 {retry_after} 秒后重试",
+                   headers={"Retry-After": str(retry_after)}, extra={"dependency": dependency} if dependency else None)
+
+
+def _unavailable_from(err: grpc.aio.AioRpcError) -> JSONResponse:
+    dependency, retry_after = None, availability.RETRY_AFTER_SECONDS
+    for detail in _status_details(err):
+        info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            dependency = info.metadata.get("dependency") or None
+        elif detail.Unpack(retry):
+            retry_after = max(1, retry.retry_delay.seconds + (1 if retry.retry_delay.nanos else 0))
+    return unavailable(dependency, retry_after)
+
+
 def from_grpc(err: grpc.aio.AioRpcError) -> JSONResponse:
-    """Translate a service's status to HTTP, keeping the field violations."""
+    """Translate a service's status to HTTP, keeping the field violations; 503 says when to retry and why."""
+    if err.code() == grpc.StatusCode.UNAVAILABLE:
+        return _unavailable_from(err)
     status, title = _HTTP_FOR_GRPC.get(err.code(), (502, "上游服务错误"))
     detail = (err.details() or "") if status < 500 else ""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -131,6 +160,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(422, "请求参数无效", "", validation_fields(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The gateway's own database (logins, sessions, county systems) away: 503 with Retry-After, not a 500.
+        dependency = availability.unavailable_dependency(exc)
+        if dependency is None:
+            log.exception("unhandled error in request", exc_info=exc)
+            return problem(500, "服务内部错误")
+        log.warning("dependency unavailable: %s", dependency)
+        return unavailable(dependency)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -25,7 +25,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from jinqiao.kit import authz, errors, telemetry
+from jinqiao.kit import authz, availability, errors, telemetry
 from jinqiao.kit.auth import Principal, Role, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
 from jinqiao.kit.tenancy import TenantId, current_tenant
@@ -87,6 +87,23 @@ def status_for(exc: errors.DomainError) -> grpc.Status:
     return _RpcStatus(code, exc.message, (("grpc-status-details-bin", status.SerializeToString()),))
 
 
+def unavailable_status(dependency: str) -> grpc.Status:
+    """UNAVAILABLE naming the dependency that is away (ErrorInfo) and when to try again (RetryInfo)."""
+    name = availability.NAMES.get(dependency, dependency)
+    message = f"{name}暂不可用，请稍后再试"
+    info = error_details_pb2.ErrorInfo(reason="DEPENDENCY_UNAVAILABLE", domain="jinqiao",
+                                       metadata={"dependency": dependency})
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromSeconds(availability.RETRY_AFTER_SECONDS)
+    details = []
+    for detail in (info, retry):
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        details.append(packed)
+    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=details)
+    return _RpcStatus(grpc.StatusCode.UNAVAILABLE, message, (("grpc-status-details-bin", status.SerializeToString()),))
+
+
 @dataclass(frozen=True)
 class _RpcStatus(grpc.Status):
     code: grpc.StatusCode
@@ -111,9 +128,14 @@ async def _mapping_errors(_: Any, context: Context) -> AsyncIterator[None]:
         await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
     except (grpc.aio.AbortError, asyncio.CancelledError):
         raise
-    except Exception:
-        log.exception("unhandled error in RPC")
-        await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
+    except Exception as exc:
+        dependency = availability.unavailable_dependency(exc)
+        if dependency is None:
+            log.exception("unhandled error in RPC")
+            await context.abort(grpc.StatusCode.INTERNAL, "服务内部错误 internal error")
+        log.warning("dependency unavailable during RPC", extra={"dependency": dependency})
+        status = unavailable_status(dependency)
+        await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
 
 class ClientRateLimiter:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
+import asyncpg
+import grpc
+import httpx
+from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 
-from jinqiao.gateway.problems import validation_fields
+from jinqiao.gateway.problems import from_grpc, install, validation_fields
+from jinqiao.kit import grpcserver
 
 
 class _In(BaseModel):
@@ -32,3 +38,47 @@ def test_common_mistakes_are_described_in_chinese():
 def test_an_unknown_error_type_keeps_pydantic_words_and_the_body_is_named_when_there_is_no_field():
     found = validation_fields([{"type": "something_new", "loc": ("body",), "msg": "Something new"}])
     assert found == [{"field": "body", "detail": "Something new"}]
+
+
+def _unavailable_rpc(dependency: str) -> grpc.aio.AioRpcError:
+    """What a service answers when its database is away (the kit's status, RetryInfo 5 s)."""
+    status = grpcserver.unavailable_status(dependency)
+    return grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(),
+                                grpc.aio.Metadata(*status.trailing_metadata), details=status.details)
+
+
+def test_a_service_whose_database_is_away_answers_503_naming_it_with_retry_after():
+    reply = from_grpc(_unavailable_rpc("postgresql"))
+    body = json.loads(bytes(reply.body))
+    assert reply.status_code == 503 and reply.headers["retry-after"] == "5"
+    assert reply.media_type == "application/problem+json"
+    assert body["dependency"] == "postgresql" and "数据库（PostgreSQL）暂不可用" in body["detail"]
+
+
+def test_a_service_that_cannot_be_reached_answers_503_with_retry_after():
+    err = grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                               details="failed to connect to all addresses")
+    reply = from_grpc(err)
+    assert reply.status_code == 503 and reply.headers["retry-after"] == "5"
+    assert "dependency" not in json.loads(bytes(reply.body))
+
+
+async def test_the_gateways_own_database_away_is_503_and_a_bug_is_a_500_problem():
+    app = FastAPI()
+    install(app)
+
+    @app.get("/away")
+    async def away() -> None:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise ValueError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        reply = await client.get("/away")
+        assert reply.status_code == 503 and reply.headers["retry-after"] == "5"
+        assert reply.json()["dependency"] == "postgresql"
+        reply = await client.get("/bug")
+        assert reply.status_code == 500 and reply.headers["content-type"].startswith("application/problem+json")

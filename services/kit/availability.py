@@ -1,0 +1,43 @@
+"""Which failures mean a dependency is away (retry later) rather than a fault in the code (issue 11, finding 7).
+
+A database that is down, restarting or out of connection slots answers UNAVAILABLE over gRPC and 503 with
+Retry-After over HTTP, naming the dependency; anything else stays an internal error.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+# How long a client should wait before trying again; PostgreSQL's own restart takes a few seconds.
+RETRY_AFTER_SECONDS = 5
+
+POSTGRESQL = "postgresql"
+# The dependency's name as the user reads it.
+NAMES = {POSTGRESQL: "数据库（PostgreSQL）"}
+
+_POSTGRES_AWAY = (
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08: the connection failed or was dropped
+    asyncpg.exceptions.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+# asyncpg reports a connection lost under an operation as an InterfaceError with one of these messages.
+_CLOSED = ("connection is closed", "connection was closed", "pool is closing", "pool is closed")
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """The dependency ``exc`` shows to be unreachable (``postgresql``), or None for any other failure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _POSTGRES_AWAY):
+            return POSTGRESQL
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and any(m in str(current) for m in _CLOSED):
+            return POSTGRESQL
+        # Refused or reset sockets and a pool that cannot hand out a connection in time: the database is away.
+        if isinstance(current, (ConnectionRefusedError, ConnectionResetError, TimeoutError)):
+            return POSTGRESQL
+        current = current.__cause__ or current.__context__
+    return None
