@@ -4,7 +4,7 @@ It takes a token from the gateway (OAuth2 client credentials), lists the county'
 generated stub with ``authorization: Bearer …`` metadata, and, when asked, registers one member, printing each field
 violation the service names. It renews its token before it expires and waits as told when it is rate-limited.
 
-    python examples/county_system_client.py --gateway http://127.0.0.1:8080 --target 127.0.0.1:50051 \\
+    python examples/county_system_client.py --gateway http://127.0.0.1:8080 --target 127.0.0.1:17051 \\
         --client-id jq-411525-0000000000000001 --client-secret jinqiao-demo-county-system
 
 Exit status: 0 done; 2 the service refused the request's fields; 3 not permitted; 1 anything else.
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     """List members, and register one when ``--create-name`` is given."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gateway", default="http://127.0.0.1:8080", help="the gateway (token endpoint)")
-    parser.add_argument("--target", default="127.0.0.1:50051", help="the registry's gRPC address")
+    parser.add_argument("--target", default="127.0.0.1:17051", help="the registry's gRPC address")
     parser.add_argument("--tls-ca", default=None, help="CA certificate (PEM) of a TLS gRPC endpoint")
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "services" / "catalog.toml"
 NAME = re.compile(r"[a-z][a-z_]{0,40}")
-FIRST_GRPC_PORT = 50051
-METRICS_OFFSET = 9000  # 50051 → 59051, as the catalogue's services have it
+FIRST_GRPC_PORT = 17051
+METRICS_OFFSET = 100  # 17051 → 17151, as the catalogue's services have it
 
 
 def pascal(name: str) -> str:
@@ -182,7 +182,7 @@ metrics_port = {grpc_port + METRICS_OFFSET}
 
 
 def next_port(services: list[dict[str, object]]) -> int:
-    """The lowest gRPC port from 50051 up that no catalogued service uses (nor its metrics port)."""
+    """The lowest gRPC port from 17051 up that no catalogued service uses (nor its metrics port)."""
     taken = {int(str(s[key])) for s in services for key in ("grpc_port", "metrics_port", "http_port") if key in s}
     port = FIRST_GRPC_PORT
     while port in taken or port + METRICS_OFFSET in taken:
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", help="folder under services/, e.g. services-desk")
     parser.add_argument("--package", required=True, help="import name, e.g. jinqiao.desk (or just desk)")
     parser.add_argument("--produces-events", action="store_true", help="give it an outbox and a JetStream stream")
-    parser.add_argument("--grpc-port", type=int, help="default: the lowest free one from 50051")
+    parser.add_argument("--grpc-port", type=int, help="default: the lowest free one from 17051")
     parser.add_argument("--no-install", action="store_true", help="skip regenerating stubs and reinstalling")
     args = parser.parse_args(argv)
     name = args.package.removeprefix("jinqiao.")

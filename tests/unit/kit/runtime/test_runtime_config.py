@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -65,8 +66,8 @@ def test_the_embedded_file_may_override_a_services_port(monkeypatch, tmp_path: P
 
 def test_the_catalogue_keeps_the_published_ports_and_names_stubs_that_exist():
     ports = {e.name: (e.grpc_port, e.metrics_port) for e in catalog.load() if e.grpc_port}
-    assert ports.items() >= {"registry": (50051, 59051), "organizations": (50052, 59052), "desk": (50053, 59053),
-                             "notifications": (50054, 59054), "insights": (50055, 59055)}.items()
+    assert ports.items() >= {"registry": (17051, 17151), "organizations": (17052, 17152), "desk": (17053, 17153),
+                             "notifications": (17054, 17154), "insights": (17055, 17155)}.items()
     every = [p for e in catalog.load() for p in (e.grpc_port, e.metrics_port, e.http_port) if p]
     assert len(every) == len(set(every)), "two services share a port"
     assert catalog.get("gateway").http_port == 8080 and catalog.get("desk").package == "jinqiao.desk"
@@ -82,7 +83,7 @@ def test_the_gateway_finds_every_service_by_catalogue_or_environment(monkeypatch
     settings = GatewaySettings(registry_target="127.0.0.1:1")  # the older keyword still works
     assert settings.target("insights") == "127.0.10.5:7000"
     assert settings.target("registry") == "127.0.0.1:1"
-    assert settings.target("desk") == "127.0.0.1:50053"
+    assert settings.target("desk") == "127.0.0.1:17053"
     assert set(settings.targets) == {e.name for e in catalog.grpc_services()}
 
 
@@ -125,3 +126,15 @@ def test_as_root_a_data_directory_behind_a_closed_directory_is_named_before_anyt
         assert postgres.unreachable_ancestor(closed / "data" / "postgres") is None
     finally:
         shutil.rmtree(root)
+
+
+def test_every_default_port_lies_below_the_ephemeral_range_outgoing_connections_use(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("JINQIAO_") and n.endswith("_PORT")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("JINQIAO_DATA_DIR", "/nonexistent-jinqiao-test")
+    settings = config.load()
+    ports = [settings.pg_port, settings.nats_port, settings.nats_monitor_port]
+    ports += [p for s in settings.services for p in (s.grpc_port, s.http_port, s.metrics_port) if p]
+    # Linux's default ip_local_port_range; a machine may narrow it, never below 1024.
+    assert all(1024 < port < 32768 for port in ports), sorted(ports)
+    assert len(ports) == len(set(ports))
