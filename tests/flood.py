@@ -32,11 +32,12 @@ class FloodResult:
         return max(0, self.rss_peak - self.rss_before)
 
 
-async def _one(host: str, port: int, path: str, size: int, token: str | None) -> tuple[int, int]:
+async def stream_body(host: str, port: int, path: str, size: int, token: str | None,
+                      content_type: str = "application/json") -> tuple[int, int]:
     """Declare ``size`` bytes and stream them while listening; (status, bytes sent before the answer)."""
     reader, writer = await asyncio.open_connection(host, port)
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: {content_type}\r\n"
                  f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())
     head = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
     sent = 0
@@ -76,7 +77,7 @@ async def flood(*, base_url: str, pid: int, paths: list[str], token: str | None,
     sent_total = requests = 0
     try:
         for _ in range(rounds):
-            wave = [_one(host, int(port), path, size, token) for path in paths for _ in range(concurrency)]
+            wave = [stream_body(host, int(port), path, size, token) for path in paths for _ in range(concurrency)]
             for status, sent in await asyncio.gather(*wave):
                 statuses[status] = statuses.get(status, 0) + 1
                 sent_total += sent

@@ -6,7 +6,6 @@ count how much of a body the gateway consumed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from jinqiao.gateway import security
 from jinqiao.kit.auth import Role
 from jinqiao.kit.errors import Unauthenticated
+from tests.flood import stream_body
 
 COUNTY = "411525"
 MIB = 1024 * 1024
@@ -62,22 +62,11 @@ async def test_api_docs_load_swagger_ui_from_this_origin_only(platform):
 
 async def test_an_unauthenticated_huge_upload_is_answered_before_the_client_has_sent_it(platform):
     """A raw client declares 45 MB and sends it in pieces while listening: the 401 arrives long before the end."""
-    total, chunk, sent = 45 * MIB, b"x" * (64 * 1024), 0
+    total = 45 * MIB
     host, port = platform.base_url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(f"POST /api/v1/tenants/{COUNTY}/imports?file_name=a.csv HTTP/1.1\r\nHost: {host}\r\n"
-                 f"Content-Type: text/csv\r\nContent-Length: {total}\r\n\r\n".encode())
-    head = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
-    try:
-        while sent < total and not head.done():
-            writer.write(chunk)
-            sent += len(chunk)
-            await writer.drain()
-    except ConnectionError:
-        pass  # the gateway answered and hung up: it will not read the rest
-    status_line = (await head).split(b"\r\n", 1)[0]
-    writer.close()
-    assert status_line.split()[1] == b"401"
+    status, sent = await stream_body(host, int(port), f"/api/v1/tenants/{COUNTY}/imports?file_name=a.csv", total,
+                                     token=None, content_type="text/csv")
+    assert status == 401
     assert sent < total
 
 
