@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import swagger_ui
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from jinqiao.gateway import idempotency
 
 DIST = Path(swagger_ui.__file__).parent / "static"
 PREFIX = "/api/docs"
@@ -46,7 +49,7 @@ _ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascrip
 
 
 def install(app: FastAPI) -> None:
-    """Serve the docs page, its initialiser and the two Swagger UI files it loads."""
+    """Serve the docs page, its initialiser and the two Swagger UI files it loads; add the idempotency header."""
 
     @app.get(PREFIX, include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -58,6 +61,16 @@ def install(app: FastAPI) -> None:
 
     for name, media in _ASSETS.items():
         app.add_api_route(f"{PREFIX}/{name}", _asset(DIST / name, media), include_in_schema=False, methods=["GET"])
+
+    # The Idempotency-Key header is read by a middleware, not by each route: document it on every unsafe operation.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = idempotency.document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _asset(path: Path, media: str) -> Callable[[], Awaitable[FileResponse]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,12 +13,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jinqiao.gateway import apidocs, problems, routes, security, session
+from jinqiao.gateway import apidocs, idempotency, problems, routes, security, session
 from jinqiao.gateway.clients import ServiceClients
 from jinqiao.gateway.deps import Gateway, authorize
 from jinqiao.gateway.settings import GatewaySettings
+from jinqiao.kit import availability, catalog, health, retention, telemetry
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit import telemetry
 from jinqiao.kit.auth import TokenIssuer, TokenVerifier
 from jinqiao.kit.db import Database
 from jinqiao.kit.outbox import OutboxRelay
@@ -48,13 +50,29 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.revoked_sessions = revoked
         clients = ServiceClients.connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds,
                                          ca_file=settings.grpc_tls_ca_file)
+        # Readiness (GET /readyz): this process's database and broker, and each upstream service's own readiness.
+        app.state.readiness = health.Readiness(service="gateway", checks={
+            health.POSTGRESQL: health.database_check(db, timeout=settings.readiness_timeout_seconds),
+            health.NATS: health.broker_check(broker),
+            **{entry.name: health.grpc_check(channel, timeout=settings.readiness_timeout_seconds)
+               for entry, channel in zip(catalog.grpc_services(), clients.channels, strict=True)},
+        })
         app.state.gateway = Gateway(
             settings=settings, db=db, clients=clients, issuer=TokenIssuer.from_settings(settings),
             verifier=TokenVerifier.from_settings(settings, revocations=revoked),
         )
+        # Sent SessionRevoked rows are pruned on the same schedule as every service's outbox (kit/retention.py).
+        pruning = (asyncio.create_task(retention.run_pruning(
+            db, policy=retention.RetentionPolicy.from_settings(settings),
+            interval=settings.retention_interval_seconds, service="gateway"), name="gateway-retention")
+            if settings.retention_interval_seconds > 0 else None)
         try:
             yield
         finally:
+            if pruning is not None:
+                pruning.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pruning
             await clients.close()
             await feed.stop()
             await relay.stop()
@@ -65,6 +83,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                   openapi_url="/api/openapi.json", redoc_url=None)
     problems.install(app)
     # Security headers, no-store on the API, the token before the body, bounded bodies (gateway/security.py).
+    # Idempotency-Key on every unsafe method, inside the edge so the body it reads is already bounded
+    # (gateway/idempotency.py; the last added middleware is the outermost).
+    app.add_middleware(idempotency.IdempotencyMiddleware)
     app.add_middleware(security.EdgeMiddleware)
     apidocs.install(app)
 
@@ -78,6 +99,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        # Liveness is /healthz; this answers whether requests can be served now, probing every dependency.
+        state = await app.state.readiness.probe()
+        dependencies = {name: "ok" if up else "unavailable" for name, up in state.items()}
+        away = [name for name, up in state.items() if not up]
+        if not away:
+            return JSONResponse({"status": "ok", "dependencies": dependencies})
+        named = "、".join(health.NAMES.get(name, name) for name in away)
+        return problems.problem(503, "服务未就绪 / not ready", f"{named}暂不可用 / unavailable: {', '.join(away)}",
+                                headers={"Retry-After": str(availability.RETRY_AFTER_SECONDS)},
+                                extra={"status": "unavailable", "dependencies": dependencies, "unavailable": away})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

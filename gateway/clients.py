@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from jinqiao.gateway import problems
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import catalog, telemetry
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_channel, service_descriptor
+from jinqiao.operations.v1 import operations_pb2_grpc
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
 
@@ -23,6 +25,8 @@ class ServiceClients:
     stubs: dict[str, Any]
     channels: list[grpc.aio.Channel]
     timeout: float
+    # DeadLetterService of each service that consumes events, over that service's channel (kit/deadletters.py).
+    dead_letters: dict[str, operations_pb2_grpc.DeadLetterServiceAsyncStub] = field(default_factory=dict)
 
     @classmethod
     def connect(cls, *, targets: Mapping[str, str], timeout: float, ca_file: Path | None = None) -> ServiceClients:
@@ -30,11 +34,18 @@ class ServiceClients:
         interceptors = telemetry.client_interceptors()
         stubs: dict[str, Any] = {}
         channels: list[grpc.aio.Channel] = []
+        dead_letters: dict[str, operations_pb2_grpc.DeadLetterServiceAsyncStub] = {}
         for entry in catalog.grpc_services():
-            channel = open_channel(targets[entry.name], ca_file=ca_file, interceptors=interceptors)
+            # Outermost first: the service's name is put on the error the caller finally sees (after retries).
+            services = ([service_descriptor(entry.proto_service, stub=entry.stub)]
+                        if entry.proto_service and entry.stub else [])
+            channel = open_channel(targets[entry.name], ca_file=ca_file, services=services,
+                                   interceptors=[NameTheService(entry.name), *interceptors])
             channels.append(channel)
             stubs[entry.name] = entry.stub_class()(channel)
-        return cls(stubs=stubs, channels=channels, timeout=timeout)
+            if entry.consumes:
+                dead_letters[entry.name] = operations_pb2_grpc.DeadLetterServiceStub(channel)
+        return cls(stubs=stubs, channels=channels, timeout=timeout, dead_letters=dead_letters)
 
     def stub(self, service: str) -> Any:
         """The stub of a catalogued service."""
@@ -62,6 +73,29 @@ class ServiceClients:
         """Close every channel."""
         for channel in self.channels:
             await channel.close()
+
+
+_AWAY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class NameTheService(grpc.aio.UnaryUnaryClientInterceptor):
+    """Name the service on an UNAVAILABLE or DEADLINE_EXCEEDED error, so the 503/504 can say who is away."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        """Run the call; re-raise a failure to reach the service with its name in the trailing metadata."""
+        call = await continuation(client_call_details, request)
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in _AWAY:
+                raise
+            trailing = grpc.aio.Metadata(*(exc.trailing_metadata() or ()), (problems.SERVICE_KEY, self.service))
+            raise grpc.aio.AioRpcError(exc.code(), exc.initial_metadata(), trailing, exc.details(),
+                                       exc.debug_error_string()) from exc
+        return call
 
 
 def call_metadata(token: str) -> tuple[tuple[str, str], ...]:

@@ -60,28 +60,72 @@ def _field_violations(err: grpc.aio.AioRpcError) -> list[dict[str, str]]:
     return []
 
 
+# The catalogued services as a user reads them, for the problem that says which one is away.
+SERVICE_NAMES = {
+    "registry": "党员登记服务",
+    "organizations": "组织服务",
+    "insights": "统计分析服务",
+    "desk": "服务台",
+    "notifications": "通知服务",
+}
+# The trailing metadata key in which the gateway's channels name the service a call could not reach (clients.py).
+SERVICE_KEY = "x-jinqiao-service"
+# A service restarting is back within a couple of seconds (the channels reconnect every ≤ 5 s).
+SERVICE_RETRY_AFTER_SECONDS = 2
+
+
+def dependency_name(dependency: str) -> str:
+    """The name a user reads for a dependency code (``postgresql``, ``registry``)."""
+    return availability.NAMES.get(dependency) or SERVICE_NAMES.get(dependency) or dependency
+
+
 def unavailable(dependency: str | None, retry_after: int = availability.RETRY_AFTER_SECONDS) -> JSONResponse:
     """503 with Retry-After, naming the dependency that is away when it is known."""
-    name = availability.NAMES.get(dependency, dependency) if dependency else "所需的服务"
+    name = dependency_name(dependency) if dependency else "所需的服务"
+    extra = {"dependency": dependency, "dependency_name": name} if dependency else None
     return problem(503, "服务暂不可用，请稍后再试", f"{name}暂不可用，请 {retry_after} 秒后重试",
-                   headers={"Retry-After": str(retry_after)}, extra={"dependency": dependency} if dependency else None)
+                   headers={"Retry-After": str(retry_after)}, extra=extra)
+
+
+def _service_of(err: grpc.aio.AioRpcError) -> str | None:
+    for key, value in err.trailing_metadata() or ():
+        if key == SERVICE_KEY and isinstance(value, str):
+            return value
+    return None
 
 
 def _unavailable_from(err: grpc.aio.AioRpcError) -> JSONResponse:
-    dependency, retry_after = None, availability.RETRY_AFTER_SECONDS
+    dependency, retry_after = None, None
     for detail in _status_details(err):
         info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
         if detail.Unpack(info):
             dependency = info.metadata.get("dependency") or None
         elif detail.Unpack(retry):
             retry_after = max(1, retry.retry_delay.seconds + (1 if retry.retry_delay.nanos else 0))
-    return unavailable(dependency, retry_after)
+    if dependency is None:
+        # No ErrorInfo: the service itself could not be reached (restarting, not listening) after the retries.
+        dependency = _service_of(err)
+        if retry_after is None and dependency is not None:
+            retry_after = SERVICE_RETRY_AFTER_SECONDS
+    return unavailable(dependency, retry_after or availability.RETRY_AFTER_SECONDS)
+
+
+def _timed_out(err: grpc.aio.AioRpcError) -> JSONResponse:
+    """504 with Retry-After, naming the service that did not answer in time."""
+    service = _service_of(err)
+    name = dependency_name(service) if service else "所需的服务"
+    retry_after = SERVICE_RETRY_AFTER_SECONDS
+    return problem(504, "服务响应超时", f"{name}未能及时响应，请 {retry_after} 秒后重试",
+                   headers={"Retry-After": str(retry_after)},
+                   extra={"dependency": service, "dependency_name": name} if service else None)
 
 
 def from_grpc(err: grpc.aio.AioRpcError) -> JSONResponse:
-    """Translate a service's status to HTTP, keeping the field violations; 503 says when to retry and why."""
+    """Translate a service's status to HTTP, keeping the field violations; 503 and 504 say when to retry and why."""
     if err.code() == grpc.StatusCode.UNAVAILABLE:
         return _unavailable_from(err)
+    if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return _timed_out(err)
     status, title = _HTTP_FOR_GRPC.get(err.code(), (502, "上游服务错误"))
     detail = (err.details() or "") if status < 500 else ""
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

@@ -132,10 +132,12 @@ def upgrade() -> None:
 {outbox_up}    kit.create_inbox()
     kit.create_dead_letters()
     kit.create_audit_log()
+    kit.create_retention(outbox={produces_events}, inbox=True)
 
 
 def downgrade() -> None:
     """Drop everything this revision created."""
+    kit.drop_retention()
     kit.drop_audit_log()
     kit.drop_dead_letters()
     kit.drop_inbox()

@@ -239,6 +239,19 @@ export const assessMembership = (tenant, id, assessment) =>
 export const checkInCode = (tenant, orgId) =>
   request(`${tenantPath(tenant)}/orgs/${encodeURIComponent(orgId)}/check-in-code`);
 
+// ── 事件异常: events a service could not apply (dead letters) ─────────────────────────────────────
+
+export function listDeadLetters(tenant, { pendingOnly = true, pageToken = "" } = {}) {
+  const query = new URLSearchParams({ page_size: "50" });
+  if (pendingOnly) query.set("replayed", "false");
+  if (pageToken) query.set("page_token", pageToken);
+  return request(`${tenantPath(tenant)}/dead-letters?${query}`);
+}
+
+/** Apply a dead letter again through its consumer; an event already applied is never applied twice. */
+export const replayDeadLetter = (tenant, service, id) =>
+  post(`${tenantPath(tenant)}/dead-letters/${encodeURIComponent(service)}/${encodeURIComponent(id)}/replay`, undefined);
+
 // ── A member's own pages ───────────────────────────────────────────────────────────────────────
 
 const memberPath = (tenant, id) => `${tenantPath(tenant)}/members/${encodeURIComponent(id)}`;

@@ -1,6 +1,8 @@
 // The county organisation department's pages: 党员名册 (register, import, browse; 外出登记 from a row),
-// 流动党员 (the county's members away), and 接收管理 (members of other counties placed here).
+// 流动党员 (the county's members away), 接收管理 (members of other counties placed here), and 事件异常 (events a
+// service could not apply, to apply again once their cause is fixed).
 
+import { mountDeadLetters } from "./deadletters.js";
 import { mountFlowInsights } from "./flowinsights.js";
 import { mountFlows } from "./flows.js";
 import { mountImport } from "./import.js";
@@ -25,6 +27,8 @@ export function renderCounty(view, who) {
       mount: (panel) => mountRosterTab(panel, who, () => renderCounty(view, who)) },
     { id: "flows", label: "流动党员", template: "tpl-flows", mount: (panel) => mountFlows(panel, who.tenant) },
     { id: "receive", label: "接收管理", template: "tpl-receive", mount: (panel) => mountReceive(panel, who.tenant) },
+    { id: "dead-letters", label: "事件异常", template: "tpl-dead-letters",
+      mount: (panel) => mountDeadLetters(panel, who.tenant) },
   ], "县委组织部工作");
 }
 

@@ -109,3 +109,17 @@ export const DESTINATIONS = [
   { group: "省内 · 郑州市", codes: ["410102", "410103", "410104", "410105", "410108"] },
   { group: "省外城市", codes: ["110000", "310000", "420100", "440100", "440300", "320500", "330100"] },
 ];
+
+/** The services that hold a county's dead letters, as the county's staff know them. */
+export const SERVICE_NAMES = { registry: "党员登记", organizations: "组织管理", insights: "统计分析",
+  desk: "服务台", notifications: "消息通知" };
+
+/** Events by their message name (jinqiao.events.v1.*). */
+export const EVENT_NAMES = {
+  MemberRegistered: "登记党员", MemberTransferred: "组织关系转出", FlowRegistered: "外出登记",
+  FlowRedirected: "变更流入地", FlowClosed: "流动结束", Handover: "交接", PolicyTimerFired: "到期提醒",
+  TemporaryMembershipOffered: "安置到临时党组织", TemporaryMembershipRefused: "拒收", CheckedIn: "报到",
+  TemporaryMembershipClosed: "临时组织关系结束", ActivityRecorded: "记录活动", AttendanceRecorded: "记录出勤",
+  DestinationAssessmentGiven: "流入地评议", MeetingScheduled: "安排三会一课", OrgCreated: "新建组织",
+  OrgRenamed: "组织更名", OrgMoved: "调整隶属", OrgDissolved: "撤销组织", SessionRevoked: "登录会话注销",
+};

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     INSIGHTS_READ = "insights.read"
     # A county department managing its county systems' service accounts (create, rotate, disable).
     INTEGRATIONS_MANAGE = "integrations.manage"
+    # Dead letters of the county's consumers: list, inspect and replay (issue 11).
+    DEAD_LETTERS_MANAGE = "dead_letters.manage"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -97,6 +99,9 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.INSIGHTS_READ: {Role.PROVINCE_ANALYST: Reach.AGGREGATE, Role.CITY_ANALYST: Reach.AGGREGATE,
                                Role.COUNTY_ADMIN: Reach.AGGREGATE, Role.COUNTY_SYSTEM: Reach.AGGREGATE},
     Permission.INTEGRATIONS_MANAGE: _COUNTY,
+    # The county department replays its county's dead letters; the platform's operator (``jinqiao dead-letters``,
+    # a short-lived service token for one county) too. Neither a county system nor anyone below the county.
+    Permission.DEAD_LETTERS_MANAGE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.SERVICE: Reach.COUNTY},
 }
 
 # The permissions a county administrator may give a county system's service account (each in its own county).
@@ -107,6 +112,8 @@ GRPC_ONLY: frozenset[Role] = frozenset({Role.COUNTY_SYSTEM})
 _REGISTRY = "/jinqiao.registry.v1.RegistryService/"
 _ORGS = "/jinqiao.organizations.v1.OrganizationsService/"
 _INSIGHTS = "/jinqiao.insights.v1.InsightsService/"
+# Served by every service that consumes events (kit/deadletters.py), each over its own dead letters.
+_DEAD_LETTERS = "/jinqiao.operations.v1.DeadLetterService/"
 
 # Every gRPC method the services serve → the permission it needs (a method not named here is refused).
 METHODS: dict[str, Permission] = {
@@ -175,6 +182,8 @@ METHODS: dict[str, Permission] = {
     }.items()},
     _INSIGHTS + "GetMemberCounts": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetFlowMatrix": Permission.INSIGHTS_READ,
+    **{_DEAD_LETTERS + m: Permission.DEAD_LETTERS_MANAGE
+       for m in ("ListDeadLetters", "GetDeadLetter", "ReplayDeadLetter")},
 }
 
 # Methods that answer without a token (probes, grpcurl) and so without a permission.

@@ -7,13 +7,15 @@ Retry-After over HTTP, naming the dependency; anything else stays an internal er
 from __future__ import annotations
 
 import asyncpg
+import nats.errors
 
 # How long a client should wait before trying again; PostgreSQL's own restart takes a few seconds.
 RETRY_AFTER_SECONDS = 5
 
 POSTGRESQL = "postgresql"
+NATS = "nats"
 # The dependency's name as the user reads it.
-NAMES = {POSTGRESQL: "数据库（PostgreSQL）"}
+NAMES = {POSTGRESQL: "数据库（PostgreSQL）", NATS: "消息总线（NATS）"}
 
 _POSTGRES_AWAY = (
     asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08: the connection failed or was dropped
@@ -22,18 +24,32 @@ _POSTGRES_AWAY = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+# The broker's connection is away: closed, between reconnects, or no server answers on the subject.
+_NATS_AWAY = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.NoServersError,
+    nats.errors.NoRespondersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.TimeoutError,
+)
 # asyncpg reports a connection lost under an operation as an InterfaceError with one of these messages.
 _CLOSED = ("connection is closed", "connection was closed", "pool is closing", "pool is closed")
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:
-    """The dependency ``exc`` shows to be unreachable (``postgresql``), or None for any other failure."""
+    """The dependency ``exc`` shows to be unreachable (``postgresql``, ``nats``), or None for any other failure."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, _POSTGRES_AWAY):
             return POSTGRESQL
+        # Before the builtin TimeoutError below: nats-py's timeout is one too.
+        if isinstance(current, _NATS_AWAY):
+            return NATS
         if isinstance(current, asyncpg.exceptions.InterfaceError) and any(m in str(current) for m in _CLOSED):
             return POSTGRESQL
         # Refused or reset sockets and a pool that cannot hand out a connection in time: the database is away.

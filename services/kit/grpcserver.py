@@ -7,7 +7,7 @@ import logging
 import math
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from jinqiao.kit import authz, availability, errors, telemetry
+from jinqiao.kit import health as kit_health
 from jinqiao.kit.auth import Principal, Role, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
 from jinqiao.kit.tenancy import TenantId, current_tenant
@@ -249,6 +250,16 @@ class GrpcApp:
         """Report SERVING for the process and each service."""
         for name in ("", *self.service_names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def report_dependencies(self, state: Mapping[str, bool]) -> None:
+        """Overall health ("") is SERVING only while every dependency is; each is named too (kit/health.py).
+
+        The service's own names stay SERVING: it keeps answering whatever it can serve without the dependency.
+        """
+        serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+        for dependency, up in state.items():
+            await self.health.set(kit_health.health_name(dependency), serving if up else not_serving)
+        await self.health.set("", serving if all(state.values()) else not_serving)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new calls, let in-flight ones finish, then stop."""

@@ -262,3 +262,80 @@ def drop_audit_log() -> None:
     op.execute("DROP TABLE IF EXISTS audit_log")
     op.execute("DROP FUNCTION IF EXISTS audit_chain_head(text)")
     op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+
+
+def add_dead_letter_replay() -> None:
+    """Replay state on ``dead_letters`` (who replayed it, when, how often, the last replay's error) and the
+    newest-first index the listing pages through."""
+    op.execute(
+        """
+        ALTER TABLE dead_letters
+            ADD COLUMN replayed_at timestamptz,
+            ADD COLUMN replayed_by text,
+            ADD COLUMN replays integer NOT NULL DEFAULT 0,
+            ADD COLUMN last_replay_at timestamptz,
+            ADD COLUMN last_replay_error text
+        """
+    )
+    op.execute("CREATE INDEX dead_letters_newest ON dead_letters (tenant_id, created_at DESC, id DESC)")
+
+
+def drop_dead_letter_replay() -> None:
+    """Undo ``add_dead_letter_replay``."""
+    op.execute("DROP INDEX IF EXISTS dead_letters_newest")
+    op.execute(
+        "ALTER TABLE dead_letters DROP COLUMN IF EXISTS replayed_at, DROP COLUMN IF EXISTS replayed_by,"
+        " DROP COLUMN IF EXISTS replays, DROP COLUMN IF EXISTS last_replay_at,"
+        " DROP COLUMN IF EXISTS last_replay_error"
+    )
+
+
+def create_retention(*, outbox: bool, inbox: bool) -> None:
+    """The pruning functions (kit/retention.py) for the tables a service has, and the indexes they walk.
+
+    Each deletes at most ``batch`` rows per call, oldest first (by their row addresses: no join over the table),
+    skipping rows another transaction holds; pending outbox rows (``sent_at IS NULL``) are never touched, and dead
+    letters are not pruned at all.
+    """
+    if outbox:
+        op.execute("CREATE INDEX IF NOT EXISTS outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL")
+        # Pruning crosses counties: one pass for the whole database, by age only, touching sent rows only.
+        op.execute(
+            """
+            CREATE FUNCTION outbox_prune_sent_all_tenants(older_than interval, batch integer)
+            RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+                WITH gone AS (
+                    DELETE FROM outbox WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - older_than
+                        ORDER BY sent_at LIMIT batch FOR UPDATE SKIP LOCKED))
+                    RETURNING 1
+                )
+                SELECT count(*)::integer FROM gone
+            $$
+            """
+        )
+    if inbox:
+        op.execute("CREATE INDEX IF NOT EXISTS inbox_processed_at ON inbox (processed_at)")
+        # older_than is the inbox horizon (stream max_age + margin): no copy of a pruned row's message is left.
+        op.execute(
+            """
+            CREATE FUNCTION inbox_prune_all_tenants(older_than interval, batch integer)
+            RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+                WITH gone AS (
+                    DELETE FROM inbox WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM inbox WHERE processed_at < now() - older_than
+                        ORDER BY processed_at LIMIT batch FOR UPDATE SKIP LOCKED))
+                    RETURNING 1
+                )
+                SELECT count(*)::integer FROM gone
+            $$
+            """
+        )
+
+
+def drop_retention() -> None:
+    """Undo ``create_retention``."""
+    op.execute("DROP FUNCTION IF EXISTS outbox_prune_sent_all_tenants(interval, integer)")
+    op.execute("DROP FUNCTION IF EXISTS inbox_prune_all_tenants(interval, integer)")
+    op.execute("DROP INDEX IF EXISTS outbox_sent_at")
+    op.execute("DROP INDEX IF EXISTS inbox_processed_at")

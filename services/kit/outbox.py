@@ -11,6 +11,7 @@ from faststream.nats import NatsBroker
 
 from jinqiao.kit import events as ev
 from jinqiao.kit import telemetry
+from jinqiao.kit.broker import Backoff
 
 log = logging.getLogger("jinqiao.outbox")
 
@@ -30,6 +31,7 @@ class OutboxRelay:
         batch: int = 256,
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self._dsn = dsn
         self._broker = broker
@@ -37,6 +39,10 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_seconds
         self._timeout = publish_timeout
+        # After a failed pass: capped and jittered, so relays of every service do not hammer a returning dependency.
+        self._backoff = backoff or Backoff(base=0.5, cap=30.0)
+        self._failures = 0
+        self._stuck: BaseException | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -66,6 +72,10 @@ class OutboxRelay:
                     await asyncio.sleep(self._poll)
                 while True:
                     sent = await self.drain_once(conn)
+                    if self._stuck is not None:
+                        await self._failed(self._stuck)
+                        continue
+                    self._recovered()
                     if sent < self._batch:
                         self._wake.clear()
                         with suppress(TimeoutError):
@@ -74,15 +84,30 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 # Database or broker down: keep the rows, back off, retry them later.
-                log.warning("outbox relay pass failed: %s", type(exc).__name__)
-                await asyncio.sleep(self._poll)
+                await self._failed(exc)
             finally:
                 if conn is not None:
                     with suppress(Exception):
                         await conn.close()
 
+    async def _failed(self, exc: BaseException) -> None:
+        # One line when an outage starts, not one per pass; then a wait that grows, with jitter.
+        self._failures += 1
+        if self._failures == 1:
+            log.warning("发件箱转发失败，将退避重试 / outbox relay of %s failing (%s); retrying with back-off",
+                        self._stream, type(exc).__name__)
+        await asyncio.sleep(self._backoff.delay(self._failures))
+
+    def _recovered(self) -> None:
+        # One line when an outage ends, not one per pass.
+        if self._failures:
+            log.info("发件箱转发已恢复 / outbox relay of %s recovered after %d failed passes", self._stream,
+                     self._failures)
+            self._failures = 0
+
     async def drain_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch of unsent rows; return how many were confirmed and marked sent."""
+        self._stuck = None
         rows = await conn.fetch("SELECT * FROM outbox_pending_all_tenants($1)", self._batch)
         if not rows:
             return 0
@@ -95,7 +120,9 @@ class OutboxRelay:
         if acked:
             await conn.fetchval("SELECT outbox_mark_sent_all_tenants($1::bigint[])", acked)
             self.published += len(acked)
-        if failed:
+        # Nothing went through: the broker is away (or refuses), so the loop backs off instead of polling.
+        self._stuck = next((r for r in results if isinstance(r, BaseException)), None) if not acked else None
+        if failed and acked:
             log.warning("outbox relay: %d of %d publishes not acknowledged; will retry", failed, len(rows))
         return len(acked)
 

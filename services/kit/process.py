@@ -12,7 +12,7 @@ import grpc
 from faststream.nats import NatsBroker
 
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit import catalog, grpcserver, telemetry
+from jinqiao.kit import catalog, deadletters, grpcserver, health, retention, telemetry
 from jinqiao.kit.auth import TokenVerifier
 from jinqiao.kit.db import Database
 from jinqiao.kit.outbox import OutboxRelay
@@ -106,6 +106,8 @@ async def start_service(
         relay.start()
     ctx = ServiceContext(settings=settings, db=db, broker=broker)
     registers = await setup(ctx)
+    if deadletters.serves(service):
+        registers = [*registers, deadletters.register(db=db, broker=broker)]
     await broker.start()
     # Revoked sessions are known (replayed) before the first call is served, and followed while it serves.
     revoked = RevokedSessions()
@@ -119,8 +121,26 @@ async def start_service(
         tls=grpcserver.ServerTls.from_settings(settings),
     )
     tasks = [asyncio.create_task(loop(), name=f"{service}-background") for loop in ctx.background]
+    tasks.extend(await _watch_and_prune(settings, service=service, db=db, broker=broker, app=app))
     return RunningService(name=service, app=app, db=db, broker=broker, relay=relay, tasks=tasks,
                           revocations=revocations)
+
+
+async def _watch_and_prune(settings: KitSettings, *, service: str, db: Database, broker: NatsBroker,
+                           app: grpcserver.GrpcApp) -> list[asyncio.Task[None]]:
+    """Readiness probes driving gRPC health (probed once before returning), and the retention schedule."""
+    readiness = health.Readiness(
+        service=service, interval=settings.readiness_interval_seconds, listener=app.report_dependencies,
+        checks={health.POSTGRESQL: health.database_check(db, timeout=settings.readiness_timeout_seconds),
+                health.NATS: health.broker_check(broker)},
+    )
+    await readiness.probe()
+    tasks = [asyncio.create_task(readiness.run(), name=f"{service}-readiness")]
+    if settings.retention_interval_seconds > 0:
+        tasks.append(asyncio.create_task(retention.run_pruning(
+            db, policy=retention.RetentionPolicy.from_settings(settings),
+            interval=settings.retention_interval_seconds, service=service), name=f"{service}-retention"))
+    return tasks
 
 
 async def serve(

@@ -59,3 +59,18 @@ class KitSettings(BaseSettings):
     # Service accounts (gateway): how long a county system's token lives and a rotated-out secret still works.
     client_token_ttl_seconds: int = Field(default=300, ge=30, le=300)
     client_secret_grace_seconds: int = Field(default=86400, ge=0, description="previous secret accepted this long")
+
+    # Readiness (kit/health.py): how often the dependencies are probed, and how long one probe may take.
+    readiness_interval_seconds: float = Field(default=2.0, gt=0)
+    readiness_timeout_seconds: float = Field(default=1.0, gt=0)
+    # Retention (kit/retention.py, issue 11 finding 6). A stream keeps a message at most this long, and refuses new
+    # ones (the outbox keeps them pending) once it holds this many bytes: a consumer may be away up to max_age.
+    stream_max_age_seconds: float = Field(default=7 * 86400.0, gt=0)
+    stream_max_bytes: int = Field(default=1024**3, gt=0, description="JetStream stream size limit per producer")
+    # Sent outbox rows are kept this long (for inspection); pending rows are never pruned.
+    outbox_retention_seconds: float = Field(default=86400.0, ge=0)
+    # Inbox rows are kept for stream max_age plus this margin: longer than any redelivery (see kit/retention.py).
+    inbox_horizon_margin_seconds: float = Field(default=86400.0, gt=0)
+    # How often pruning runs (0 disables it) and how many rows one DELETE may remove.
+    retention_interval_seconds: float = Field(default=600.0, ge=0)
+    retention_batch: int = Field(default=5000, ge=1, le=5000)

@@ -1,6 +1,6 @@
 """`make bench`: the platform's figures against the raw-component floor, measured in the same run.
 
-``python -m tests.bench.run [write] [import] [subtree] [saga] [memory]`` runs only the sections named.
+``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [memory]`` runs only the sections named.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
 from tests.bench.imports import bench_import
+from tests.bench.retention import bench_retention
 from tests.bench.saga import bench_saga, event_floor
 from tests.flood import flood
 from tests.support import member_request
@@ -278,7 +279,7 @@ def _pids(run: dict) -> list[tuple[str, int]]:
     return found
 
 
-SECTIONS = ("write", "import", "subtree", "saga", "memory")
+SECTIONS = ("write", "import", "subtree", "saga", "retention", "memory")
 
 
 async def main(sections: tuple[str, ...] = SECTIONS) -> None:
@@ -326,6 +327,8 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
             fast = {"relay_poll_seconds": 0.1}
             await bench_saga(registry=settings.model_copy(update=fast), organizations=orgs_settings.model_copy(
                 update=fast), issuer=issuer, floor=await event_floor(box.nats_url_as()))
+        if "retention" in sections:
+            await bench_retention(admin_dsn=db.admin_dsn_for_db, app_dsn=db.app_dsn)
     if "memory" in sections:
         stack_memory(root)
 

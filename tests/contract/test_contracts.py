@@ -17,10 +17,12 @@ from jinqiao.events.v1 import (
 from jinqiao.gateway.app import create_app
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.insights.v1 import insights_pb2
+from jinqiao.operations.v1 import operations_pb2
 from jinqiao.organizations.v1 import organizations_pb2
 from jinqiao.registry.v1 import registry_pb2
 
-SERVICE_FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, organizations_pb2.DESCRIPTOR]
+SERVICE_FILES = [registry_pb2.DESCRIPTOR, insights_pb2.DESCRIPTOR, organizations_pb2.DESCRIPTOR,
+                 operations_pb2.DESCRIPTOR]
 EVENT_FILES = [registry_events_pb2.DESCRIPTOR, organizations_events_pb2.DESCRIPTOR, gateway_events_pb2.DESCRIPTOR]
 FILES = [*SERVICE_FILES, *EVENT_FILES, meta_pb2.DESCRIPTOR, handover_pb2.DESCRIPTOR]
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")

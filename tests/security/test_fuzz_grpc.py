@@ -21,7 +21,7 @@ import pytest
 from google.protobuf import descriptor_pool
 from hypothesis import HealthCheck, Phase, given, settings
 
-from jinqiao.kit import authz, catalog
+from jinqiao.kit import authz, catalog, deadletters
 from jinqiao.kit.auth import Role, TokenIssuer
 from jinqiao.kit.authz import METHODS
 from jinqiao.kit.grpcwrap import UNDECODABLE
@@ -53,8 +53,11 @@ def _descriptor(method: str) -> Any:
 
 def _targets(platform: Any) -> dict[str, str]:
     """Each proto service's full name → the address of the service serving it."""
-    return {entry.proto_service: f"127.0.0.1:{platform.services[entry.name].port}"
-            for entry in catalog.grpc_services() if entry.proto_service}
+    targets = {entry.proto_service: f"127.0.0.1:{platform.services[entry.name].port}"
+               for entry in catalog.grpc_services() if entry.proto_service}
+    # Every service that consumes events serves DeadLetterService (kit/deadletters.py): fuzzed on the first.
+    targets[deadletters.PROTO_SERVICE] = targets[deadletters.consuming_services()[0].proto_service or ""]
+    return targets
 
 
 # The object a method's bare ``id`` names, by the noun in the method's name (longest first).

@@ -30,7 +30,7 @@ import pytest
 from google.protobuf import descriptor_pool, message_factory
 
 from jinqiao.gateway.deps import ROUTES
-from jinqiao.kit import authz, catalog
+from jinqiao.kit import authz, catalog, deadletters
 from jinqiao.kit.auth import Principal, Role, TokenIssuer
 from jinqiao.kit.authz import GRANTABLE, METHODS, Permission, Reach
 from jinqiao.organizations.v1 import organizations_pb2 as orgs_pb
@@ -240,7 +240,7 @@ def _path(template: str, world: World, role: Role, relation: str) -> str:
     names = set(re.findall(r"{(\w+)}", template))
     scope_code = {"own": world.scopes[role], "sibling": X_SIBLING_COUNTY, "foreign": "35"}[relation]
     values = {"scope": scope_code if "/scopes/" in template else "in_province", "fmt": "csv",
-              "item": "activity_room", **rel.params}
+              "item": "activity_room", "service": "registry", "letter_id": "1", **rel.params}
     # A foreign object is named on the caller's own county's path; a route that names none is asked on Y's.
     tenant = X if relation == "foreign" and names & ID_PARAMS else rel.tenant
     out = template.replace("{tenant}", tenant)
@@ -299,6 +299,11 @@ def _grpc_methods() -> dict[str, tuple[str, Any]]:
         for method in service.methods:
             found[f"/{service.full_name}/{method.name}"] = (entry.name,
                                                             message_factory.GetMessageClass(method.input_type))
+    # Every service that consumes events serves DeadLetterService (kit/deadletters.py): walked on the first.
+    service = pool.FindServiceByName(deadletters.PROTO_SERVICE)
+    for method in service.methods:
+        found[f"/{service.full_name}/{method.name}"] = (deadletters.consuming_services()[0].name,
+                                                        message_factory.GetMessageClass(method.input_type))
     return found
 
 

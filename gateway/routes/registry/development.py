@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.idempotency import RequestIdDep
 from jinqiao.gateway.wire import Body
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import development_pb2 as pb
@@ -147,7 +148,7 @@ class ApplicantPage(BaseModel):
 @router.post("/applicants", status_code=201, response_model=ApplicantOut)
 async def create_applicant(
     tenant: TenantDep, body: ApplicantIn, who: CallerDep, gw: GatewayDep, response: Response,
-    idempotency_key: Annotated[str, Header(max_length=100)] = "",
+    idempotency_key: RequestIdDep,
 ) -> ApplicantOut:
     """Record an application (入党申请); repeat with the same Idempotency-Key to retry safely."""
     reply = await gw.clients.registry.CreateApplicant(

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.idempotency import RequestIdDep
 from jinqiao.gateway.routes.registry.members import FlowStatusName, flow_status_in, flow_status_out
 from jinqiao.gateway.wire import Body
 from jinqiao.kit.regions import name_of
@@ -110,7 +111,7 @@ class FlowPage(BaseModel):
 @router.post("/members/{member_id}/flows", status_code=201, response_model=FlowOut)
 async def register_flow(
     tenant: TenantDep, member_id: str, body: OutflowIn, who: CallerDep, gw: GatewayDep, response: Response,
-    idempotency_key: Annotated[str, Header(max_length=100)] = "",
+    idempotency_key: RequestIdDep,
 ) -> FlowOut:
     """外出登记: issues the 流动党员活动证 and the 证明信; the destination is asked to place the member."""
     reply = await gw.clients.registry.RegisterFlow(

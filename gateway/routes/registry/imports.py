@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from jinqiao.gateway import problems
 from jinqiao.gateway.deps import Caller, CallerDep, Gateway, GatewayDep, TenantDep
+from jinqiao.gateway.idempotency import RequestIdDep
 from jinqiao.gateway.sheets import to_csv
 from jinqiao.registry.v1 import imports_pb2
 
@@ -104,10 +105,9 @@ async def _body(request: Request, *, limit: int) -> bytes | None:
                  "text/csv": {"schema": {"type": "string", "format": "binary"}},
                  XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 async def start_import(
-    tenant: TenantDep, request: Request, who: CallerDep, gw: GatewayDep,
+    tenant: TenantDep, request: Request, who: CallerDep, gw: GatewayDep, idempotency_key: RequestIdDep,
     file_name: Annotated[str, Query(min_length=1, max_length=200, description="文件名，如 党员台账.xlsx")],
     content_type: Annotated[str, Header()] = "",
-    idempotency_key: Annotated[str, Header(max_length=100)] = "",
 ) -> Response:
     """导入党员: start importing a 台账 file (CSV or XLSX) as the body; poll the Location for progress."""
     limit = (await _template(gw, who)).max_file_bytes

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
+from jinqiao.gateway.idempotency import RequestIdDep
 from jinqiao.gateway.wire import Body, enum_in
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2, registry_pb2
@@ -127,7 +128,7 @@ class MemberPage(BaseModel):
 @router.post("/members", status_code=201, response_model=MemberOut)
 async def create_member(
     tenant: TenantDep, body: MemberIn, who: CallerDep, gw: GatewayDep, response: Response,
-    idempotency_key: Annotated[str, Header(max_length=100)] = "",
+    idempotency_key: RequestIdDep,
 ) -> MemberOut:
     """Register a member (登记党员); repeat with the same Idempotency-Key to retry safely."""
     reply = await gw.clients.registry.CreateMember(

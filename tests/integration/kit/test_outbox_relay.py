@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 
 import asyncpg
@@ -9,12 +11,14 @@ import pytest
 
 from jinqiao.events.v1 import registry_events_pb2
 from jinqiao.kit import broker as kit_broker
+from jinqiao.kit.broker import Backoff
 from jinqiao.kit.db import Database
 from jinqiao.kit.events import new_event, stream_name
 from jinqiao.kit.migrations import migrate
 from jinqiao.kit.outbox import OutboxRelay
 from jinqiao.kit.runtime.natsauth import ADMIN
 from jinqiao.kit.runtime.provision import provision_service_database
+from tests.integration.conftest import eventually
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +99,43 @@ async def test_one_countys_backlog_does_not_hold_back_another_countys_event(rela
     finally:
         await conn.execute("DELETE FROM outbox")
         await conn.close()
+
+
+async def test_a_relay_that_cannot_publish_backs_off_and_logs_the_outage_once(relay_db, infra, caplog):
+    service = f"relayprobe{uuid.uuid4().hex[:8]}"
+    database = await Database.connect(relay_db.app_dsn, min_size=1, max_size=1)
+    admin = infra.nats_logins[ADMIN]
+    broker = kit_broker.build_broker(url=infra.nats_url, name="relay-test", user=admin.user, password=admin.password)
+    await broker.connect()
+    admin_conn = await asyncpg.connect(relay_db.admin_dsn_for_db)
+    relay = OutboxRelay(dsn=relay_db.app_dsn, broker=broker, service=service, poll_seconds=0.05, publish_timeout=0.3,
+                        backoff=Backoff(base=0.05, cap=0.2))
+    try:
+        await admin_conn.execute("DELETE FROM outbox")
+        event = new_event(registry_events_pb2.MemberRegistered(member_id="m"), service=service, tenant="411525",
+                          aggregate_id="m", aggregate_version=1, traceparent=None)
+        async with database.unit_of_work(tenant="411525") as uow:
+            uow.add_event(event)
+            await uow.commit()
+        with caplog.at_level(logging.INFO, logger="jinqiao.outbox"):
+            relay.start()
+            # No stream takes the subject yet: every pass fails for a while.
+            await asyncio.sleep(2.0)
+            failing = [r.levelname for r in caplog.records]
+            await kit_broker.ensure_stream(broker, service=service)
+
+            async def sent() -> bool:
+                return await admin_conn.fetchval("SELECT sent_at FROM outbox WHERE event_id = $1::uuid",
+                                                 event.event_id) is not None
+
+            await eventually(sent, timeout=20)
+            await asyncio.sleep(0.3)
+        assert failing == ["WARNING"]  # one line for the outage, however many passes failed
+        assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]  # and one when it recovered
+        assert relay.published == 1
+    finally:
+        await relay.stop()
+        await admin_conn.execute("DELETE FROM outbox")
+        await admin_conn.close()
+        await broker.stop()
+        await database.close()

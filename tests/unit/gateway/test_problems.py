@@ -82,3 +82,24 @@ async def test_the_gateways_own_database_away_is_503_and_a_bug_is_a_500_problem(
         assert reply.json()["dependency"] == "postgresql"
         reply = await client.get("/bug")
         assert reply.status_code == 500 and reply.headers["content-type"].startswith("application/problem+json")
+
+
+def _unreachable(code: grpc.StatusCode, service: str) -> grpc.aio.AioRpcError:
+    """What the gateway's channel raises when it could not reach ``service`` (clients.NameTheService)."""
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(("x-jinqiao-service", service)),
+                                details="failed to connect to all addresses")
+
+
+def test_a_named_service_that_cannot_be_reached_is_503_naming_it_in_chinese_with_retry_after():
+    reply = from_grpc(_unreachable(grpc.StatusCode.UNAVAILABLE, "registry"))
+    body = json.loads(bytes(reply.body))
+    assert reply.status_code == 503 and reply.headers["retry-after"] == "2"
+    assert body["dependency"] == "registry" and body["dependency_name"] == "党员登记服务"
+    assert "党员登记服务暂不可用" in body["detail"]
+
+
+def test_a_service_that_does_not_answer_in_time_is_504_with_retry_after_not_502():
+    reply = from_grpc(_unreachable(grpc.StatusCode.DEADLINE_EXCEEDED, "organizations"))
+    body = json.loads(bytes(reply.body))
+    assert reply.status_code == 504 and reply.headers["retry-after"] == "2"
+    assert body["dependency"] == "organizations" and "组织服务" in body["detail"]

@@ -1,8 +1,9 @@
-"""Which failures mean the database is away (UNAVAILABLE / 503) and which are faults in the code."""
+"""Which failures mean the database (or the broker) is away (UNAVAILABLE / 503) and which are faults in the code."""
 
 from __future__ import annotations
 
 import asyncpg
+import nats.errors
 import pytest
 
 from jinqiao.kit.availability import unavailable_dependency
@@ -38,3 +39,12 @@ def test_the_cause_of_a_wrapped_failure_is_looked_at():
 ])
 def test_a_fault_in_the_code_is_not_blamed_on_the_database(exc):
     assert unavailable_dependency(exc) is None
+
+
+@pytest.mark.parametrize("exc", [
+    nats.errors.ConnectionClosedError(), nats.errors.NoServersError(), nats.errors.NoRespondersError(),
+    nats.errors.ConnectionReconnectingError(), nats.errors.TimeoutError(),
+])
+def test_a_broker_that_is_away_is_named(exc):
+    # nats-py's timeout is also a builtin TimeoutError: it is the broker's, not the database's.
+    assert unavailable_dependency(exc) == "nats"
