@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -62,3 +64,21 @@ def field_violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
                 if detail.Unpack(bad):
                     return {v.field: v.description for v in bad.field_violations}
     return {}
+
+
+def embedded_env(*, data: Path, keys: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `jinqiao up` of its own: this data and key directory, every port free (never the
+    defaults, so a developer's running platform does not collide), plus ``extra`` variables."""
+    from jinqiao.kit import catalog
+    from jinqiao.kit.runtime.ports import free_port
+
+    values = {**os.environ, "JINQIAO_DATA_DIR": str(data), "JINQIAO_KEY_DIR": str(keys),
+              "JINQIAO_PG_PORT": str(free_port()), "JINQIAO_NATS_PORT": str(free_port()),
+              "JINQIAO_NATS_MONITOR_PORT": str(free_port()), "JINQIAO_HTTP_PORT": str(free_port())}
+    for entry in catalog.load():
+        if entry.grpc_port:
+            values[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
+        if entry.metrics_port:
+            values[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
+    values.update(extra)
+    return values

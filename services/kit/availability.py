@@ -52,8 +52,24 @@ def unavailable_dependency(exc: BaseException) -> str | None:
             return NATS
         if isinstance(current, asyncpg.exceptions.InterfaceError) and any(m in str(current) for m in _CLOSED):
             return POSTGRESQL
+        # A connection whose protocol was left mid-operation by a dropped socket (asyncpg's "cannot switch to
+        # state …; another operation is in progress"): the unit of work discards it, and a retry gets a fresh one.
+        if isinstance(current, asyncpg.exceptions.InternalClientError):
+            return POSTGRESQL
         # Refused or reset sockets and a pool that cannot hand out a connection in time: the database is away.
         if isinstance(current, (ConnectionRefusedError, ConnectionResetError, TimeoutError)):
             return POSTGRESQL
+        # Any other lost socket asyncpg itself raised ("unexpected connection_lost()"); one a handler raised for
+        # something else stays that handler's failure.
+        if isinstance(current, ConnectionError) and _raised_in(current, "asyncpg"):
+            return POSTGRESQL
         current = current.__cause__ or current.__context__
     return None
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    """True when the exception was raised inside ``package`` (its innermost frame's module)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and (tb.tb_frame.f_globals.get("__name__") or "").startswith(f"{package}.")

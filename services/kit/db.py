@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -101,7 +102,8 @@ class UnitOfWork:
             mode = "READ ONLY" if self.readonly else "READ WRITE"
             await self._conn.execute(f"BEGIN {mode}; SELECT set_config('{self.setting}', '{self.value}', true)")
         except BaseException:
-            await self.db.pool.release(self._conn)
+            # A connection that could not even begin is not trusted again (see ``__aexit__``).
+            self._conn.terminate()
             raise
         return self
 
@@ -132,8 +134,19 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            if not self._committed:
+        if not self._committed:
+            if isinstance(exc, asyncio.CancelledError):
+                # Cancelled mid-query (a caller's deadline): the protocol may still be inside that query.
+                self._conn.terminate()
+                return
+            try:
                 await self._conn.execute("ROLLBACK")
-        finally:
+            except Exception:
+                # A connection that cannot roll back (dropped by an outage, or left mid-operation) never goes back
+                # to the pool: closed (asyncpg frees its pool slot), a fresh one replaces it, and the transaction
+                # dies with it. The caller keeps its own exception, or its read, as if the rollback had run.
+                self._conn.terminate()
+                return
+        with contextlib.suppress(Exception):
+            # If asyncpg's reset on release fails, it closes the connection itself; the work is already done.
             await self.db.pool.release(self._conn)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import psutil
 
 from jinqiao.kit import catalog
-from jinqiao.kit.runtime.ports import free_port
+from tests.support import embedded_env
 
 JINQIAO = str(Path(sys.executable).parent / "jinqiao")
 URL = re.compile(r"http://127\.0\.0\.1:\d+/")
@@ -52,18 +52,7 @@ class Stack:
         self.data.chmod(0o755)
         root.chmod(0o755)
         (root / "embedded.toml").write_text(CONFIG)
-        self.env = dict(os.environ)
-        self.env.update({
-            "JINQIAO_DATA_DIR": str(self.data), "JINQIAO_KEY_DIR": str(root / "keys"),
-            "JINQIAO_EMBEDDED_CONFIG": str(root / "embedded.toml"),
-            "JINQIAO_PG_PORT": str(free_port()), "JINQIAO_NATS_PORT": str(free_port()),
-            "JINQIAO_NATS_MONITOR_PORT": str(free_port()), "JINQIAO_HTTP_PORT": str(free_port()),
-        })
-        for entry in catalog.load():
-            if entry.grpc_port:
-                self.env[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
-            if entry.metrics_port:
-                self.env[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
+        self.env = embedded_env(data=self.data, keys=root / "keys", JINQIAO_EMBEDDED_CONFIG=str(root / "embedded.toml"))
         self.base_url = f"http://127.0.0.1:{self.env['JINQIAO_HTTP_PORT']}"
         self.proc: subprocess.Popen[str] | None = None
         self.lines: deque[str] = deque(maxlen=400)

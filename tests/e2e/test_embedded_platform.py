@@ -19,8 +19,7 @@ import httpx
 import pytest
 
 from jinqiao.kit import catalog
-from jinqiao.kit.runtime.ports import free_port
-from tests.support import member_json
+from tests.support import embedded_env, member_json
 
 pytestmark = pytest.mark.e2e
 
@@ -74,23 +73,8 @@ class Platform:
 def env() -> Iterator[dict[str, str]]:
     data = Path(tempfile.mkdtemp(prefix="jinqiao-e2e-"))
     data.chmod(0o755)
-    values = dict(os.environ)
-    values.update({
-        "JINQIAO_DATA_DIR": str(data),
-        "JINQIAO_PG_PORT": str(free_port()),
-        "JINQIAO_NATS_PORT": str(free_port()),
-        "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
-        "JINQIAO_HTTP_PORT": str(free_port()),
-        "JINQIAO_DEMO_PASSWORD": "e2e-password",
-        # Keys live apart from the data, as in a real install; beside it, so both go when the test ends.
-        "JINQIAO_KEY_DIR": str(data) + "-keys",
-    })
-    for entry in catalog.load():
-        # Free ports for every catalogued service, so a developer's running platform does not collide.
-        if entry.grpc_port:
-            values[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
-        if entry.metrics_port:
-            values[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
+    # Keys live apart from the data, as in a real install; beside it, so both go when the test ends.
+    values = embedded_env(data=data, keys=Path(f"{data}-keys"), JINQIAO_DEMO_PASSWORD="e2e-password")
     yield values
     shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(str(data) + "-keys", ignore_errors=True)

@@ -28,6 +28,7 @@ from jinqiao.kit.runtime.ports import free_port
 from jinqiao.kit.runtime.postgres import clear_stale_pid
 from jinqiao.kit.runtime.processes import SUPERVISED_BY, alive, group_members
 from tests.e2e.test_embedded_platform import JINQIAO, Platform, wait_until
+from tests.support import embedded_env
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +42,7 @@ def env() -> Iterator[dict[str, str]]:
     # The runner's file without the demo seed: these checks need the processes, not the province.
     config = data.parent / f"{data.name}.toml"
     config.write_text(f"[postgres]\nport = {free_port()}\n[nats]\nport = {free_port()}\n")
-    values = {**os.environ, "JINQIAO_DATA_DIR": str(data), "JINQIAO_EMBEDDED_CONFIG": str(config),
-              "JINQIAO_PG_PORT": str(free_port()), "JINQIAO_NATS_PORT": str(free_port()),
-              "JINQIAO_NATS_MONITOR_PORT": str(free_port()), "JINQIAO_HTTP_PORT": str(free_port()),
-              "JINQIAO_KEY_DIR": str(data) + "-keys"}
-    for entry in catalog.load():
-        if entry.grpc_port:
-            values[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
-        if entry.metrics_port:
-            values[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
+    values = embedded_env(data=data, keys=Path(f"{data}-keys"), JINQIAO_EMBEDDED_CONFIG=str(config))
     yield values
     subprocess.run([JINQIAO, "down"], env=values, capture_output=True, timeout=120)
     shutil.rmtree(data, ignore_errors=True)

@@ -48,3 +48,21 @@ def test_a_fault_in_the_code_is_not_blamed_on_the_database(exc):
 def test_a_broker_that_is_away_is_named(exc):
     # nats-py's timeout is also a builtin TimeoutError: it is the broker's, not the database's.
     assert unavailable_dependency(exc) == "nats"
+
+
+def test_a_lost_socket_is_the_database_only_when_asyncpg_lost_it():
+    import asyncpg.connect_utils as inside
+
+    from jinqiao.kit import availability
+
+    raised_by_asyncpg: ConnectionError | None = None
+    try:
+        exec(compile("raise ConnectionError('unexpected connection_lost() call')", inside.__file__, "exec"),
+             vars(inside).copy() | {"__name__": "asyncpg.connect_utils"})
+    except ConnectionError as exc:
+        raised_by_asyncpg = exc
+    assert raised_by_asyncpg is not None
+    assert availability.unavailable_dependency(raised_by_asyncpg) == availability.POSTGRESQL
+    assert availability.unavailable_dependency(ConnectionError("a handler's own call failed")) is None
+    left_mid_operation = asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2)")
+    assert availability.unavailable_dependency(left_mid_operation) == availability.POSTGRESQL
