@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 
 from jinqiao.kit.runtime import config, keys, supervisor
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Parse the command and run it."""
     args = _parser().parse_args(argv)
+    if args.command != "up":
+        # A reader that stops early (`jinqiao status | head`) ends the output quietly, as any command-line tool.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     settings = config.load()
     if args.command == "up":
         try:

@@ -97,6 +97,11 @@ def prepare_keys(config: EmbeddedConfig) -> KeyMaterial:
 # ------------------------------------------------------------------------------------------------ children
 
 
+def _name_width() -> int:
+    """Column width for component names in the terminal: the longest catalogued name, or "supervisor"."""
+    return max(len("supervisor"), *(len(entry.name) for entry in catalog.load()))
+
+
 async def launch_service(spec: ServiceSpec, *, env: dict[str, str], log_path: Path) -> asyncio.subprocess.Process:
     """Start a service in a process group of its own, dying with the runner; its output is logged and echoed.
 
@@ -123,7 +128,7 @@ async def _pump(name: str, proc: asyncio.subprocess.Process, log_path: Path) -> 
         async for line in proc.stdout:
             log.write(line)
             log.flush()
-            sys.stdout.write(f"{name:>10} | {line.decode(errors='replace')}")
+            sys.stdout.write(f"{name:>{_name_width()}} | {line.decode(errors='replace')}")
             sys.stdout.flush()
 
 
@@ -470,7 +475,7 @@ async def status(config: EmbeddedConfig) -> int:
     views = run.get("children", {})
     endpoints = run.get("endpoints", {})
     assert isinstance(views, dict) and isinstance(endpoints, dict)
-    print(f"{'supervisor':>10}: 运行中 running (pid {run.get('supervisor')})")
+    print(f"{'supervisor':>{_name_width()}}: 运行中 running (pid {run.get('supervisor')})")
     ok = True
     pg_port = endpoints.get("postgres", {}).get("port") or config.pg_port
     nats_ends = endpoints.get("nats", {})
@@ -489,7 +494,7 @@ async def status(config: EmbeddedConfig) -> int:
             check = functools.partial(_service_answer, spec)
         up_, line = await _describe(view, check)
         ok &= up_
-        print(f"{name:>10}: {line}")
+        print(f"{name:>{_name_width()}}: {line}")
     return 0 if ok else 3
 
 
