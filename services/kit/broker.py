@@ -339,11 +339,16 @@ class Consumer:
 
     async def stop(self) -> None:
         """Cancel the loop; a message in hand stays unacknowledged and comes back."""
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        # Cancelled until it ends (a cancellation can land where a cleanup absorbs it), bounded: a stop never hangs.
+        for _ in range(50):
+            task.cancel()
+            done, _pending = await asyncio.wait({task}, timeout=0.2)
+            if done:
+                return
+        log.warning("消费者 %s 未能及时停止 / consumer %s did not stop within 10 s", self._name, self._name)
 
     def consumer_config(self) -> ConsumerConfig:
         """The durable's configuration: explicit acks, unlimited server-side deliveries (our policy counts)."""
@@ -422,8 +427,9 @@ class Consumer:
                 waiting.pop(0)
         finally:
             keeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeper
+            # asyncio.wait, not `await keeper` under suppress(CancelledError): a stop() cancelling this task right
+            # here must not be swallowed with the keeper's own cancellation (the loop would run on, stop() hang).
+            await asyncio.wait({keeper})
 
     async def _keep(self, waiting: list[Msg]) -> None:
         """Tell the server every message of the batch not yet settled is still being worked on (no redelivery)."""
