@@ -6,7 +6,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 GEN_STAMP := gen/.generated
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: up test chaos bench lint gen status down clean browser
+.PHONY: up test chaos bench lint gen status down clean browser console console-types
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,26 @@ $(GEN_STAMP): $(PROTOS) scripts/gen_protos.py setup.py services/catalog.toml $(D
 
 gen: $(GEN_STAMP)
 
+# The console (gateway/web): Vue 3 + Element Plus + ECharts from the committed lockfile, built by Vite into dist/.
+WEB := gateway/web
+NODE_STAMP := $(WEB)/node_modules/.installed
+CONSOLE_SRC := $(shell find $(WEB)/src -type f) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+
+$(NODE_STAMP): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB)/dist/index.html: $(NODE_STAMP) $(CONSOLE_SRC)
+	cd $(WEB) && npm run --silent build
+
+console: $(WEB)/dist/index.html
+
+# The console's API types come from the committed OpenAPI document (regenerate after `openapi_gate.py --write`).
+console-types: $(NODE_STAMP)
+	cd $(WEB) && npm run --silent types
+
 # Protos (Buf lint + breaking), ruff, import contracts (.importlinter), mypy, and the HTTP API's own breaking gate.
-lint: $(GEN_STAMP)
+lint: $(GEN_STAMP) $(NODE_STAMP)
 	cd proto && ../$(BIN)/buf lint
 	@if git rev-parse --verify -q HEAD:proto >/dev/null; then \
 		cd proto && ../$(BIN)/buf breaking --against '../.git#ref=HEAD,subdir=proto'; fi
@@ -35,8 +53,12 @@ lint: $(GEN_STAMP)
 	$(BIN)/python scripts/package_tree.py imports
 	$(BIN)/python scripts/package_tree.py mypy
 	$(BIN)/python scripts/openapi_gate.py --check
+	cd $(WEB) && npx openapi-typescript ../../docs/openapi.json -o node_modules/.schema.d.ts --silent \
+		&& cmp -s node_modules/.schema.d.ts src/api/schema.d.ts \
+		|| (echo "gateway/web/src/api/schema.d.ts is stale: run make console-types" && exit 1)
+	cd $(WEB) && npm run --silent typecheck
 
-up: $(GEN_STAMP)
+up: $(GEN_STAMP) console
 	$(BIN)/jinqiao up
 
 status: $(GEN_STAMP)
@@ -49,7 +71,7 @@ down: $(GEN_STAMP)
 browser:
 	bash scripts/install_browser.sh
 
-test: lint browser
+test: lint browser console
 	$(BIN)/python -m pytest -q -ra
 
 # The whole chaos suite (issue 11) with its real outages; `make test` runs only its bounded subset.

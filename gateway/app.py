@@ -118,9 +118,23 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # The kit's registry: process metrics and the revocation feed's (jinqiao_revocation_feed_up).
         return Response(generate_latest(telemetry.default_registry()), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", include_in_schema=False)
-    async def console() -> FileResponse:
-        return FileResponse(WEB / "index.html")
-
-    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    _serve_console(app)
     return app
+
+
+def _serve_console(app: FastAPI) -> None:
+    """The built console (``make console`` → web/dist): hashed assets, and index.html for every page's address."""
+    dist = WEB / "dist"
+    app.mount("/assets", StaticFiles(directory=dist / "assets", check_dir=False), name="assets")
+
+    @app.get("/{page:path}", include_in_schema=False)
+    async def console(page: str) -> Response:
+        # The console's own addresses (/members/…) are history-mode routes: the page is always index.html. An
+        # unknown API or asset path is a 404, never the page.
+        if page.startswith(("api/", "assets/")):
+            return problems.problem(404, "未找到", "请求的地址不存在")
+        index = dist / "index.html"
+        if not index.is_file():
+            return Response("控制台尚未构建：请运行 make console", status_code=503,
+                            media_type="text/plain; charset=utf-8")
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})

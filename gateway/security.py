@@ -41,7 +41,8 @@ IMPORT_BODY_LIMIT = 32 * MIB
 BODY_LIMITS: dict[str, int] = {"POST /api/v1/tenants/{tenant}/imports": IMPORT_BODY_LIMIT}
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; worker-src 'self' blob:; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
 
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.kit.auth import Role
@@ -19,6 +21,13 @@ PROVINCE_USER = "ui-province"
 
 # Playwright cannot download its own browser builds here; Debian's chromium (scripts/install_browser.sh)
 # is launched by path. The flags keep it from phoning home and from needing a sandbox or a GPU.
+# The built console (make console); without it the gateway answers 503 for every page.
+CONSOLE_DIST = Path(__file__).resolve().parents[2] / "gateway" / "web" / "dist" / "index.html"
+# Screenshots every browser test leaves behind (issue 12): one PNG per page and viewport.
+ARTIFACTS = Path(os.environ.get("JINQIAO_ARTIFACTS", Path(__file__).resolve().parents[2] / ".artifacts"))
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
@@ -40,53 +49,129 @@ async def console_accounts(settings_for: Callable[..., object]) -> None:
         await db.close()
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """One headless Chromium for the session."""
+def chromium_path() -> str:
+    """Debian's chromium (Playwright cannot download its own here); the console must have been built."""
+    if not CONSOLE_DIST.is_file():
+        pytest.fail("the console is not built: run make console")
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("chromium is not on PATH: run scripts/install_browser.sh")
+    return executable
+
+
+async def shoot(page: Page, name: str) -> Path:
+    """A full-page screenshot of what the user sees now, kept as an artifact named after the page and viewport."""
+    size = page.viewport_size or DESKTOP
+    target = ARTIFACTS / "screenshots" / f"{name}-{size['width']}x{size['height']}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    await page.wait_for_load_state("networkidle")
+    await page.screenshot(path=str(target), full_page=True)
+    return target
+
+
+async def login(page: Page, username: str, password: str = CONSOLE_PASSWORD) -> None:
+    """Log in through the login page as a user would, and wait for the role's landing page."""
+    await page.goto("/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    await page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.fixture(scope="session")
+async def console_account(settings_for: Callable[..., object]) -> Callable[..., Awaitable[str]]:
+    """Create (or update) a console login of any role; returns its username (password CONSOLE_PASSWORD)."""
+    settings = settings_for("gateway")
+
+    async def make(username: str, role: Role, scope: str, *, org: str | None = None,
+                   member: str | None = None, display_name: str = "") -> str:
+        tenant = None if role in (Role.PROVINCE_ANALYST, Role.CITY_ANALYST) else scope
+        db = await Database.connect(settings.database_url, min_size=1, max_size=1)  # type: ignore[attr-defined]
+        try:
+            await upsert_account(db=db, account=Account(username=username, role=role, scope=scope,
+                                                        acting_tenant=tenant, acting_org=org, acting_member=member,
+                                                        display_name=display_name), password=CONSOLE_PASSWORD)
+        finally:
+            await db.close()
+        return username
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium for the session."""
+    executable = chromium_path()
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield chromium
         await chromium.close()
 
 
-@pytest.fixture
-async def page(browser: Browser, platform, console_accounts: None) -> AsyncIterator[Page]:
-    """A fresh tab on the console, with no storage from other tests.
+class Watched:
+    """What the console promises about the network, checked on every tab a test opens."""
 
-    It checks what the console promises about the network: nothing is fetched from another origin,
-    no bearer token ever appears in a URL, and no script error goes uncaught.
-    """
-    origin = urlsplit(platform.base_url).netloc
-    foreign: list[str] = []
-    tokens: set[str] = set()
-    urls: list[str] = []
-    errors: list[str] = []
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.foreign: list[str] = []
+        self.tokens: set[str] = set()
+        self.urls: list[str] = []
+        self.errors: list[str] = []
 
-    async def only_the_gateway(route: Route, request: Request) -> None:
-        if urlsplit(request.url).netloc == origin or request.url.startswith("data:"):
+    async def only_the_gateway(self, route: Route, request: Request) -> None:
+        if urlsplit(request.url).netloc == self.origin or request.url.startswith(("data:", "blob:")):
             await route.continue_()
         else:
-            foreign.append(request.url)
+            self.foreign.append(request.url)
             await route.abort()
 
-    def seen(request: Request) -> None:
-        urls.append(request.url)
+    def seen(self, request: Request) -> None:
+        self.urls.append(request.url)
         auth = request.headers.get("authorization", "")
         if auth.startswith("Bearer "):
-            tokens.add(auth.removeprefix("Bearer "))
+            self.tokens.add(auth.removeprefix("Bearer "))
 
-    context = await browser.new_context(base_url=platform.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                        viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(15_000)
-    await context.route("**/*", only_the_gateway)
-    tab = await context.new_page()
-    tab.on("request", seen)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield tab
-    await context.close()
-    assert not foreign, f"the console fetched from another origin: {foreign}"
-    assert not [u for u in urls for t in tokens if t in u], "a bearer token appeared in a URL"
-    assert not errors, f"uncaught script errors: {errors}"
+    def console(self, message: ConsoleMessage) -> None:
+        # A style or script the strict CSP refused means a page that looks or works differently than tested.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
+
+    def check(self) -> None:
+        assert not self.foreign, f"the console fetched from another origin: {self.foreign}"
+        assert not [u for u in self.urls for t in self.tokens if t in u], "a bearer token appeared in a URL"
+        assert not self.errors, f"uncaught script errors or CSP violations: {self.errors}"
+
+
+@pytest.fixture
+async def new_tab(browser: Browser, platform, console_accounts: None) -> AsyncIterator[Callable[..., Awaitable[Page]]]:
+    """Open fresh tabs (each in its own context, so several users can work side by side), checked as above.
+
+    ``await new_tab()`` is a 1440×900 office screen; ``await new_tab(phone=True)`` a 390×844 phone.
+    """
+    watched = Watched(urlsplit(platform.base_url).netloc)
+    contexts = []
+
+    async def open_tab(*, phone: bool = False, on: Browser | None = None) -> Page:
+        context = await (on or browser).new_context(
+            base_url=platform.base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+            viewport=PHONE if phone else DESKTOP, is_mobile=phone, has_touch=phone,
+            device_scale_factor=2 if phone else 1)
+        context.set_default_timeout(15_000)
+        await context.route("**/*", watched.only_the_gateway)
+        contexts.append(context)
+        tab = await context.new_page()
+        tab.on("request", watched.seen)
+        tab.on("pageerror", lambda exc: watched.errors.append(str(exc)))
+        tab.on("console", watched.console)
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        await context.close()
+    watched.check()
+
+
+@pytest.fixture
+async def page(new_tab: Callable[..., Awaitable[Page]]) -> Page:
+    """A fresh 1440×900 tab on the console, with no storage from other tests."""
+    return await new_tab()

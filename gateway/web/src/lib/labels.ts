@@ -1,4 +1,4 @@
-// zh-CN names of the codes the API returns.
+// zh-CN names of the codes the API returns (one place for every page).
 
 export const ROLE_NAMES = {
   province_analyst: "省委组织部分析员",
@@ -15,7 +15,7 @@ export const STATUS_NAMES = { full: "正式党员", probationary: "预备党员"
 
 export const GENDER_NAMES = { male: "男", female: "女" };
 
-export const roleName = (role) => ROLE_NAMES[role] || role;
+export const roleName = (role: string): string => (ROLE_NAMES as Record<string, string>)[role] || role;
 
 /** A flow as its home county follows it (外出登记 → 接收 → 报到 → 回归/转出). */
 export const FLOW_STATUS_NAMES = {
@@ -102,7 +102,8 @@ export const REGION_NAMES = {
   330100: "杭州市",
 };
 
-export const regionName = (code) => (code ? REGION_NAMES[code] || code : "");
+export const regionName = (code: string | null | undefined): string =>
+  code ? (REGION_NAMES as Record<string, string>)[code] || code : "";
 
 /** Where a member may go in the 外出登记 form: 郑州's districts inside the province, cities outside it. */
 export const DESTINATIONS = [
