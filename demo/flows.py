@@ -30,6 +30,14 @@ FLOWS_PER_COUNTY = 8
 MEMBER_COUNTY = "411525"  # its first outflow stays offered, for `member-411525` to check in by code
 MEMBER_DESTINATION = "410105"
 WAIT_SECONDS = 60.0
+# Flows whose 报到 deadline (30 days) lies in the past and who stay unchecked, so the timers fire honestly: 38 days
+# away → 村级提醒, 52 → 上报乡镇, 70 → 上报县委组织部 (the default policy: 30 + 15 + 15 days).
+OVERDUE_DAYS = {1: 38, 2: 52, 3: 70}
+# 固始县's flow to 北京 (index 6) stays offered: the 驻北京党总支's guidance officer has an offer to answer.
+GUIDANCE_OFFER_INDEX = 6
+# Members of other Xinyang counties working in 固始县城: placed in its 驻城党建工作站临时党支部, awaiting 报到.
+INFLOW_COUNTIES = ("411526", "411522")
+INFLOW_INDEX = FLOWS_PER_COUNTY  # the first member after the outflows
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
@@ -43,6 +51,7 @@ def _token(issuer: TokenIssuer, county: str) -> tuple[tuple[str, str], ...]:
 
 def _outflow(county: str, index: int, member_id: str, *, rng: random.Random) -> flows_pb2.RegisterFlowRequest:
     today = china_date(utc_now())
+    days = 0 if index == 0 else OVERDUE_DAYS.get(index, rng.randint(5, 200))
     if county == MEMBER_COUNTY and index == 0:
         dest, address, trade = MEMBER_DESTINATION, "金水区人民路 18 号", "装修"
     elif index < 3:
@@ -54,9 +63,30 @@ def _outflow(county: str, index: int, member_id: str, *, rng: random.Random) -> 
         address, trade = f"{name_of(dest)}{area}", rng.choice(TRADES)
     return flows_pb2.RegisterFlowRequest(
         member_id=member_id, destination_code=dest, address=address, employer="", industry=trade,
-        start_date=(today - timedelta(days=0 if index == 0 else rng.randint(5, 200))).isoformat(),
+        start_date=(today - timedelta(days=days)).isoformat(),
         expected_months=rng.choice([3, 6, 12]), request_id=f"demo-flow-{county}-{index}",
     )
+
+
+def _inflow(county: str, member_id: str, *, rng: random.Random) -> flows_pb2.RegisterFlowRequest:
+    """A member of another Xinyang county working in 固始县城 since a few days (no employer, no community address)."""
+    today = china_date(utc_now())
+    return flows_pb2.RegisterFlowRequest(
+        member_id=member_id, destination_code=MEMBER_COUNTY,
+        address=f"{name_of(MEMBER_COUNTY)}蓼城大道 {rng.randint(1, 99)} 号",
+        employer="", industry=rng.choice(["物流", "餐饮", "装修"]),
+        start_date=(today - timedelta(days=rng.randint(2, 9))).isoformat(), expected_months=6,
+        request_id=f"demo-inflow-{county}")
+
+
+def kept_offered(county: str, index: int) -> bool:
+    """Whether the seed leaves this flow's offer unanswered: the demo member's, the overdue ones (固始县: all three
+    levels; elsewhere one, in turn), the guidance officer's and the inflows to 固始县."""
+    if index == INFLOW_INDEX:
+        return True
+    if county == MEMBER_COUNTY:
+        return index in (0, 1, 2, 3, GUIDANCE_OFFER_INDEX)
+    return index == 1 + XINYANG.index(county) % 3
 
 
 async def _wait(check: Callable[[], Awaitable[bool]], *, seconds: float = WAIT_SECONDS) -> bool:
@@ -73,16 +103,22 @@ async def seed_flows(*, settings: GatewaySettings, issuer: TokenIssuer,
                      rng: random.Random) -> Account | None:
     """Register outflows through the registry and let the saga run; returns the demo member's login, if any."""
     flows: list[tuple[str, flows_pb2.Flow]] = []
+    kept: set[str] = set()
     for county in XINYANG:
-        for index, member_id in enumerate(members.get(county, [])[:FLOWS_PER_COUNTY]):
+        away = members.get(county, [])
+        plan = [(i, _outflow(county, i, m, rng=rng)) for i, m in enumerate(away[:FLOWS_PER_COUNTY])]
+        if county in INFLOW_COUNTIES and len(away) > INFLOW_INDEX:
+            plan.append((INFLOW_INDEX, _inflow(county, away[INFLOW_INDEX], rng=rng)))
+        for index, request in plan:
             try:
-                reply = await registry.RegisterFlow(_outflow(county, index, member_id, rng=rng),
-                                                    metadata=_token(issuer, county), timeout=10)
+                reply = await registry.RegisterFlow(request, metadata=_token(issuer, county), timeout=10)
             except grpc.aio.AioRpcError as err:
                 if err.code() != grpc.StatusCode.ALREADY_EXISTS:
                     raise
                 continue
             flows.append((county, reply.flow))
+            if kept_offered(county, index):
+                kept.add(reply.flow.id)
     if not flows:
         return None
 
@@ -99,8 +135,8 @@ async def seed_flows(*, settings: GatewaySettings, issuer: TokenIssuer,
         orgs: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
             organizations_pb2_grpc.OrganizationsServiceStub(channel)
         )
-        await _check_in_most(orgs, issuer=issuer, flows=flows, rng=rng)
-    await _return_some(registry, issuer=issuer, flows=flows, rng=rng)
+        await _check_in_most(orgs, issuer=issuer, flows=flows, kept=kept, rng=rng)
+    await _return_some(registry, issuer=issuer, flows=flows, kept=kept, rng=rng)
     first = next((f for c, f in flows if c == MEMBER_COUNTY and f.destination_code == MEMBER_DESTINATION), None)
     if first is None:
         return None
@@ -110,11 +146,11 @@ async def seed_flows(*, settings: GatewaySettings, issuer: TokenIssuer,
 
 
 async def _check_in_most(orgs: organizations_pb2_grpc.OrganizationsServiceAsyncStub, *, issuer: TokenIssuer,
-                         flows: list[tuple[str, flows_pb2.Flow]], rng: random.Random) -> None:
-    """About two in three offered members check in at the destination (staff record the 报到)."""
-    keep_offered = {f.id for c, f in flows if c == MEMBER_COUNTY and f.destination_code == MEMBER_DESTINATION}
+                         flows: list[tuple[str, flows_pb2.Flow]], kept: set[str], rng: random.Random) -> None:
+    """About two in three of the other offered members check in at the destination (staff record the 报到)."""
     placing = {f.placing_tenant_id for _, f in flows}
-    wanted = {f.id for _, f in flows if f.id not in keep_offered and rng.random() < 0.67}
+    # 固始县 (the demo's showcase county) checks in every flow it does not keep waiting.
+    wanted = {f.id for c, f in flows if f.id not in kept and (c == MEMBER_COUNTY or rng.random() < 0.67)}
     for county in sorted(placing):
         page = await orgs.ListMemberships(pb_orgs.ListMembershipsRequest(
             statuses=[pb_orgs.MEMBERSHIP_STATUS_OFFERED], page_size=200), metadata=_token(issuer, county),
@@ -126,11 +162,11 @@ async def _check_in_most(orgs: organizations_pb2_grpc.OrganizationsServiceAsyncS
 
 
 async def _return_some(registry: registry_pb2_grpc.RegistryServiceAsyncStub, *, issuer: TokenIssuer,
-                       flows: list[tuple[str, flows_pb2.Flow]], rng: random.Random) -> None:
+                       flows: list[tuple[str, flows_pb2.Flow]], kept: set[str], rng: random.Random) -> None:
     """One member per county came home last month (回归工程): some started a business, some joined the pool."""
     seen: set[str] = set()
     for county, flow in flows:
-        if county in seen or (county == MEMBER_COUNTY and flow.destination_code == MEMBER_DESTINATION):
+        if county in seen or flow.id in kept:
             continue
         seen.add(county)
         business = rng.random() < 0.5

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from jinqiao.demo import flows as demo_flows
 from jinqiao.demo.flows import bearer
@@ -222,9 +223,12 @@ async def seed(settings: GatewaySettings) -> int:
         for county in COUNTIES:
             token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
             count = MEMBERS_PER_XINYANG_COUNTY if county in XINYANG else MEMBERS_PER_ZHENGZHOU_DISTRICT
-            for request in synthetic_members(county, count, rng=rng):
+            for index, request in enumerate(synthetic_members(county, count, rng=rng)):
+                if county == OFFICER_COUNTY and home_branch and index < demo_flows.FLOWS_PER_COUNTY:
+                    # 固始县's members away belong to the demo branch: the township and branch logins follow them.
+                    request.home_branch_id = home_branch
                 try:
-                    reply = await stub.CreateMember(request, metadata=bearer(token), timeout=10)
+                    reply = await _create_member(stub, request, token)
                     members.setdefault(county, []).append(reply.member.id)
                     created += 1
                 except grpc.aio.AioRpcError as err:
@@ -234,6 +238,9 @@ async def seed(settings: GatewaySettings) -> int:
         member_login = await demo_flows.seed_flows(settings=settings, issuer=issuer, registry=stub,
                                                    members=members, rng=rng)
         await demo_flows.seed_applicants(issuer=issuer, registry=stub, rng=rng, home_org_id=home_branch)
+    if home_branch and members.get(OFFICER_COUNTY):
+        await seed_meetings(settings, issuer=issuer, branch=home_branch,
+                            members=members[OFFICER_COUNTY][:demo_flows.FLOWS_PER_COUNTY + 2], rng=rng)
     if member_login is not None:
         db = await Database.connect(settings.database_url, min_size=1, max_size=1)
         try:
@@ -241,6 +248,70 @@ async def seed(settings: GatewaySettings) -> int:
         finally:
             await db.close()
     return created
+
+
+MEETINGS = [  # 三会一课 of the demo branch over the last months: (days ago, type, title, place)
+    (75, pb_orgs.MEETING_TYPE_GENERAL_MEETING, "第三季度支部党员大会", "村党群服务中心"),
+    (48, pb_orgs.MEETING_TYPE_PARTY_LECTURE, "专题党课：流动党员如何发挥先锋作用", "村党群服务中心"),
+    (20, pb_orgs.MEETING_TYPE_COMMITTEE_MEETING, "支委会：研究流动党员联系服务工作", "村委会议室"),
+    (6, pb_orgs.MEETING_TYPE_GROUP_MEETING, "党小组会：年底返乡党员座谈", "村党群服务中心"),
+]
+
+
+async def seed_meetings(settings: GatewaySettings, *, issuer: TokenIssuer, branch: str, members: list[str],
+                        rng: random.Random) -> None:
+    """三会一课 of the demo branch with attendance: those at home present, those away online or on leave."""
+    token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=OFFICER_COUNTY)
+    statuses = (pb_orgs.ATTENDANCE_STATUS_PRESENT, pb_orgs.ATTENDANCE_STATUS_PRESENT,
+                pb_orgs.ATTENDANCE_STATUS_ON_LEAVE, pb_orgs.ATTENDANCE_STATUS_ABSENT)
+    now = datetime.now(UTC)
+    gave_up = False
+    async with open_channel(settings.target("organizations"), ca_file=settings.grpc_tls_ca_file) as channel:
+        stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
+            organizations_pb2_grpc.OrganizationsServiceStub(channel))
+        for days, kind, title, place in MEETINGS:
+            start = Timestamp()
+            start.FromDatetime((now - timedelta(days=days)).replace(hour=1, minute=30, second=0, microsecond=0))
+            meeting = (await stub.ScheduleMeeting(pb_orgs.ScheduleMeetingRequest(
+                org_id=branch, type=kind, title=title, start_time=start, place=place,
+                agenda="传达学习上级精神；通报流动党员情况；研究下一步工作"), metadata=bearer(token),
+                timeout=10)).meeting
+            if gave_up:
+                continue
+            entries = [pb_orgs.AttendanceEntry(member_id=m, home_tenant_id=OFFICER_COUNTY, status=rng.choice(statuses))
+                       for m in members]
+            # The organisations service learns of the members by their events: wait for it, never abort the demo.
+            deadline = asyncio.get_running_loop().time() + demo_flows.WAIT_SECONDS
+            while True:
+                try:
+                    await stub.RecordAttendance(pb_orgs.RecordAttendanceRequest(meeting_id=meeting.id, entries=entries),
+                                                metadata=bearer(token), timeout=10)
+                    break
+                except grpc.aio.AioRpcError as err:
+                    if err.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                        raise
+                    if asyncio.get_running_loop().time() > deadline:
+                        print(f"演示会议未记录出勤 attendance of the demo meetings not recorded: {err.details()}")
+                        gave_up = True
+                        break
+                    await asyncio.sleep(0.5)
+
+
+async def _create_member(stub: registry_pb2_grpc.RegistryServiceAsyncStub, request: registry_pb2.CreateMemberRequest,
+                         token: str) -> registry_pb2.CreateMemberResponse:
+    """Create, retrying while the registry's replica of the tree (fed by events) does not know the home branch yet."""
+    deadline = asyncio.get_running_loop().time() + demo_flows.WAIT_SECONDS
+    while True:
+        try:
+            reply: registry_pb2.CreateMemberResponse = await stub.CreateMember(request, metadata=bearer(token),
+                                                                               timeout=10)
+            return reply
+        except grpc.aio.AioRpcError as err:
+            unknown = (request.home_branch_id and err.code() == grpc.StatusCode.INVALID_ARGUMENT
+                       and "home_branch_id" in (err.details() or ""))
+            if not unknown or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -122,10 +123,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     return app
 
 
+class _HashedAssets(StaticFiles):
+    """Vite names every asset by its content's hash: a browser may keep it for a year without asking again."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response: Response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def _serve_console(app: FastAPI) -> None:
     """The built console (``make console`` → web/dist): hashed assets, and index.html for every page's address."""
     dist = WEB / "dist"
-    app.mount("/assets", StaticFiles(directory=dist / "assets", check_dir=False), name="assets")
+    app.mount("/assets", _HashedAssets(directory=dist / "assets", check_dir=False), name="assets")
 
     @app.get("/{page:path}", include_in_schema=False)
     async def console(page: str) -> Response:

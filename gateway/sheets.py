@@ -6,13 +6,21 @@ import csv
 import io
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
+import grpc
 from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from jinqiao.kit.clock import china_date
+from jinqiao.kit.regions import name_of
+from jinqiao.organizations.v1 import organizations_pb2 as org_pb
 
 Fmt = Literal["csv", "xlsx"]
 PAGE = 200
@@ -70,31 +78,88 @@ def _xlsx_row(sheet: Any, values: Sequence[object]) -> list[object]:
     return row
 
 
-def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """One sheet named after the ledger, bold headers, frozen header row; text cells are plain text."""
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """What a printed ledger carries above its table: its title, who keeps it (填报单位) and the day (填报日期)."""
+
+    unit: str
+    day: date
+
+
+# A ledger with a banner: title, 填报单位, 填报日期, then the header row (the 4th).
+BANNER_ROWS = 3
+
+
+def to_xlsx(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]], *,
+            banner: Banner | None = None) -> bytes:
+    """One sheet named after the ledger, bold headers, frozen header row; text cells are plain text.
+
+    With a banner the sheet opens with the ledger's title (merged across the table), 填报单位 and 填报日期, as a
+    ledger handed to the county is expected to; the header row follows them.
+    """
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook always has its first sheet
     sheet.title = title
+    width = max(len(headers), 1)
+    if banner is not None:
+        sheet.append(_xlsx_row(sheet, [title]))
+        sheet.append(_xlsx_row(sheet, [f"填报单位：{banner.unit}"]))
+        sheet.append(_xlsx_row(sheet, [f"填报日期：{banner.day.year}年{banner.day.month}月{banner.day.day}日"]))
+        last = get_column_letter(width)
+        for line in range(1, BANNER_ROWS + 1):
+            sheet.merge_cells(f"A{line}:{last}{line}")
+        sheet["A1"].font = Font(bold=True, size=16)
+        sheet["A1"].alignment = Alignment(horizontal="center")
+    header_row = BANNER_ROWS + 1 if banner is not None else 1
     sheet.append(_xlsx_row(sheet, headers))
-    for cell in sheet[1]:
+    for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(_xlsx_row(sheet, row))
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = f"A{header_row + 1}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
 def download(*, title: str, tenant: str, fmt: str, headers: Sequence[str],
-             rows: Sequence[Sequence[object]]) -> Response:
-    """The ledger as an attachment named ``<title>-<county>.<fmt>`` (RFC 5987, so the Chinese name survives)."""
+             rows: Sequence[Sequence[object]], banner: Banner | None = None) -> Response:
+    """The ledger as an attachment named ``<title>-<county>.<fmt>`` (RFC 5987, so the Chinese name survives).
+
+    The XLSX carries the banner (title, 填报单位, 填报日期) above its table; the CSV stays one header row and data,
+    for programs that read it.
+    """
     disposition = f"attachment; filename*=UTF-8''{quote(f'{title}-{tenant}.{fmt}')}"
     if fmt == "csv":
         return Response(to_csv(headers, rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": disposition})
-    return Response(to_xlsx(title, headers, rows), media_type=XLSX, headers={"Content-Disposition": disposition})
+    return Response(to_xlsx(title, headers, rows, banner=banner), media_type=XLSX,
+                    headers={"Content-Disposition": disposition})
+
+
+async def banner_for(*, gw: Any, who: Any, tenant: str) -> Banner:
+    """The banner of a ledger the caller exports today: its own office as 填报单位, Beijing's calendar day.
+
+    An office bound to an organisation (a township committee) files under that organisation's name; the county
+    department files as 中共<县>委组织部.
+    """
+    day = china_date(datetime.now(UTC))
+    orgs = gw.clients.organizations
+    try:
+        if who.principal.org:
+            reply = await orgs.GetOrg(org_pb.GetOrgRequest(id=who.principal.org), metadata=who.metadata,
+                                      timeout=gw.clients.timeout)
+            if reply.org.name:
+                return Banner(unit=reply.org.name, day=day)
+        elif name_of(tenant) == tenant:  # a county the reference data does not name: its committee does
+            roots = await orgs.ListChildOrgs(org_pb.ListChildOrgsRequest(), metadata=who.metadata,
+                                             timeout=gw.clients.timeout)
+            if roots.orgs:
+                return Banner(unit=f"{roots.orgs[0].name}组织部", day=day)
+    except grpc.RpcError:
+        pass  # an office whose organisation cannot be read still files under its county
+    return Banner(unit=f"中共{name_of(tenant)}委组织部", day=day)
 
 
 async def every_page(call: Callable[..., Awaitable[Any]], make_request: Callable[..., Any], field: str, *,

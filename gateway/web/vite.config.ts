@@ -18,7 +18,8 @@ export default defineConfig({
         manualChunks(id: string) {
           if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
           if (id.includes("node_modules/element-plus") || id.includes("node_modules/@element-plus")) return "element-plus";
-          if (id.includes("node_modules/")) return "vendor";
+          // Vue and the API client are on every page; the rest (QR, camera, SSE readers) loads with its page.
+          if (/node_modules\/(@vue|vue|vue-router|openapi-fetch)\//.test(id)) return "vendor";
           return undefined;
         },
       },

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jinqiao.insights import service
-from jinqiao.insights.domain import COVERAGE_FIGURES
+from jinqiao.insights.domain import COVERAGE_FIGURES, AreaTally, Tally
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
 from jinqiao.kit.grpcserver import current_principal
 from jinqiao.kit.grpcwrap import Context
@@ -57,3 +59,46 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
             total_coverage=matrix.total_coverage, partial_totals=matrix.partial_totals, threshold=matrix.threshold,
             coverage_filtered=matrix.coverage_filtered,
         )
+
+    async def GetDashboard(
+        self, request: insights_pb2.GetDashboardRequest, context: Context
+    ) -> insights_pb2.GetDashboardResponse:
+        """A scope's figures, its next level down, flows by destination and the monthly trends."""
+        board = await service.dashboard(deps=self._deps, principal=current_principal(), scope=request.scope,
+                                        to_month=request.to_month)
+        version = await service.dashboard_version(deps=self._deps, principal=current_principal(),
+                                                  scope=request.scope)
+        shown = _shower(board.threshold)
+        return insights_pb2.GetDashboardResponse(
+            scope=board.scope, total=_area(board.total, shown), children=[_area(a, shown) for a in board.children],
+            counties=[_area(a, shown) for a in board.counties],
+            links=[insights_pb2.FlowLink(origin_code=k.origin_code, destination_code=k.destination_code,
+                                         flows=shown(k.flows)) for k in board.links],
+            months=[insights_pb2.MonthFigures(month=m.month, registered=shown(m.registered),
+                                              checked_in=shown(m.checked_in), returned=shown(m.returned))
+                    for m in board.months],
+            threshold=board.threshold, version=version,
+        )
+
+    async def GetDashboardVersion(
+        self, request: insights_pb2.GetDashboardVersionRequest, context: Context
+    ) -> insights_pb2.GetDashboardVersionResponse:
+        """The scope's version mark, for the gateway's live stream."""
+        version = await service.dashboard_version(deps=self._deps, principal=current_principal(),
+                                                  scope=request.scope)
+        return insights_pb2.GetDashboardVersionResponse(version=version)
+
+
+def _shower(threshold: int) -> Callable[[Tally], insights_pb2.Figure]:
+    def shown(tally: Tally) -> insights_pb2.Figure:
+        return insights_pb2.Figure(value=tally.value, hidden_cells=tally.hidden, display=tally.display(threshold))
+
+    return shown
+
+
+def _area(area: AreaTally, shown: Callable[[Tally], insights_pb2.Figure]) -> insights_pb2.AreaFigures:
+    return insights_pb2.AreaFigures(
+        code=area.code, members=shown(area.members), away=shown(area.away), managed=shown(area.managed),
+        overdue_check_ins=shown(area.overdue), returned_this_year=shown(area.returned_this_year),
+        coverage=area.coverage, coverage_partial=area.coverage_partial,
+    )

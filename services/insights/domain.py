@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from jinqiao.kit import authz
@@ -539,3 +539,210 @@ def disclose_matrix(
 def _cell(cell: FlowCell, shown: Shown) -> FlowCell:
     return FlowCell(origin_tenant_id=cell.origin_tenant_id, destination_code=cell.destination_code, month=cell.month,
                     industry=cell.industry, flows=shown.value, suppressed=shown.suppressed, display=shown.display)
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
+#
+# The dashboard publishes no new cell: every figure is a sum of the cells published above (members per county,
+# coverage rows per county, flow cells per origin, destination, month and industry) plus one more kind of cell,
+# members checked in or returned per county and month. Each cell is suppressed by the one rule (``show_count``,
+# or the coverage audit); an area's figure adds up its published cells only and says how many it left out, so
+# the difference of any two published figures is again a sum of published cells.
+
+CHECKED_IN = "CHECKED_IN"
+RETURNED = "RETURNED"
+MONTH_KINDS = (CHECKED_IN, RETURNED)
+TREND_MONTHS = 12
+_MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+@dataclass(frozen=True, slots=True)
+class MonthCell:
+    """Members of one county checked in (报到) or returned in one month."""
+
+    tenant_id: str
+    kind: str
+    month: str
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A sum of published cells and how many small cells it left out."""
+
+    value: int = 0
+    hidden: int = 0
+
+    def add(self, *, value: int, suppressed: bool) -> Tally:
+        """One more cell: its value if published, else one more left out."""
+        return Tally(self.value + (0 if suppressed else value), self.hidden + (1 if suppressed else 0))
+
+    def display(self, threshold: int) -> str:
+        """``12``; ``<3`` when its only cell is small (``<5`` for two); ``12+`` when some are left out."""
+        if not self.hidden:
+            return str(self.value)
+        if not self.value:
+            return small_text(self.hidden * (max(threshold, 2) - 1) + 1)
+        return f"{self.value}+"
+
+
+@dataclass(slots=True)
+class AreaTally:
+    """The figures of one area as published."""
+
+    code: str
+    members: Tally = Tally()
+    away: Tally = Tally()
+    managed: Tally = Tally()
+    overdue: Tally = Tally()
+    returned_this_year: Tally = Tally()
+    coverage_managed: int = 0  # over the counties that publish both away and managed
+    coverage_away: int = 0
+    coverage_partial: bool = False
+
+    @property
+    def coverage(self) -> float:
+        """Managed / away over the counties that publish both."""
+        return coverage_ratio(managed=self.coverage_managed, away=self.coverage_away)
+
+    def add_coverage(self, row: Coverage) -> None:
+        """One county's published coverage row."""
+        self.away = self.away.add(value=row.away, suppressed="away" in row.hidden)
+        self.managed = self.managed.add(value=row.managed, suppressed="managed" in row.hidden)
+        self.overdue = self.overdue.add(value=row.overdue_check_ins, suppressed="overdue_check_ins" in row.hidden)
+        if row.hidden & {"away", "managed"}:
+            self.coverage_partial = True
+        else:
+            self.coverage_managed += row.managed
+            self.coverage_away += row.away
+
+
+@dataclass(frozen=True, slots=True)
+class MonthTally:
+    """A month of the trends."""
+
+    month: str
+    registered: Tally
+    checked_in: Tally
+    returned: Tally
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTally:
+    """Flows from one area of the level shown to one destination city (or province outside)."""
+
+    origin_code: str
+    destination_code: str
+    flows: Tally
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """Everything the dashboard of a scope shows; counts only."""
+
+    scope: str
+    total: AreaTally
+    children: list[AreaTally]
+    counties: list[AreaTally]
+    links: list[LinkTally]
+    months: list[MonthTally]
+    threshold: int
+
+
+def child_of(*, scope: str, county: str) -> str:
+    """The area of the next level down holding a county: a province's city, a city's (or a county's) county."""
+    return county[:4] if len(scope) == 2 else county
+
+
+def destination_area(code: str) -> str:
+    """The destination city of a division code (``410102`` → ``410100``); a municipality's is itself (``310000``)."""
+    if len(code) < 4:
+        return code
+    if code[:2] in _MUNICIPALITIES:
+        return code[:2] + "0000"
+    return code[:4] + "00"
+
+
+def trend_months(*, to_month: str) -> list[str]:
+    """The twelve months up to ``to_month`` (YYYY-MM), oldest first."""
+    year, month = int(to_month[:4]), int(to_month[5:7])
+    months = []
+    for _ in range(TREND_MONTHS):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months[::-1]
+
+
+def dashboard_month(value: str, *, today: date) -> str:
+    """The last month of the trends: the one asked for, or the current one."""
+    clean = value.strip()
+    if not clean:
+        return today.strftime("%Y-%m")
+    if not _MONTH.fullmatch(clean):
+        raise InvalidArgument([FieldViolation("to_month", "月份格式应为 YYYY-MM")])
+    return clean
+
+
+def build_dashboard(
+    *, scope: str, counts: list[CountyCount], coverage: list[Coverage], cells: list[FlowCell],
+    month_cells: list[MonthCell], to_month: str, threshold: int,
+) -> Dashboard:
+    """The published dashboard of a scope from its counties' cells (already restricted to the scope)."""
+    months = trend_months(to_month=to_month)
+    year = to_month[:4]
+    areas: dict[str, AreaTally] = {}
+    counties: dict[str, AreaTally] = {}
+    total = AreaTally(code=scope)
+
+    def each(county: str) -> list[AreaTally]:
+        child = child_of(scope=scope, county=county)
+        return [total, areas.setdefault(child, AreaTally(code=child)),
+                counties.setdefault(county, AreaTally(code=county))]
+
+    for count in counts:
+        shown = show_count(count.members, threshold=threshold)
+        for area in each(count.tenant_id):
+            area.members = area.members.add(value=shown.value, suppressed=shown.suppressed)
+    for row in coverage:
+        for area in each(row.origin_tenant_id):
+            area.add_coverage(row)
+    trend: dict[tuple[str, str], Tally] = {}
+    for cell in month_cells:
+        shown = show_count(cell.members, threshold=threshold)
+        if cell.kind == RETURNED and cell.month.startswith(year) and cell.month <= to_month:
+            for area in each(cell.tenant_id):
+                area.returned_this_year = area.returned_this_year.add(value=shown.value, suppressed=shown.suppressed)
+        key = (cell.kind, cell.month)
+        trend[key] = trend.get(key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+    links: dict[tuple[str, str], Tally] = {}
+    for flow in cells:
+        shown = show_count(flow.flows, threshold=threshold)
+        key = (child_of(scope=scope, county=flow.origin_tenant_id), destination_area(flow.destination_code))
+        links[key] = links.get(key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+        trend_key = ("REGISTERED", flow.month)
+        trend[trend_key] = trend.get(trend_key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+    return Dashboard(
+        scope=scope, total=total, children=[areas[k] for k in sorted(areas)],
+        counties=[counties[k] for k in sorted(counties)],
+        links=sorted((LinkTally(origin_code=o, destination_code=d, flows=t) for (o, d), t in links.items()),
+                     key=lambda link: (-link.flows.value, -link.flows.hidden, link.origin_code, link.destination_code)),
+        months=[MonthTally(month=m, registered=trend.get(("REGISTERED", m), Tally()),
+                           checked_in=trend.get((CHECKED_IN, m), Tally()), returned=trend.get((RETURNED, m), Tally()))
+                for m in months],
+        threshold=threshold,
+    )
+
+
+def month_in_beijing(value: str) -> str | None:
+    """The Beijing calendar month of an ISO date or timestamp (``2026-03-31T20:00:00Z`` → ``2026-04``)."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(BEIJING)
+    return moment.strftime("%Y-%m")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from jinqiao.insights import domain
-from jinqiao.insights.domain import CountyCount, CoverageAtom, FlowMatrix, FlowState, FlowStatus, MatrixFilter
+from jinqiao.insights.domain import (
+    CountyCount,
+    CoverageAtom,
+    FlowMatrix,
+    FlowState,
+    FlowStatus,
+    MatrixFilter,
+    MonthCell,
+)
 from jinqiao.insights.models import (
     FLOW_DERIVED_COLUMNS,
     FLOW_STATE_COLUMNS,
@@ -115,3 +123,34 @@ async def coverage_atoms(uow: UnitOfWork) -> list[CoverageAtom]:
     records = await uow.conn.fetch(_COVERAGE_ATOMS)
     return [CoverageAtom(origin_tenant_id=r["tenant_id"], status=FlowStatus(r["status"]),
                          overdue_pending=r["overdue_pending"], flows=r["flows"]) for r in records]
+
+
+async def record_month(uow: UnitOfWork, *, flow_id: str, kind: str, month: str) -> None:
+    """The first month a flow's member checked in or returned; a later one (or a redelivery) changes nothing."""
+    await uow.conn.execute(
+        "INSERT INTO flow_months (tenant_id, flow_id, kind, month) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (tenant_id, flow_id, kind) DO NOTHING",
+        uow.tenant, flow_id, kind, month,
+    )
+
+
+async def month_cells(uow: UnitOfWork, *, from_month: str) -> list[MonthCell]:
+    """Members checked in or returned per county and month since ``from_month``, of registered flows only."""
+    records = await uow.conn.fetch(
+        "SELECT m.tenant_id, m.kind, m.month, count(*) AS members FROM flow_months m"
+        " JOIN flow_facts f ON f.tenant_id = m.tenant_id AND f.flow_id = m.flow_id AND f.registered"
+        " WHERE m.month >= $1 GROUP BY m.tenant_id, m.kind, m.month",
+        from_month,
+    )
+    return [MonthCell(tenant_id=r["tenant_id"], kind=r["kind"], month=r["month"], members=r["members"])
+            for r in records]
+
+
+async def version(uow: UnitOfWork) -> str:
+    """A mark that changes whenever a figure of the scope the RLS lets through may have changed."""
+    record = await uow.conn.fetchrow(
+        "SELECT (SELECT max(updated_at) FROM flow_facts) AS flows, (SELECT count(*) FROM flow_facts) AS n,"
+        " (SELECT max(updated_at) FROM member_counts) AS members, (SELECT count(*) FROM flow_months) AS months"
+    )
+    parts = [record["flows"], record["n"], record["members"], record["months"]]
+    return "|".join("" if p is None else (p.isoformat() if hasattr(p, "isoformat") else str(p)) for p in parts)

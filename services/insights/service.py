@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from jinqiao.events.v1 import handover_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
@@ -61,6 +62,9 @@ async def on_flow_closed(uow: UnitOfWork, event: reg_events.FlowClosed, delivery
     await _merge(uow, event.flow_id, domain.FlowFact(
         closed=True, destination_code=event.destination_code, industry=event.industry,
     ))
+    returned = domain.month_in_beijing(event.closed_on) if event.reason == domain.RETURNED else None
+    if returned:
+        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.RETURNED, month=returned)
 
 
 async def on_policy_timer_fired(uow: UnitOfWork, event: reg_events.PolicyTimerFired, delivery: Delivery) -> None:
@@ -95,6 +99,9 @@ async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: 
     """The member checked in (报到) for an attempt: managed, which implies offered."""
     await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True),
                  answered_by=delivery.tenant)
+    month = domain.month_in_beijing(event.checked_in_at)
+    if month:
+        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.CHECKED_IN, month=month)
 
 
 async def on_membership_closed(
@@ -149,3 +156,25 @@ async def flow_matrix(
         atoms = await repo.coverage_atoms(uow)
     return domain.disclose_matrix(cells=matrix.cells, coverage_atoms=atoms, exact_coverage=[],
                                   unorganised=whole.unorganised, threshold=threshold)
+
+
+async def dashboard(*, deps: InsightsDeps, principal: Principal, scope: str, to_month: str) -> domain.Dashboard:
+    """A scope's figures, next level down, flows by destination and trends; small cells hidden unless own county."""
+    readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    last = domain.dashboard_month(to_month, today=datetime.now(domain.BEIJING).date())
+    threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
+    async with deps.db.scope_reader(scope=readable) as uow:
+        counts = await repo.member_counts(uow)
+        matrix = await repo.flow_matrix(uow, filters=domain.NO_FILTER)
+        atoms = await repo.coverage_atoms(uow)
+        months = await repo.month_cells(uow, from_month=domain.trend_months(to_month=last)[0])
+    coverage = domain.suppress_coverage(atoms, threshold=threshold) if threshold else domain.coverage_of(atoms)
+    return domain.build_dashboard(scope=readable, counts=counts, coverage=coverage, cells=matrix.cells,
+                                  month_cells=months, to_month=last, threshold=threshold)
+
+
+async def dashboard_version(*, deps: InsightsDeps, principal: Principal, scope: str) -> str:
+    """The scope's version mark (one cheap query): changes whenever a figure may have changed."""
+    readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    async with deps.db.scope_reader(scope=readable) as uow:
+        return await repo.version(uow)

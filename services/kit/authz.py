@@ -42,6 +42,7 @@ class Permission(StrEnum):
     LEDGERS_EXPORT = "ledgers.export"
     ORGS_READ = "orgs.read"
     ORGS_WRITE = "orgs.write"
+    ORG_LIFE_WRITE = "org_life.write"
     PLACEMENT_WRITE = "placement.write"
     MEMBERSHIPS_HANDLE = "memberships.handle"
     MEMBERSHIPS_SELF_CHECK_IN = "memberships.self_check_in"
@@ -50,6 +51,8 @@ class Permission(StrEnum):
     INTEGRATIONS_MANAGE = "integrations.manage"
     # Dead letters of the county's consumers: list, inspect and replay (issue 11).
     DEAD_LETTERS_MANAGE = "dead_letters.manage"
+    # 预警 cases (overdue 报到 etc.): list, acknowledge and close within the caller's reach (issue 12).
+    ALERTS_HANDLE = "alerts.handle"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -75,8 +78,12 @@ _SYSTEM = {Role.COUNTY_SYSTEM: Reach.COUNTY}
 TABLE: dict[Permission, dict[Role, Reach]] = {
     # Who am I (GET /me) is an HTTP session's question; a county system has none.
     Permission.SESSION: {role: Reach.SELF for role in Role if role is not Role.COUNTY_SYSTEM},
-    # A member reads its own record (and its flows, notebook) only; nobody else below the county reads persons.
-    Permission.MEMBERS_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.MEMBER: Reach.SELF, **_SYSTEM},
+    # A member reads its own record (and its flows, notebook) only. Below the county, a township committee, a
+    # guidance office and a branch read the roster of their reach (members whose home branch lies in it, masked);
+    # county-wide reads (flows, returnees, policy) stay the county department's.
+    Permission.MEMBERS_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+                              Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE, Role.BRANCH_SECRETARY: Reach.OWN_ORG,
+                              Role.MEMBER: Reach.SELF, **_SYSTEM},
     Permission.MEMBERS_WRITE: {**_COUNTY, **_SYSTEM},
     # Revealing a full ID number is the county department's act alone, always audited with a reason.
     Permission.MEMBERS_REVEAL: _COUNTY,
@@ -91,6 +98,9 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.LEDGERS_EXPORT: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
     Permission.ORGS_READ: {**_STAFF, **_SYSTEM},
     Permission.ORGS_WRITE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
+    # 组织生活 (三会一课, attendance, 七有) is kept by whoever runs the organisation: a branch secretary its own branch,
+    # a guidance officer or station its subtree; the tree's shape (ORGS_WRITE) stays with the county and townships.
+    Permission.ORG_LIFE_WRITE: dict(_STAFF),
     # The placement rules bind every township of the county: the county department sets them.
     Permission.PLACEMENT_WRITE: _COUNTY,
     Permission.MEMBERSHIPS_HANDLE: {**_STAFF, **_SYSTEM},
@@ -102,6 +112,8 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     # The county department replays its county's dead letters; the platform's operator (``jinqiao dead-letters``,
     # a short-lived service token for one county) too. Neither a county system nor anyone below the county.
     Permission.DEAD_LETTERS_MANAGE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.SERVICE: Reach.COUNTY},
+    # 预警 are handled by the county department and, for members of its township, by the township committee.
+    Permission.ALERTS_HANDLE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
 }
 
 # The permissions a county administrator may give a county system's service account (each in its own county).
@@ -132,6 +144,9 @@ METHODS: dict[str, Permission] = {
         "ReturnFlow": Permission.FLOWS_WRITE,
         "TransferFlow": Permission.FLOWS_WRITE,
         "ListFlowAlerts": Permission.MEMBERS_READ,
+        "ListAlerts": Permission.ALERTS_HANDLE,
+        "AcknowledgeAlert": Permission.ALERTS_HANDLE,
+        "CloseAlert": Permission.ALERTS_HANDLE,
         "GetFlowPolicy": Permission.MEMBERS_READ,
         "UpdateFlowPolicy": Permission.FLOWS_WRITE,
         "ListActivities": Permission.MEMBERS_READ,
@@ -165,12 +180,12 @@ METHODS: dict[str, Permission] = {
         "ListAppointments": Permission.ORGS_READ,
         "CreateGrid": Permission.ORGS_WRITE,
         "ListGrids": Permission.ORGS_READ,
-        "ScheduleMeeting": Permission.ORGS_WRITE,
-        "RecordAttendance": Permission.ORGS_WRITE,
+        "ScheduleMeeting": Permission.ORG_LIFE_WRITE,
+        "RecordAttendance": Permission.ORG_LIFE_WRITE,
         "ListMeetings": Permission.ORGS_READ,
         "ListMemberAttendance": Permission.ORGS_READ,
         "GetChecklist": Permission.ORGS_READ,
-        "UpdateChecklistItem": Permission.ORGS_WRITE,
+        "UpdateChecklistItem": Permission.ORG_LIFE_WRITE,
         "ListMemberships": Permission.MEMBERSHIPS_HANDLE,
         "GetMembership": Permission.MEMBERSHIPS_HANDLE,
         "RefuseMembership": Permission.MEMBERSHIPS_HANDLE,
@@ -182,6 +197,8 @@ METHODS: dict[str, Permission] = {
     }.items()},
     _INSIGHTS + "GetMemberCounts": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetFlowMatrix": Permission.INSIGHTS_READ,
+    _INSIGHTS + "GetDashboard": Permission.INSIGHTS_READ,
+    _INSIGHTS + "GetDashboardVersion": Permission.INSIGHTS_READ,
     **{_DEAD_LETTERS + m: Permission.DEAD_LETTERS_MANAGE
        for m in ("ListDeadLetters", "GetDeadLetter", "ReplayDeadLetter")},
 }

@@ -50,10 +50,43 @@ class InvalidArgument(DomainError):
 
     def __init__(self, violations: list[FieldViolation] | FieldViolation, message: str = "") -> None:
         found = [violations] if isinstance(violations, FieldViolation) else list(violations)
-        super().__init__(message or "请求参数无效：" + "；".join(f"{v.field} {v.description}" for v in found))
+        super().__init__(message or "请求参数无效：" + "；".join(describe(v) for v in found))
         self.violations = found
 
     @classmethod
     def field(cls, field: str, description: str) -> InvalidArgument:
         """Shorthand for a single offending field."""
         return cls(FieldViolation(field, description))
+
+
+# The fields users type, as the forms and the 台账 name them: a message shown to a person never names an API field.
+FIELD_LABELS: dict[str, str] = {
+    "name": "姓名", "id_number": "身份证号", "phone": "手机号码", "gender": "性别", "birth_date": "出生日期",
+    "ethnicity": "民族", "education": "学历", "join_date": "入党日期", "full_member_date": "转正日期",
+    "membership_status": "党员类别", "township": "乡镇(街道)", "village": "村(社区)", "household_address": "户籍地址",
+    "occupation": "职业", "home_branch_id": "所在党支部", "reason": "理由", "update_mask": "修改的字段",
+    "version": "版本", "page_size": "每页条数", "page_token": "分页标记", "page": "页码", "order_by": "排序",
+    "name_contains": "姓名", "destination_code": "流入地", "industry": "行业", "address": "地址",
+    "employer": "工作单位", "start_date": "开始日期", "end_date": "结束日期", "expected_months": "预计外出月数",
+    "return_date": "回归日期", "transfer_date": "转出日期", "report_date": "汇报日期", "note": "备注",
+    "title": "标题", "year": "年度", "grade": "等次", "code": "报到码", "home_org_id": "所属党组织",
+    "application_date": "申请日期", "org_id": "党组织", "parent_id": "上级党组织", "kind": "组织类别",
+    "position": "职务", "place": "地点", "start_time": "开始时间", "occurred_on": "日期", "member_id": "党员",
+    "flow_id": "流动记录", "id": "编号",
+}
+
+
+def field_label(field: str) -> str:
+    """The Chinese name of a field path (``mentors.0.name`` → its last known part), or '' when none is known."""
+    for part in reversed(field.split(".")):
+        if part in FIELD_LABELS:
+            return FIELD_LABELS[part]
+    return ""
+
+
+def describe(violation: FieldViolation) -> str:
+    """One violation as a person reads it: the field's Chinese name, then what is wrong (never the API's name)."""
+    label = field_label(violation.field)
+    if not label or violation.description.startswith(label):
+        return violation.description
+    return f"{label}：{violation.description}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.kit.auth import Role
@@ -64,7 +66,9 @@ async def shoot(page: Page, name: str) -> Path:
     size = page.viewport_size or DESKTOP
     target = ARTIFACTS / "screenshots" / f"{name}-{size['width']}x{size['height']}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    await page.wait_for_load_state("networkidle")
+    # A page with a live stream (the dashboard's SSE) never goes network-idle: give it a bounded wait.
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.wait_for_load_state("networkidle", timeout=5_000)
     await page.screenshot(path=str(target), full_page=True)
     return target
 

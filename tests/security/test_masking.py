@@ -217,7 +217,9 @@ def sheet_rows(content: bytes, fmt: str) -> list[dict[str, object]]:
         return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
     rows = [[("" if c is None else str(c)) for c in row] for row in book.active.iter_rows(values_only=True)]
-    return [dict(zip(rows[0], row, strict=False)) for row in rows[1:]]
+    # An XLSX ledger opens with its title, 填报单位 and 填报日期; the table's header is the row starting 序号.
+    start = next((i for i, r in enumerate(rows) if r and r[0] == "序号"), 0)
+    return [dict(zip(rows[start], row, strict=False)) for row in rows[start + 1:]]
 
 
 # -------------------------------------------------------------------------------------------- the world

@@ -19,6 +19,8 @@ accounts' own routes are walked too, with an account of X (own and sibling) and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import uuid
 from collections.abc import Callable
@@ -240,7 +242,8 @@ def _path(template: str, world: World, role: Role, relation: str) -> str:
     names = set(re.findall(r"{(\w+)}", template))
     scope_code = {"own": world.scopes[role], "sibling": X_SIBLING_COUNTY, "foreign": "35"}[relation]
     values = {"scope": scope_code if "/scopes/" in template else "in_province", "fmt": "csv",
-              "item": "activity_room", "service": "registry", "letter_id": "1", **rel.params}
+              "item": "activity_room", "service": "registry", "letter_id": "1",
+              "alert_id": "00000000-0000-4000-8000-00000000a1e7", **rel.params}
     # A foreign object is named on the caller's own county's path; a route that names none is asked on Y's.
     tenant = X if relation == "foreign" and names & ID_PARAMS else rel.tenant
     out = template.replace("{tenant}", tenant)
@@ -307,6 +310,22 @@ def _grpc_methods() -> dict[str, tuple[str, Any]]:
     return found
 
 
+async def _send(platform: Any, method: str, url: str, **kwargs: Any) -> tuple[Any, str]:
+    """One call; an event stream (it never ends by itself) is read up to its first event, then closed."""
+    async with platform.http.stream(method, url, **kwargs) as reply:
+        if not reply.headers.get("content-type", "").startswith("text/event-stream"):
+            await reply.aread()
+            return reply, reply.text
+        text = ""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                async for chunk in reply.aiter_text():
+                    text += chunk
+                    if "\n\n" in text:
+                        break
+        return reply, text
+
+
 async def _walk_http(platform: Any, world: World, tally: Tally) -> None:
     document = (await platform.http.get("/api/openapi.json")).json()
     keys = sorted((f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops), key=_walk_order)
@@ -316,9 +335,9 @@ async def _walk_http(platform: Any, world: World, tally: Tally) -> None:
         for role in ROLES:
             for relation in RELATIONS:
                 body = _bodies(world, world.objects[relation]).get(key)
-                reply = await platform.http.request(
-                    method, _path(template, world, role, relation), headers=world.headers[role],
-                    params=QUERIES.get(key), json=body if method != "GET" else None)
+                reply, text = await _send(platform, method, _path(template, world, role, relation),
+                                          headers=world.headers[role], params=QUERIES.get(key),
+                                          json=body if method != "GET" else None)
                 tally.walked += 1
                 where = f"{key} as {role.value} on {relation}: {reply.status_code}"
                 # No grant: 403; but a county the caller does not act on does not exist for it (404 first).
@@ -331,7 +350,7 @@ async def _walk_http(platform: Any, world: World, tally: Tally) -> None:
                 if 200 <= reply.status_code < 300:
                     if not _allowed(role, permission, relation, template, world):
                         tally.unexpected.append(f"{where} (the table names no such grant)")
-                    leaked = [i for i in _beyond(_http_scope(world, role, permission), world) if i in reply.text]
+                    leaked = [i for i in _beyond(_http_scope(world, role, permission), world) if i in text]
                     if leaked:
                         tally.unexpected.append(f"{where} (carries ids beyond its reach: {leaked[:3]})")
 

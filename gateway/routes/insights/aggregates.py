@@ -7,13 +7,19 @@ the published figures only and say when they leave one out. A county's own scope
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep
 from jinqiao.insights.v1 import insights_pb2
+from jinqiao.kit.errors import Unauthenticated
 from jinqiao.kit.regions import name_of
 
 router = APIRouter(prefix="/api/v1/scopes/{scope}/insights", tags=["insights"])
@@ -162,3 +168,183 @@ async def flow_matrix(
             for u in reply.unorganised
         ],
     )
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
+
+class FigureOut(BaseModel):
+    """A published figure: the sum of the published cells it is made of."""
+
+    value: int = Field(description="已公开单元格之和（被抑制的小单元格按 0 计）")
+    hidden_cells: int = Field(default=0, description="因人数过少（小于阈值）而未计入的单元格数")
+    display: str = Field(description="显示文本：数字；仅含小单元格时为“<3”；部分单元格未计入时为“12+”")
+
+
+class AreaOut(BaseModel):
+    """One area's figures (the scope, a city or a county)."""
+
+    code: str = Field(description="区划代码：省 2 位、市 4 位、县 6 位")
+    name: str = Field(description="区划名称")
+    members: FigureOut = Field(description="登记党员数")
+    away: FigureOut = Field(description="外出（流动）党员数：未结束的外出登记")
+    managed: FigureOut = Field(description="已在流入地报到、纳入管理的人数")
+    overdue_check_ins: FigureOut = Field(description="报到逾期人数")
+    returned_this_year: FigureOut = Field(description="本年返乡人数")
+    coverage: float = Field(description="报到率：已报到 ÷ 外出，只计两项都公开的县")
+    coverage_partial: bool = Field(default=False, description="报到率未计入某个数字被抑制的县")
+
+
+class LinkOut(BaseModel):
+    """Flows from one area of the level shown to one destination city (or a municipality)."""
+
+    origin_code: str = Field(description="流出地：省视图为市（4 位），市、县视图为县（6 位）")
+    origin_name: str
+    destination_code: str = Field(description="流入地城市（6 位，以 00 结尾；直辖市为 xx0000）")
+    destination_name: str
+    in_province: bool = Field(description="流入地在本省内")
+    flows: FigureOut = Field(description="外出登记数")
+
+
+class MonthOut(BaseModel):
+    """One month of the trends."""
+
+    month: str = Field(description="月份 YYYY-MM（北京时间）")
+    registered: FigureOut = Field(description="当月开始外出的登记数")
+    checked_in: FigureOut = Field(description="当月首次报到人数")
+    returned: FigureOut = Field(description="当月返乡人数")
+
+
+class DashboardOut(BaseModel):
+    """A scope's dashboard: figures, the next level down, flows, trends; counts only, never persons."""
+
+    scope: str
+    scope_name: str
+    level: str = Field(description="province、city 或 county")
+    parent: str = Field(description="上一级区划代码（省为空）")
+    total: AreaOut
+    children: list[AreaOut] = Field(description="下一级：省的各市、市的各县，县视图为该县本身")
+    counties: list[AreaOut] = Field(description="范围内有数据的每个县")
+    links: list[LinkOut] = Field(description="流向：由多到少")
+    months: list[MonthOut] = Field(description="近 12 个月，由早到晚")
+    threshold: int = Field(description="小于此数的单元格被抑制；0 为精确数字（本县）")
+    version: str = Field(description="数据版本标记：数字可能变化时随之变化")
+
+
+_LEVELS = {2: "province", 4: "city", 6: "county"}
+
+
+def area_name(code: str) -> str:
+    """A division's name; a city's six-digit code (``410100``) is named as its four-digit prefix."""
+    known = name_of(code)
+    if known == code and len(code) == 6 and code.endswith("00"):
+        shorter = name_of(code[:4])
+        return shorter if shorter != code[:4] else code
+    return known
+
+
+def _figure(figure: insights_pb2.Figure) -> FigureOut:
+    return FigureOut(value=figure.value, hidden_cells=figure.hidden_cells, display=figure.display)
+
+
+def _area_out(area: insights_pb2.AreaFigures) -> AreaOut:
+    return AreaOut(code=area.code, name=area_name(area.code), members=_figure(area.members),
+                   away=_figure(area.away), managed=_figure(area.managed),
+                   overdue_check_ins=_figure(area.overdue_check_ins),
+                   returned_this_year=_figure(area.returned_this_year), coverage=area.coverage,
+                   coverage_partial=area.coverage_partial)
+
+
+@router.get("/dashboard", response_model=DashboardOut)
+async def dashboard(scope: str, who: CallerDep, gw: GatewayDep, to_month: str = "") -> DashboardOut:
+    """统计大屏：范围内的汇总数字、下一级分布、流向与近 12 个月趋势（范围外的区域答 404）。"""
+    reply = await gw.clients.insights.GetDashboard(
+        insights_pb2.GetDashboardRequest(scope=scope, to_month=to_month), metadata=who.metadata,
+        timeout=gw.clients.timeout,
+    )
+    province = reply.scope[:2]
+    return DashboardOut(
+        scope=reply.scope, scope_name=name_of(reply.scope), level=_LEVELS.get(len(reply.scope), "county"),
+        parent="" if len(reply.scope) <= 2 else reply.scope[: len(reply.scope) - 2],
+        total=_area_out(reply.total), children=[_area_out(a) for a in reply.children],
+        counties=[_area_out(a) for a in reply.counties],
+        links=[LinkOut(origin_code=k.origin_code, origin_name=area_name(k.origin_code),
+                       destination_code=k.destination_code, destination_name=area_name(k.destination_code),
+                       in_province=k.destination_code[:2] == province, flows=_figure(k.flows))
+               for k in reply.links],
+        months=[MonthOut(month=m.month, registered=_figure(m.registered), checked_in=_figure(m.checked_in),
+                         returned=_figure(m.returned)) for m in reply.months],
+        threshold=reply.threshold, version=reply.version,
+    )
+
+
+# The live stream polls the scope's version mark once per interval for all its listeners together (one cheap
+# query per scope, not per tab), re-verifies each listener's token every tick and ends its stream when the token
+# expires or its session is logged out; the console then refreshes the token and reconnects.
+STREAM_INTERVAL = 5.0
+
+
+class _Versions:
+    """The latest version mark per scope, fetched at most once per interval whoever asks."""
+
+    def __init__(self) -> None:
+        self._marks: dict[str, tuple[float, str]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, scope: str, fetch: Callable[[], Awaitable[str]], *, max_age: float) -> str:
+        lock = self._locks.setdefault(scope, asyncio.Lock())
+        async with lock:
+            cached = self._marks.get(scope)
+            now = time.monotonic()
+            if cached is not None and now - cached[0] < max_age:
+                return cached[1]
+            mark = await fetch()
+            self._marks[scope] = (time.monotonic(), mark)
+            return mark
+
+
+_versions = _Versions()
+
+
+def _sse(event: str, data: dict[str, object]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+@router.get("/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "server-sent events"}})
+async def stream(scope: str, who: CallerDep, gw: GatewayDep, request: Request) -> StreamingResponse:
+    """实时刷新（SSE）：数字可能变化时发 ``changed``，否则每 5 秒发 ``ping``；凭证过期或退出登录即结束。"""
+
+    async def fetch() -> str:
+        reply = await gw.clients.insights.GetDashboardVersion(
+            insights_pb2.GetDashboardVersionRequest(scope=scope), metadata=who.metadata, timeout=gw.clients.timeout,
+        )
+        return str(reply.version)
+
+    # Asked with the caller's own token first: a scope outside theirs answers 404 before the stream opens.
+    first = await fetch()
+
+    # A client that does not ask for a stream (no ``Accept: text/event-stream``) gets the version and the end.
+    streaming = "text/event-stream" in request.headers.get("accept", "")
+
+    async def events() -> AsyncIterator[bytes]:
+        seen = first
+        yield b"retry: 3000\n\n"
+        yield _sse("version", {"version": seen})
+        while streaming:
+            await asyncio.sleep(STREAM_INTERVAL)
+            if await request.is_disconnected():
+                return
+            try:
+                gw.verifier.verify(who.token)
+            except Unauthenticated:
+                yield _sse("end", {"reason": "身份凭证已过期或已退出登录"})
+                return
+            mark = await _versions.get(scope, fetch, max_age=STREAM_INTERVAL / 2)
+            if mark != seen:
+                seen = mark
+                yield _sse("changed", {"version": mark})
+            else:
+                yield _sse("ping", {"version": mark})
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

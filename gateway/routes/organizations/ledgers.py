@@ -8,7 +8,7 @@ from datetime import UTC
 from fastapi import APIRouter, Response
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.sheets import Fmt, download, every_page
+from jinqiao.gateway.sheets import Banner, Fmt, banner_for, download, every_page
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb
@@ -55,15 +55,18 @@ async def _dispatched_officers(gw: GatewayDep, who: CallerDep) -> list[list[obje
 @router.get("/external-orgs.{fmt}")
 async def external_orgs(tenant: TenantDep, fmt: Fmt, who: CallerDep, gw: GatewayDep) -> Response:
     """外建党组织分布台账: every 驻外党总支 and 驻外党支部 of the county."""
-    return _spreadsheet("external-orgs", tenant, fmt, EXTERNAL_ORGS_HEADERS, await _external_orgs(gw, who))
+    return _spreadsheet("external-orgs", tenant, fmt, EXTERNAL_ORGS_HEADERS, await _external_orgs(gw, who),
+                        await banner_for(gw=gw, who=who, tenant=tenant))
 
 
 @router.get("/dispatched-officers.{fmt}")
 async def dispatched_officers(tenant: TenantDep, fmt: Fmt, who: CallerDep,
                               gw: GatewayDep) -> Response:
     """外派指导员(联络员)台账: every guidance officer and liaison the county dispatched, phones masked."""
-    return _spreadsheet("dispatched-officers", tenant, fmt, OFFICER_HEADERS, await _dispatched_officers(gw, who))
+    return _spreadsheet("dispatched-officers", tenant, fmt, OFFICER_HEADERS, await _dispatched_officers(gw, who),
+                        await banner_for(gw=gw, who=who, tenant=tenant))
 
 
-def _spreadsheet(ledger: str, tenant: str, fmt: str, headers: Sequence[str], rows: list[list[object]]) -> Response:
-    return download(title=TITLES[ledger], tenant=tenant, fmt=fmt, headers=headers, rows=rows)
+def _spreadsheet(ledger: str, tenant: str, fmt: str, headers: Sequence[str], rows: list[list[object]],
+                 banner: Banner) -> Response:
+    return download(title=TITLES[ledger], tenant=tenant, fmt=fmt, headers=headers, rows=rows, banner=banner)

@@ -8,7 +8,7 @@ the fired policy timers, the county's policy, and the returnees (回归工程). 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from google.protobuf.message import Message
@@ -102,10 +102,11 @@ class FlowOut(BaseModel):
 
 
 class FlowPage(BaseModel):
-    """One page of flows."""
+    """One page of flows (with ``total`` when asked by page number)."""
 
     flows: list[FlowOut]
     next_page_token: str
+    total: int | None = None
 
 
 @router.post("/members/{member_id}/flows", status_code=201, response_model=FlowOut)
@@ -124,7 +125,8 @@ async def register_flow(
 
 async def _list(gw: GatewayDep, who: CallerDep, request: flows_pb2.ListFlowsRequest) -> FlowPage:
     reply = await gw.clients.registry.ListFlows(request, metadata=who.metadata, timeout=gw.clients.timeout)
-    return FlowPage(flows=[FlowOut.from_proto(f) for f in reply.flows], next_page_token=reply.next_page_token)
+    return FlowPage(flows=[FlowOut.from_proto(f) for f in reply.flows], next_page_token=reply.next_page_token,
+                    total=reply.total_size if request.page else None)
 
 
 @router.get("/members/{member_id}/flows", response_model=FlowPage)
@@ -141,11 +143,14 @@ async def list_flows(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
                      status: Annotated[list[FlowStatusName] | None, Query()] = None,
                      destination_code: Annotated[str, Query(max_length=6)] = "",
                      page_size: Annotated[int, Query(ge=0, le=200)] = 50,
-                     page_token: Annotated[str, Query(max_length=200)] = "") -> FlowPage:
-    """The county's flows, newest first, by status and destination."""
+                     page_token: Annotated[str, Query(max_length=200)] = "",
+                     name: Annotated[str, Query(max_length=50, description="姓名（任意部分）")] = "",
+                     page: Annotated[int, Query(ge=0, le=100000, description="页码（从 1 起；给出时返回 total）")] = 0,
+                     ) -> FlowPage:
+    """The county's flows, newest first, by status, destination and name; by cursor or by page number."""
     return await _list(gw, who, flows_pb2.ListFlowsRequest(
         statuses=[flow_status_in(s) for s in status or []], destination_code=destination_code,
-        page_size=page_size, page_token=page_token,
+        page_size=page_size, page_token=page_token, member_name=name, page=page,
     ))
 
 
@@ -326,3 +331,112 @@ async def returnees(tenant: TenantDep, who: CallerDep, gw: GatewayDep,
             joined_reserve_pool=r.facts.joined_reserve_pool,
             elected_village_committee=r.facts.elected_village_committee, village_post=r.facts.village_post,
             note=r.facts.note)) for r in reply.returnees])
+
+
+# ------------------------------------------------------------------------------------------------ 预警 cases
+
+AlertStateName = Literal["open", "acknowledged", "closed"]
+_STATE_IN: dict[AlertStateName, flows_pb2.AlertState.ValueType] = {
+    "open": flows_pb2.ALERT_STATE_OPEN, "acknowledged": flows_pb2.ALERT_STATE_ACKNOWLEDGED,
+    "closed": flows_pb2.ALERT_STATE_CLOSED}
+_STATE_OUT = {v: k for k, v in _STATE_IN.items()}
+_STATES_OF: dict[str, list[AlertStateName]] = {
+    "active": ["open", "acknowledged"], "all": ["open", "acknowledged", "closed"], "open": ["open"],
+    "acknowledged": ["acknowledged"], "closed": ["closed"]}
+
+
+class AlertLevelOut(BaseModel):
+    """One escalation level of a case and when it fired."""
+
+    level: int
+    fired_at: datetime | None
+
+
+class CaseOut(BaseModel):
+    """A 预警 case: one timer of one flow, its highest level (1 村级提醒, 2 上报乡镇, 3 上报县委组织部)."""
+
+    id: str
+    flow_id: str
+    member_id: str
+    member_name: str
+    timer: str
+    level: int
+    levels: list[AlertLevelOut]
+    state: AlertStateName
+    first_fired_at: datetime | None
+    last_fired_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    note: str
+    destination_code: str
+    township_name: str
+
+    @classmethod
+    def from_proto(cls, a: flows_pb2.Alert) -> CaseOut:
+        """Map the wire form."""
+        return cls(
+            id=a.id, flow_id=a.flow_id, member_id=a.member_id, member_name=a.member_name, timer=a.timer.lower(),
+            level=a.level, levels=[AlertLevelOut(level=lv.level, fired_at=_ts(lv, "fire_time")) for lv in a.levels],
+            state=_STATE_OUT.get(a.state, "open"), first_fired_at=_ts(a, "first_fire_time"),
+            last_fired_at=_ts(a, "last_fire_time"), acknowledged_at=_ts(a, "acknowledge_time"),
+            acknowledged_by=a.acknowledged_by or None, closed_at=_ts(a, "close_time"), closed_by=a.closed_by or None,
+            note=a.note, destination_code=a.destination_code, township_name=a.township_name,
+        )
+
+
+class CasePage(BaseModel):
+    """One page of 预警 cases and how many match."""
+
+    items: list[CaseOut]
+    total: int
+    page: int
+    page_size: int
+
+
+@router.get("/alerts", response_model=CasePage)
+async def list_alert_cases(
+    tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+    state: Annotated[Literal["active", "open", "acknowledged", "closed", "all"], Query()] = "active",
+    timer: Annotated[Literal["", "check_in_overdue", "certificate_expired", "report_back_due", "transfer_due"],
+                     Query()] = "",
+    level: Annotated[int, Query(ge=0, le=3, description="级别 1–3（0：全部）")] = 0,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    page_size: Annotated[int, Query(ge=0, le=200, description="每页条数（0：只返回 total）")] = 20,
+) -> CasePage:
+    """预警 cases within the caller's reach (one per flow and timer, with its highest level), newest first."""
+    reply = await gw.clients.registry.ListAlerts(flows_pb2.ListAlertsRequest(
+        states=[_STATE_IN[s] for s in _STATES_OF[state]], timer=timer.upper(), level=level, page=page,
+        page_size=page_size), metadata=who.metadata, timeout=gw.clients.timeout)
+    return CasePage(items=[CaseOut.from_proto(a) for a in reply.alerts], total=reply.total_size, page=page,
+                    page_size=page_size)
+
+
+class AcknowledgeIn(Body):
+    """确认: an optional note."""
+
+    note: str = Field(default="", max_length=500, description="说明")
+
+
+class CloseIn(Body):
+    """办结: what was done."""
+
+    note: str = Field(min_length=1, max_length=500, description="处理结果")
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=CaseOut)
+async def acknowledge_alert(tenant: TenantDep, alert_id: str, body: AcknowledgeIn, who: CallerDep,
+                            gw: GatewayDep) -> CaseOut:
+    """确认 a case: the office has seen it and is handling it."""
+    reply = await gw.clients.registry.AcknowledgeAlert(flows_pb2.AcknowledgeAlertRequest(id=alert_id, note=body.note),
+                                                       metadata=who.metadata, timeout=gw.clients.timeout)
+    return CaseOut.from_proto(reply.alert)
+
+
+@router.post("/alerts/{alert_id}/close", response_model=CaseOut)
+async def close_alert(tenant: TenantDep, alert_id: str, body: CloseIn, who: CallerDep, gw: GatewayDep) -> CaseOut:
+    """办结 a case with what was done; closing a closed case is refused (409)."""
+    reply = await gw.clients.registry.CloseAlert(flows_pb2.CloseAlertRequest(id=alert_id, note=body.note),
+                                                 metadata=who.metadata, timeout=gw.clients.timeout)
+    return CaseOut.from_proto(reply.alert)

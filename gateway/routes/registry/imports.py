@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jinqiao.gateway import problems
 from jinqiao.gateway.deps import Caller, CallerDep, Gateway, GatewayDep, TenantDep
@@ -32,6 +32,12 @@ ImportStateName = Literal["running", "succeeded", "failed", "unspecified"]
 _STATES: dict[imports_pb2.ImportState.ValueType, ImportStateName] = {
     imports_pb2.IMPORT_STATE_RUNNING: "running", imports_pb2.IMPORT_STATE_SUCCEEDED: "succeeded",
     imports_pb2.IMPORT_STATE_FAILED: "failed",
+}
+ImportPhaseName = Literal["reading", "validating", "listing_errors", "writing", "finished", "unspecified"]
+_PHASES: dict[imports_pb2.ImportPhase.ValueType, ImportPhaseName] = {
+    imports_pb2.IMPORT_PHASE_READING: "reading", imports_pb2.IMPORT_PHASE_VALIDATING: "validating",
+    imports_pb2.IMPORT_PHASE_LISTING_ERRORS: "listing_errors", imports_pb2.IMPORT_PHASE_WRITING: "writing",
+    imports_pb2.IMPORT_PHASE_FINISHED: "finished",
 }
 # Columns that hold long digit strings: formatted as text in the template so Excel keeps every digit.
 _TEXT_COLUMNS = {"id_number", "phone", "home_branch_id"}
@@ -65,6 +71,11 @@ class ImportOut(BaseModel):
     imported_rows: int
     errors: list[ImportErrorOut]
     errors_truncated: bool
+    error_count: int = Field(default=0, description="已发现的错误数（运行中：已校验的行中；失败：全部，不论列出多少）")
+    phase: ImportPhaseName = Field(
+        default="unspecified",
+        description="运行中的阶段：reading 读取文件，validating 逐行校验，"
+                    "listing_errors 校验完毕、发现错误（不会写入），writing 全部通过、正在写入；finished 已结束")
 
     @classmethod
     def from_proto(cls, m: imports_pb2.MemberImport) -> ImportOut:
@@ -73,7 +84,8 @@ class ImportOut(BaseModel):
             id=m.id, file_name=m.file_name, state=_STATES.get(m.state, "unspecified"),
             total_rows=m.total_rows, processed_rows=m.processed_rows, imported_rows=m.imported_rows,
             errors=[ImportErrorOut(row=e.row, column=e.column, reason=e.reason) for e in m.errors],
-            errors_truncated=m.errors_truncated,
+            errors_truncated=m.errors_truncated, error_count=m.error_count,
+            phase=_PHASES.get(m.phase, "unspecified"),
         )
 
 

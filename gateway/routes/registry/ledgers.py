@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
-from jinqiao.gateway.sheets import Fmt, download, every_page
+from jinqiao.gateway.sheets import Banner, Fmt, banner_for, download, every_page
 from jinqiao.kit import authz
 from jinqiao.kit.authz import Permission
 from jinqiao.kit.clock import CHINA
@@ -171,29 +171,33 @@ def village_cadre_rows(returnees: Sequence[flows_pb.Returnee],
     return rows
 
 
-def _spreadsheet(ledger: str, tenant: str, fmt: str, headers: Sequence[str], rows: list[list[object]]) -> Response:
-    return download(title=TITLES[ledger], tenant=tenant, fmt=fmt, headers=headers, rows=rows)
+def _spreadsheet(ledger: str, tenant: str, fmt: str, headers: Sequence[str], rows: list[list[object]],
+                 banner: Banner) -> Response:
+    return download(title=TITLES[ledger], tenant=tenant, fmt=fmt, headers=headers, rows=rows, banner=banner)
 
 
 @router.get("/ledgers/development.{fmt}")
 async def development_ledger(tenant: TenantDep, fmt: Fmt, who: CallerDep, gw: GatewayDep) -> Response:
     """发展党员台账: every applicant of the county, ID and phone numbers masked."""
     _ensure_may_export(who)
-    return _spreadsheet("development", tenant, fmt, DEVELOPMENT_HEADERS, development_rows(await _applicants(gw, who)))
+    return _spreadsheet("development", tenant, fmt, DEVELOPMENT_HEADERS, development_rows(await _applicants(gw, who)),
+                        await banner_for(gw=gw, who=who, tenant=tenant))
 
 
 @router.get("/ledgers/flows.{fmt}")
 async def flows_ledger(tenant: TenantDep, fmt: Fmt, who: CallerDep, gw: GatewayDep) -> Response:
     """流向台账: every outflow of the county's members, newest first."""
     _ensure_may_export(who)
-    return _spreadsheet("flows", tenant, fmt, FLOW_HEADERS, flow_rows(await _flows(gw, who)))
+    return _spreadsheet("flows", tenant, fmt, FLOW_HEADERS, flow_rows(await _flows(gw, who)),
+                        await banner_for(gw=gw, who=who, tenant=tenant))
 
 
 @router.get("/ledgers/returnees.{fmt}")
 async def returnees_ledger(tenant: TenantDep, fmt: Fmt, who: CallerDep, gw: GatewayDep) -> Response:
     """回归工程台账: the county's returnees, newest return first."""
     _ensure_may_export(who)
-    return _spreadsheet("returnees", tenant, fmt, RETURNEE_HEADERS, returnee_rows(await _returnees(gw, who)))
+    return _spreadsheet("returnees", tenant, fmt, RETURNEE_HEADERS, returnee_rows(await _returnees(gw, who)),
+                        await banner_for(gw=gw, who=who, tenant=tenant))
 
 
 @router.get("/ledgers/village-cadres.{fmt}")
@@ -201,4 +205,5 @@ async def village_cadres_ledger(tenant: TenantDep, fmt: Fmt, who: CallerDep, gw:
     """"双强"村干部培养台账: returnees in the reserve pool or elected, and activists and candidates away."""
     _ensure_may_export(who)
     rows = village_cadre_rows(await _returnees(gw, who), await _applicants(gw, who))
-    return _spreadsheet("village-cadres", tenant, fmt, VILLAGE_CADRE_HEADERS, rows)
+    return _spreadsheet("village-cadres", tenant, fmt, VILLAGE_CADRE_HEADERS, rows,
+                        await banner_for(gw=gw, who=who, tenant=tenant))

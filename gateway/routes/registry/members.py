@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.idempotency import RequestIdDep
+from jinqiao.gateway.sheets import PAGE, XLSX, banner_for, download
 from jinqiao.gateway.wire import Body, enum_in
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2, registry_pb2
@@ -123,6 +124,58 @@ class MemberPage(BaseModel):
 
     members: list[MemberOut]
     next_page_token: str
+    total: int = Field(default=0, description="符合条件的党员总数（所有页）")
+    page: int | None = Field(default=None, description="按页码翻页时的当前页码")
+
+
+SortName = Literal["name", "-name", "join_date", "-join_date", "created_at", "-created_at", "updated_at",
+                   "-updated_at", "township", "-township"]
+
+
+class RosterQuery(BaseModel):
+    """The roster's filters, shared by the list and its XLSX export."""
+
+    name: str = ""
+    id_number: str = ""
+    township: str = ""
+    membership_status: Literal["probationary", "full"] | None = None
+    flow_status: FlowStatusName | None = None
+    destination_code: str = ""
+    industry: str = ""
+    away: bool = False
+    sort: SortName | None = None
+
+    def request(self, **paging: object) -> registry_pb2.ListMembersRequest:
+        """The gRPC request of this query and the given paging fields."""
+        return registry_pb2.ListMembersRequest(
+            name_contains=self.name, id_number=self.id_number, township=self.township,
+            membership_status=_STATUS_IN[self.membership_status] if self.membership_status
+            else registry_pb2.MEMBERSHIP_STATUS_UNSPECIFIED,
+            flow_status=flow_status_in(self.flow_status) if self.flow_status else flows_pb2.FLOW_STATUS_UNSPECIFIED,
+            destination_code=self.destination_code, industry=self.industry, away_only=self.away,
+            order_by=self.sort or "", **paging,  # type: ignore[arg-type]
+        )
+
+
+def roster_query(
+    name: Annotated[str, Query(max_length=50, description="姓名（部分）")] = "",
+    id_number: Annotated[str, Query(max_length=18, description="身份证号（精确，经盲索引查找）")] = "",
+    township: Annotated[str, Query(max_length=100, description="乡镇(街道)")] = "",
+    membership_status: Annotated[Literal["probationary", "full"] | None,
+                                 Query(description="党员类别：预备党员 / 正式党员")] = None,
+    flow_status: Annotated[FlowStatusName | None, Query(description="流动状态")] = None,
+    destination_code: Annotated[str, Query(max_length=6, description="流入地（行政区划代码）")] = "",
+    industry: Annotated[str, Query(max_length=100, description="行业（部分）")] = "",
+    away: Annotated[bool, Query(description="只看外出党员")] = False,
+    sort: Annotated[SortName | None, Query(description="排序：字段名，前加 - 为倒序（默认 -created_at）")] = None,
+) -> RosterQuery:
+    """The roster's filters from the query string."""
+    return RosterQuery(name=name, id_number=id_number, township=township, membership_status=membership_status,
+                       flow_status=flow_status, destination_code=destination_code, industry=industry, away=away,
+                       sort=sort)
+
+
+RosterQueryDep = Annotated[RosterQuery, Depends(roster_query)]
 
 
 @router.post("/members", status_code=201, response_model=MemberOut)
@@ -148,30 +201,66 @@ async def create_member(
 
 @router.get("/members", response_model=MemberPage)
 async def list_members(
-    tenant: TenantDep, who: CallerDep, gw: GatewayDep,
+    tenant: TenantDep, who: CallerDep, gw: GatewayDep, q: RosterQueryDep,
     page_size: Annotated[int, Query(ge=0, le=200)] = 50, page_token: Annotated[str, Query(max_length=200)] = "",
-    name: Annotated[str, Query(max_length=50, description="姓名（部分）")] = "",
-    id_number: Annotated[str, Query(max_length=18, description="身份证号（精确，经盲索引查找）")] = "",
-    township: Annotated[str, Query(max_length=100)] = "",
-    membership_status: Literal["probationary", "full"] | None = None,
-    flow_status: FlowStatusName | None = None,
-    destination_code: Annotated[str, Query(max_length=6)] = "",
-    industry: Annotated[str, Query(max_length=100)] = "",
-    away: bool = False,
+    page: Annotated[int | None, Query(ge=1, le=100_000, description="页码（从 1 开始；给出时按页码翻页）")] = None,
 ) -> MemberPage:
-    """A page of the county's members, newest first, searched by name, ID number, township, status, flow."""
+    """A page of the members the caller reaches (the county department: the county; a township committee, a guidance
+    office, a branch: members whose home branch lies in its reach), searched by name, ID number, township, 党员类别,
+    flow, destination and industry, sorted, with the total; paged by token or by page number."""
     reply = await gw.clients.registry.ListMembers(
-        registry_pb2.ListMembersRequest(
-            page_size=page_size, page_token=page_token, name_contains=name, id_number=id_number,
-            township=township, membership_status=_STATUS_IN[membership_status] if membership_status
-            else registry_pb2.MEMBERSHIP_STATUS_UNSPECIFIED,
-            flow_status=flow_status_in(flow_status) if flow_status else flows_pb2.FLOW_STATUS_UNSPECIFIED,
-            destination_code=destination_code,
-            industry=industry, away_only=away,
-        ),
+        q.request(page_size=page_size, page_token=page_token, page=page or 0),
         metadata=who.metadata, timeout=gw.clients.timeout,
     )
-    return MemberPage(members=[MemberOut.from_proto(m) for m in reply.members], next_page_token=reply.next_page_token)
+    return MemberPage(members=[MemberOut.from_proto(m) for m in reply.members], next_page_token=reply.next_page_token,
+                      total=reply.total_size, page=page)
+
+
+ROSTER_TITLE = "党员名册"
+ROSTER_HEADERS = [
+    "序号", "姓名", "性别", "民族", "出生日期", "身份证号", "手机号码", "学历", "党员类别", "入党日期", "转正日期",
+    "乡镇(街道)", "村(社区)", "户籍地址", "职业", "流动状态", "流入地", "行业",
+]
+_GENDER_LABEL = {registry_pb2.GENDER_MALE: "男", registry_pb2.GENDER_FEMALE: "女"}
+_STATUS_LABEL = {registry_pb2.MEMBERSHIP_STATUS_PROBATIONARY: "预备党员",
+                 registry_pb2.MEMBERSHIP_STATUS_FULL: "正式党员"}
+FLOW_STATUS_LABEL = {
+    flows_pb2.FLOW_STATUS_REGISTERED: "已外出登记，待接收", flows_pb2.FLOW_STATUS_OFFERED: "已接收，待报到",
+    flows_pb2.FLOW_STATUS_REFUSED: "未接收，待重新安排", flows_pb2.FLOW_STATUS_MANAGED: "已报到",
+    flows_pb2.FLOW_STATUS_RETURNED: "已回归", flows_pb2.FLOW_STATUS_TRANSFERRED: "已转出",
+}
+# A roster larger than this is exported by township (a spreadsheet of it would not open on an office computer).
+EXPORT_MAX = 50_000
+
+
+def roster_rows(members: list[registry_pb2.Member]) -> list[list[object]]:
+    """The roster's rows: masked ID and phone numbers exactly as the caller sees them, labels in Chinese."""
+    return [[
+        i, m.name, _GENDER_LABEL.get(m.gender, ""), m.ethnicity, m.birth_date, m.id_number_masked, m.phone_masked,
+        m.education, _STATUS_LABEL.get(m.membership_status, ""), m.join_date, m.full_member_date, m.township,
+        m.village, m.household_address, m.occupation, FLOW_STATUS_LABEL.get(m.flow_status, "未外出"),
+        name_of(m.destination_code) if m.destination_code else "", m.industry,
+    ] for i, m in enumerate(members, start=1)]
+
+
+@router.get("/members.xlsx", response_class=Response,
+            responses={200: {"content": {XLSX: {}}, "description": "党员名册（XLSX）"}})
+async def export_members(tenant: TenantDep, who: CallerDep, gw: GatewayDep, q: RosterQueryDep) -> Response:
+    """The filtered roster as an XLSX 名册 (title, 填报单位, 导出日期 in Beijing time); ID and phone numbers masked as
+    the caller sees them. The export is audited (who, which filters, how many)."""
+    members: list[registry_pb2.Member] = []
+    token = ""
+    while True:
+        reply = await gw.clients.registry.ListMembers(
+            q.request(page_size=PAGE, page_token=token, for_export=not token),
+            metadata=who.metadata, timeout=gw.clients.timeout)
+        members.extend(reply.members)
+        token = reply.next_page_token
+        if not token or len(members) >= EXPORT_MAX:
+            break
+    banner = await banner_for(gw=gw, who=who, tenant=tenant)
+    return download(title=ROSTER_TITLE, tenant=tenant, fmt="xlsx", headers=ROSTER_HEADERS,
+                    rows=roster_rows(members), banner=banner)
 
 
 @router.get("/members/{member_id}", response_model=MemberOut)

@@ -22,7 +22,7 @@ async def get_checklist(*, deps: OrgDeps, principal: Principal, org_id: str) -> 
 async def update_checklist_item(*, deps: OrgDeps, principal: Principal, org_id: str, item: int, done: bool,
                                 evidence: str) -> domain.Checklist:
     """Record one 七有 item with its evidence note; audited."""
-    orgs.ensure_may_write(principal.role)
+    orgs.ensure_may_keep_org_life(principal.role)
     parsed, note = domain.parse_item(item, evidence=evidence)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
         org = (await org_scope.load(uow, principal, org_id)).org

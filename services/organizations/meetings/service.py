@@ -24,7 +24,7 @@ async def schedule_meeting(*, deps: OrgDeps, principal: Principal, org_id: str, 
                            starts_at: datetime | None, place: str, online_link: str,
                            agenda: str) -> domain.Meeting:
     """Schedule a 三会一课 meeting or 主题党日; MeetingScheduled goes out through the outbox."""
-    orgs.ensure_may_write(principal.role)
+    orgs.ensure_may_keep_org_life(principal.role)
     new = domain.validate_meeting(type_=type_, title=title, starts_at=starts_at, place=place,
                                   online_link=online_link, agenda=agenda)
     meeting_id = str(uuid.uuid4())
@@ -46,7 +46,7 @@ async def record_attendance(*, deps: OrgDeps, principal: Principal, meeting_id: 
 
     A guest is recorded only where the county placed them, an own member only if the county holds them.
     """
-    orgs.ensure_may_write(principal.role)
+    orgs.ensure_may_keep_org_life(principal.role)
     parsed = domain.validate_entries(entries)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
         found = await repo.meeting(uow, meeting_id=parse_id(meeting_id, what="该会议"))

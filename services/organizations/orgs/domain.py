@@ -132,6 +132,11 @@ def ensure_may_write(role: str) -> None:
     authz.require(role, Permission.ORGS_WRITE, "当前角色无权调整党组织设置")
 
 
+def ensure_may_keep_org_life(role: str) -> None:
+    """三会一课, attendance and 七有: the county, townships, stations, guidance officers and branch secretaries."""
+    authz.require(role, Permission.ORG_LIFE_WRITE, "当前角色无权记录组织生活")
+
+
 def visible(*, path: str, scope_path: str | None, own_org_only: bool) -> bool:
     """Whether an organisation at ``path`` lies inside the caller's scope."""
     if scope_path is None:

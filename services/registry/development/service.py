@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from jinqiao.kit import authz, pagination, pii
+from jinqiao.kit import pagination, pii
 from jinqiao.kit.auth import Principal
-from jinqiao.kit.authz import Permission, Reach
+from jinqiao.kit.authz import Permission
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from jinqiao.kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.development import domain as dev
@@ -76,18 +76,7 @@ async def _one(uow: UnitOfWork, applicant_id: str) -> dev.Applicant:
 
 async def _reach(uow: UnitOfWork, principal: Principal, permission: Permission) -> frozenset[str] | None:
     """The home organisations the caller's grant reaches (None: the whole county), by the kit's scope rule."""
-    rule = authz.scope_of(principal, permission)
-    if rule is Reach.COUNTY:
-        return None
-    if rule not in (Reach.TOWNSHIP, Reach.ORG_SUBTREE, Reach.OWN_ORG):
-        raise PermissionDenied("当前角色不能查看发展党员个人信息")
-    own = parse_id_or_none(principal.org or "")
-    if own is None:
-        raise PermissionDenied("该账号未绑定本县的党组织")
-    if rule is Reach.OWN_ORG:
-        return frozenset({own})
-    # The registry's replica of the tree (OrgCreated/OrgMoved) knows the subtree; an unknown org reaches only itself.
-    return frozenset(await members.org_subtree(uow, root_id=own)) | {own}
+    return await members.org_reach(uow, principal, permission, refusal="当前角色不能查看发展党员个人信息")
 
 
 def _within(applicant: dev.Applicant | ApplicantRow, reach: frozenset[str] | None) -> bool:

@@ -41,6 +41,23 @@ def flow_to_proto(flow: flows.Flow, *, letter: str = "") -> flows_pb2.Flow:
     return message
 
 
+def alert_to_proto(case: flows.AlertCase) -> flows_pb2.Alert:
+    """The wire form of a 预警 case."""
+    message = flows_pb2.Alert(
+        id=case.id, flow_id=case.flow_id, member_id=case.member_id, member_name=case.member_name, timer=case.timer,
+        level=case.level, state=flows_pb2.AlertState.ValueType(case.state), acknowledged_by=case.acknowledged_by,
+        closed_by=case.closed_by, note=case.note, destination_code=case.destination_code,
+        township_name=case.township_name,
+    )
+    for level, fired_at in case.levels:
+        message.levels.add(level=level).fire_time.FromDatetime(fired_at)
+    for field, value in (("first_fire_time", case.first_fired_at), ("last_fire_time", case.last_fired_at),
+                         ("acknowledge_time", case.acknowledged_at), ("close_time", case.closed_at)):
+        if value is not None:
+            getattr(message, field).FromDatetime(value)
+    return message
+
+
 def _policy_to_proto(policy: flows.Policy) -> flows_pb2.FlowPolicy:
     return flows_pb2.FlowPolicy(**{k: getattr(policy, k) for k in flows_pb2.FlowPolicy.DESCRIPTOR.fields_by_name})
 
@@ -77,12 +94,14 @@ class FlowsApi:
     async def ListFlows(self, request: flows_pb2.ListFlowsRequest,
                         context: Context) -> flows_pb2.ListFlowsResponse:
         """A page of flows."""
-        page, token = await flow_service.list_flows(
+        page, token, total = await flow_service.list_flows(
             deps=self._deps, principal=current_principal(), member_id=request.member_id,
             statuses=list(request.statuses), destination_code=request.destination_code,
-            page_size=request.page_size, page_token=request.page_token,
+            page_size=request.page_size, page_token=request.page_token, member_name=request.member_name,
+            page=request.page,
         )
-        return flows_pb2.ListFlowsResponse(flows=[flow_to_proto(f) for f in page], next_page_token=token)
+        return flows_pb2.ListFlowsResponse(flows=[flow_to_proto(f, letter=letter) for f, letter in page],
+                                           next_page_token=token, total_size=total)
 
     async def RedirectFlow(self, request: flows_pb2.RedirectFlowRequest,
                            context: Context) -> flows_pb2.RedirectFlowResponse:
@@ -133,6 +152,28 @@ class FlowsApi:
                                         timer=a.timer, level=a.level, due_date=a.due_date.isoformat())
             alert.fire_time.FromDatetime(a.fired_at)
         return response
+
+    async def ListAlerts(self, request: flows_pb2.ListAlertsRequest,
+                         context: Context) -> flows_pb2.ListAlertsResponse:
+        """预警 cases within the caller's reach."""
+        cases, total = await flow_service.list_alert_cases(
+            deps=self._deps, principal=current_principal(), states=list(request.states), timer=request.timer,
+            level=request.level, page=request.page, page_size=request.page_size)
+        return flows_pb2.ListAlertsResponse(alerts=[alert_to_proto(c) for c in cases], total_size=total)
+
+    async def AcknowledgeAlert(self, request: flows_pb2.AcknowledgeAlertRequest,
+                               context: Context) -> flows_pb2.AcknowledgeAlertResponse:
+        """确认 a case."""
+        case = await flow_service.acknowledge_alert(deps=self._deps, principal=current_principal(),
+                                                    case_id=request.id, note=request.note)
+        return flows_pb2.AcknowledgeAlertResponse(alert=alert_to_proto(case))
+
+    async def CloseAlert(self, request: flows_pb2.CloseAlertRequest,
+                         context: Context) -> flows_pb2.CloseAlertResponse:
+        """办结 a case."""
+        case = await flow_service.close_alert(deps=self._deps, principal=current_principal(), case_id=request.id,
+                                              note=request.note)
+        return flows_pb2.CloseAlertResponse(alert=alert_to_proto(case))
 
     async def GetFlowPolicy(self, request: flows_pb2.GetFlowPolicyRequest,
                             context: Context) -> flows_pb2.GetFlowPolicyResponse:

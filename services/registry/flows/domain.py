@@ -320,6 +320,79 @@ class Alert:
     fired_at: datetime
 
 
+class AlertState(IntEnum):
+    """Where a 预警 case stands (values match the proto enum)."""
+
+    OPEN = 1
+    ACKNOWLEDGED = 2
+    CLOSED = 3
+
+
+ACTIVE_ALERT_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+# What a case closed by the flow's own end (回归, 转出) says.
+FLOW_ENDED_NOTE = "流动已结束（回归或转出），预警自动办结"
+NOTE_MAX = 500
+ALERT_TIMERS = (Timer.CHECK_IN_OVERDUE, Timer.CERTIFICATE_EXPIRED, Timer.REPORT_BACK_DUE, Timer.TRANSFER_DUE)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCase:
+    """A 预警 case: one timer of one flow, its fired levels, and how an office handled it."""
+
+    id: str
+    flow_id: str
+    member_id: str
+    member_name: str
+    timer: str
+    level: int
+    levels: tuple[tuple[int, datetime], ...]
+    state: AlertState
+    first_fired_at: datetime
+    last_fired_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str
+    closed_at: datetime | None
+    closed_by: str
+    note: str
+    destination_code: str
+    township_name: str
+    version: int
+
+
+def alert_note(value: str, *, required: bool) -> str:
+    """A handling note: optional on acknowledging, required (处理结果) on closing, at most 500 characters."""
+    clean = value.strip()
+    if required and not clean:
+        raise InvalidArgument.field("note", "请填写处理结果")
+    if len(clean) > NOTE_MAX:
+        raise InvalidArgument.field("note", f"不能超过 {NOTE_MAX} 个字符")
+    return clean
+
+
+def ensure_may_acknowledge(state: AlertState) -> None:
+    """Only an open case is acknowledged; a closed one is re-opened by the timers alone."""
+    if state is AlertState.ACKNOWLEDGED:
+        raise FailedPrecondition("该预警已确认，无需重复确认")
+    if state is AlertState.CLOSED:
+        raise FailedPrecondition("该预警已办结")
+
+
+def ensure_may_close(state: AlertState) -> None:
+    """A case is closed once; a later escalation re-opens it."""
+    if state is AlertState.CLOSED:
+        raise FailedPrecondition("该预警已办结，不能重复办结")
+
+
+def alert_filters(*, timer: str, level: int) -> tuple[str, int]:
+    """The list's filters, checked: a known timer (or none) and a level 1–3 (or 0: any)."""
+    name = timer.strip().upper()
+    if name and name not in ALERT_TIMERS:
+        raise InvalidArgument.field("timer", "预警类型无效")
+    if level not in (0, 1, 2, 3):
+        raise InvalidArgument.field("level", "预警级别应为 1、2 或 3")
+    return name, level
+
+
 # ------------------------------------------------------------------------------------------------ 回归工程
 
 

@@ -9,7 +9,7 @@ import asyncpg
 
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists
-from jinqiao.registry.flows.domain import OPEN, Alert, Policy, Returnee, ReturneeFacts
+from jinqiao.registry.flows.domain import OPEN, Alert, AlertCase, AlertState, Policy, Returnee, ReturneeFacts
 from jinqiao.registry.flows.models import FLOW_COLUMNS, FLOW_FIELDS, FlowRow
 
 _FLOW_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(FLOW_FIELDS) + 1))
@@ -74,20 +74,35 @@ async def update_flow(uow: UnitOfWork, *, flow_id: str, changes: dict[str, objec
     )
 
 
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def list_flows(uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int, member_id: str | None,
-                     statuses: Sequence[int], destination_code: str) -> list[tuple[FlowRow, str]]:
-    """A page of flows with their members' names, newest first."""
+                     statuses: Sequence[int], destination_code: str, member_name: str = "",
+                     offset: int = 0) -> tuple[list[tuple[FlowRow, str, str]], int]:
+    """A page of flows with their members' names and masked ID numbers, newest first, and how many match."""
     records = await uow.conn.fetch(
-        "SELECT f.*, m.name AS member_name FROM flows f JOIN members m ON m.tenant_id = f.tenant_id"
+        "SELECT f.*, m.name AS member_name, m.id_number_masked AS member_id_masked, count(*) OVER () AS total"
+        " FROM flows f JOIN members m ON m.tenant_id = f.tenant_id"
         " AND m.id = f.member_id WHERE ($1::uuid IS NULL OR f.member_id = $1)"
         " AND (cardinality($2::smallint[]) = 0 OR f.status = ANY($2::smallint[]))"
         " AND ($3 = '' OR f.destination_code = $3)"
         " AND ($4::timestamptz IS NULL OR (f.created_at, f.id) < ($4, $5::uuid))"
-        " ORDER BY f.created_at DESC, f.id DESC LIMIT $6",
+        " AND ($7 = '' OR m.name ILIKE $8)"
+        " ORDER BY f.created_at DESC, f.id DESC LIMIT $6 OFFSET $9",
         member_id, list(statuses), destination_code, after[0] if after else None, after[1] if after else None,
-        limit,
+        limit, member_name, _like(member_name), offset,
     )
-    return [(FlowRow.from_record(r), r["member_name"]) for r in records]
+    total = int(records[0]["total"]) if records else 0
+    if not records and offset:
+        total = int(await uow.conn.fetchval(
+            "SELECT count(*) FROM flows f JOIN members m ON m.tenant_id = f.tenant_id AND m.id = f.member_id"
+            " WHERE ($1::uuid IS NULL OR f.member_id = $1)"
+            " AND (cardinality($2::smallint[]) = 0 OR f.status = ANY($2::smallint[]))"
+            " AND ($3 = '' OR f.destination_code = $3) AND ($4 = '' OR m.name ILIKE $5)",
+            member_id, list(statuses), destination_code, member_name, _like(member_name)))
+    return [(FlowRow.from_record(r), r["member_name"], r["member_id_masked"]) for r in records], total
 
 
 async def open_flows(uow: UnitOfWork) -> list[tuple[FlowRow, str]]:
@@ -148,6 +163,113 @@ async def alerts(uow: UnitOfWork, *, flow_id: str | None, timer: str) -> list[Al
     )
     return [Alert(flow_id=str(r["flow_id"]), member_id=str(r["member_id"]), member_name=r["member_name"],
                   timer=r["timer"], level=r["level"], due_date=r["due_date"], fired_at=r["fired_at"]) for r in records]
+
+
+# ------------------------------------------------------------------------------------------------ 预警 cases
+
+_CASE_SELECT = (
+    "SELECT c.*, m.name AS member_name, f.destination_code, coalesce(t.name, m.township, '') AS township_name,"
+    " count(*) OVER () AS total"
+    " FROM alert_cases c JOIN members m ON m.tenant_id = c.tenant_id AND m.id = c.member_id"
+    " JOIN flows f ON f.tenant_id = c.tenant_id AND f.id = c.flow_id"
+    # The member's 乡镇党委: the nearest township committee above the home branch, as the org replica knows it.
+    " LEFT JOIN LATERAL (WITH RECURSIVE up(id, parent_id, name, kind, depth) AS ("
+    "   SELECT o.id, o.parent_id, o.name, o.kind, 0 FROM org_replica o WHERE o.id = m.home_branch_id"
+    "   UNION ALL SELECT p.id, p.parent_id, p.name, p.kind, up.depth + 1 FROM org_replica p"
+    "   JOIN up ON p.id = up.parent_id WHERE up.depth < 20)"
+    "  SELECT name FROM up WHERE kind = 'TOWNSHIP_COMMITTEE' AND name <> '' ORDER BY depth LIMIT 1) t ON true"
+)
+
+
+async def open_case(uow: UnitOfWork, *, flow_id: str, member_id: str, timer: str, level: int,
+                    fired_at: datetime) -> str:
+    """A newly fired level opens the flow's case for this timer, or re-opens it with the level raised."""
+    return str(await uow.conn.fetchval(
+        "INSERT INTO alert_cases (tenant_id, id, flow_id, member_id, timer, level, state, first_fired_at,"
+        " last_fired_at) VALUES ($1, gen_random_uuid(), $2, $3, $4, $5, 1, $6, $6)"
+        " ON CONFLICT (tenant_id, flow_id, timer) DO UPDATE SET level = greatest(alert_cases.level, $5),"
+        " last_fired_at = greatest(alert_cases.last_fired_at, $6), state = 1, acknowledged_at = NULL,"
+        " acknowledged_by = '', closed_at = NULL, closed_by = '', version = alert_cases.version + 1"
+        " RETURNING id",
+        uow.tenant, flow_id, member_id, timer, level, fired_at,
+    ))
+
+
+_Levels = dict[tuple[str, str], list[tuple[int, datetime]]]
+
+
+async def _levels(uow: UnitOfWork, records: Sequence[asyncpg.Record]) -> _Levels:
+    if not records:
+        return {}
+    rows = await uow.conn.fetch(
+        "SELECT flow_id, timer, level, fired_at FROM flow_alerts WHERE flow_id = ANY($1::uuid[])"
+        " ORDER BY fired_at, level", list({r["flow_id"] for r in records}),
+    )
+    levels: _Levels = {}
+    for r in rows:
+        levels.setdefault((str(r["flow_id"]), r["timer"]), []).append((r["level"], r["fired_at"]))
+    return levels
+
+
+def _case(r: asyncpg.Record, levels: _Levels) -> AlertCase:
+    return AlertCase(
+        id=str(r["id"]), flow_id=str(r["flow_id"]), member_id=str(r["member_id"]), member_name=r["member_name"],
+        timer=r["timer"], level=r["level"], levels=tuple(levels.get((str(r["flow_id"]), r["timer"]), ())),
+        state=AlertState(r["state"]), first_fired_at=r["first_fired_at"], last_fired_at=r["last_fired_at"],
+        acknowledged_at=r["acknowledged_at"], acknowledged_by=r["acknowledged_by"], closed_at=r["closed_at"],
+        closed_by=r["closed_by"], note=r["note"], destination_code=r["destination_code"],
+        township_name=r["township_name"], version=r["version"],
+    )
+
+
+async def list_cases(uow: UnitOfWork, *, states: Sequence[int], timer: str, level: int, reach: Sequence[str] | None,
+                     limit: int, offset: int) -> tuple[list[AlertCase], int]:
+    """A page of cases, most recently fired first, with how many match (reach: the home orgs, None = county)."""
+    where = (" WHERE c.state = ANY($1::smallint[]) AND ($2 = '' OR c.timer = $2) AND ($3 = 0 OR c.level = $3)"
+             " AND ($4::uuid[] IS NULL OR m.home_branch_id = ANY($4::uuid[]))")
+    args = (list(states), timer, level, list(reach) if reach is not None else None)
+    if limit == 0:
+        total = await uow.conn.fetchval(
+            "SELECT count(*) FROM alert_cases c JOIN members m ON m.tenant_id = c.tenant_id AND m.id = c.member_id"
+            + where, *args)
+        return [], int(total)
+    records = await uow.conn.fetch(
+        _CASE_SELECT + where + " ORDER BY c.last_fired_at DESC, c.id LIMIT $5 OFFSET $6", *args, limit, offset)
+    if not records and offset:
+        return [], (await list_cases(uow, states=states, timer=timer, level=level, reach=reach, limit=0,
+                                     offset=0))[1]
+    levels = await _levels(uow, records)
+    return [_case(r, levels) for r in records], int(records[0]["total"]) if records else 0
+
+
+async def get_case(uow: UnitOfWork, *, case_id: str, for_update: bool = False) -> tuple[AlertCase, str | None] | None:
+    """A case with its member's home organisation, or None."""
+    lock = " FOR UPDATE OF c" if for_update else ""
+    record = await uow.conn.fetchrow(
+        _CASE_SELECT.replace(" count(*) OVER () AS total", " m.home_branch_id") + " WHERE c.id = $1" + lock,
+        case_id)
+    if record is None:
+        return None
+    home = record["home_branch_id"]
+    return _case(record, await _levels(uow, [record])), (str(home) if home else None)
+
+
+async def close_cases_of_flow(uow: UnitOfWork, *, flow_id: str, timers: Sequence[str] | None, note: str,
+                              at: datetime, by: str) -> list[str]:
+    """Close the flow's active cases (of these timers; None: all) that the flow's own progress settled."""
+    rows = await uow.conn.fetch(
+        "UPDATE alert_cases SET state = 3, closed_at = $3, closed_by = $4, note = $5, version = version + 1"
+        " WHERE flow_id = $1 AND state <> 3 AND ($2::text[] IS NULL OR timer = ANY($2::text[])) RETURNING id",
+        flow_id, list(timers) if timers is not None else None, at, by, note)
+    return [str(r["id"]) for r in rows]
+
+
+async def update_case(uow: UnitOfWork, *, case_id: str, changes: dict[str, object]) -> None:
+    """Write changed columns and bump the version."""
+    names = list(changes)
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=2))
+    await uow.conn.execute(f"UPDATE alert_cases SET {assignments}, version = version + 1 WHERE id = $1",
+                           case_id, *changes.values())
 
 
 # ------------------------------------------------------------------------------------------------ 回归工程

@@ -9,9 +9,16 @@ from datetime import date, datetime
 from jinqiao.events.v1 import handover_pb2, registry_events_pb2
 from jinqiao.kit import pagination, pii, telemetry
 from jinqiao.kit.auth import Principal, Role
+from jinqiao.kit.authz import Permission
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
-from jinqiao.kit.errors import FailedPrecondition, FieldViolation, ForgedEvent, InvalidArgument, NotFound
+from jinqiao.kit.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    ForgedEvent,
+    InvalidArgument,
+    NotFound,
+)
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.flows import domain as flows
@@ -158,8 +165,11 @@ async def get_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str) ->
 
 
 async def list_flows(*, deps: RegistryDeps, principal: Principal, member_id: str, statuses: list[int],
-                     destination_code: str, page_size: int, page_token: str) -> tuple[list[Flow], str]:
-    """A page of the county's flows, newest first (a member lists only their own)."""
+                     destination_code: str, page_size: int, page_token: str, member_name: str = "",
+                     page: int = 0) -> tuple[list[tuple[Flow, str]], str, int]:
+    """A page of the county's flows, newest first, each with its 证明信 (a member lists only their own).
+
+    By cursor (page_token) or by page number (page ≥ 1, then with the count of matching flows)."""
     tenant = require_tenant(principal)
     key = parse_id(member_id, what="该党员") if member_id else None
     if principal.role == Role.MEMBER:
@@ -171,17 +181,25 @@ async def list_flows(*, deps: RegistryDeps, principal: Principal, member_id: str
         parsed = [int(FlowStatus(s)) for s in statuses]
     except ValueError:
         raise InvalidArgument.field("statuses", "流动状态无效") from None
+    if page < 0:
+        raise InvalidArgument.field("page", "页码无效")
+    name = " ".join(member_name.split())
+    if len(name) > 50:
+        raise InvalidArgument.field("member_name", "姓名不能超过 50 个字符")
     limit = pagination.page_size(page_size)
-    after = pagination.decode_cursor(page_token)
+    after = pagination.decode_cursor(page_token) if not page else None
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         # A member of another county has no flows here: not an empty list, but no such member.
         if key is not None and await members.find_member(uow, member_id=key) is None:
             raise NotFound(members.NOT_FOUND)
-        rows = await repo.list_flows(uow, after=after, limit=limit + 1, member_id=key, statuses=parsed,
-                                     destination_code=destination_code.strip())
-    page = rows[:limit]
-    token = pagination.encode_cursor(page[-1][0].created_at, page[-1][0].id) if len(rows) > limit else ""
-    return [row.to_domain(member_name=name) for row, name in page], token
+        rows, total = await repo.list_flows(uow, after=after, limit=limit + 1, member_id=key, statuses=parsed,
+                                            destination_code=destination_code.strip(), member_name=name,
+                                            offset=(page - 1) * limit if page else 0)
+    chunk = rows[:limit]
+    token = (pagination.encode_cursor(chunk[-1][0].created_at, chunk[-1][0].id)
+             if len(rows) > limit and not page else "")
+    return ([(row.to_domain(member_name=name), _letter(row, name, deps=deps, tenant=tenant, masked=masked))
+             for row, name, masked in chunk], token, total if page else 0)
 
 
 async def redirect_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str, destination_code: str,
@@ -290,6 +308,8 @@ async def return_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str,
                                    destination_code=row.destination_code, return_date=when, facts=clean)
         await _sync_member(uow, row, FlowStatus.RETURNED)
         updated, _ = await _flow(uow, row.id)
+        await repo.close_cases_of_flow(uow, flow_id=row.id, timers=None, at=deps.clock(), by=principal.user,
+                                       note=flows.FLOW_ENDED_NOTE)
         await record_act(uow, principal, service=SERVICE, action="flow.return", object_type="flow",
                          object_id=row.id, event=_closed(row, reason="RETURNED", on=when),
                          aggregate_version=updated.version, saga_trace=row.traceparent)
@@ -314,6 +334,8 @@ async def transfer_flow(*, deps: RegistryDeps, principal: Principal, flow_id: st
         await _sync_member(uow, row, FlowStatus.TRANSFERRED)
         await members.mark_transferred_out(uow, member_id=member.id)
         updated, _ = await _flow(uow, row.id)
+        await repo.close_cases_of_flow(uow, flow_id=row.id, timers=None, at=deps.clock(), by=principal.user,
+                                       note=flows.FLOW_ENDED_NOTE)
         await record_act(uow, principal, service=SERVICE, action="flow.transfer", object_type="flow",
                          object_id=row.id, event=_closed(row, reason="TRANSFERRED", on=when),
                          aggregate_version=updated.version, saga_trace=row.traceparent)
@@ -354,6 +376,77 @@ async def list_alerts(*, deps: RegistryDeps, principal: Principal, flow_id: str,
         if key is not None and await repo.get_flow(uow, flow_id=key) is None:
             raise NotFound("未找到该流动记录")
         return await repo.alerts(uow, flow_id=key, timer=timer.strip().upper())
+
+
+async def _alert_reach(uow: UnitOfWork, principal: Principal) -> frozenset[str] | None:
+    """The home organisations whose members' cases the caller handles (None: the whole county)."""
+    return await members.org_reach(uow, principal, Permission.ALERTS_HANDLE, refusal="当前角色不能处理预警")
+
+
+async def list_alert_cases(*, deps: RegistryDeps, principal: Principal, states: list[int], timer: str, level: int,
+                           page: int, page_size: int) -> tuple[list[flows.AlertCase], int]:
+    """A page of the 预警 cases within the caller's reach, most recently fired first, and how many match."""
+    tenant = require_tenant(principal)
+    name, lvl = flows.alert_filters(timer=timer, level=level)
+    try:
+        wanted = [int(flows.AlertState(s)) for s in states] or [int(s) for s in flows.ACTIVE_ALERT_STATES]
+    except ValueError:
+        raise InvalidArgument.field("state", "预警状态无效") from None
+    if page < 1:
+        page = 1
+    if page_size < 0 or page_size > 200:
+        raise InvalidArgument.field("page_size", "每页条数应在 0 到 200 之间")
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        reach = await _alert_reach(uow, principal)
+        return await repo.list_cases(uow, states=wanted, timer=name, level=lvl,
+                                     reach=sorted(reach) if reach is not None else None, limit=page_size,
+                                     offset=(page - 1) * page_size)
+
+
+async def _case_in_reach(uow: UnitOfWork, principal: Principal, case_id: str) -> flows.AlertCase:
+    found = await repo.get_case(uow, case_id=parse_id(case_id, what="该预警"), for_update=True)
+    reach = await _alert_reach(uow, principal)
+    # A case outside the caller's reach looks as if it did not exist.
+    if found is None or (reach is not None and (found[1] or "") not in reach):
+        raise NotFound("未找到该预警")
+    return found[0]
+
+
+async def acknowledge_alert(*, deps: RegistryDeps, principal: Principal, case_id: str,
+                            note: str) -> flows.AlertCase:
+    """确认: an office has seen the case and is handling it (who and when are kept, audited)."""
+    clean = flows.alert_note(note, required=False)
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        case = await _case_in_reach(uow, principal, case_id)
+        flows.ensure_may_acknowledge(case.state)
+        changes: dict[str, object] = {"state": int(flows.AlertState.ACKNOWLEDGED),
+                                      "acknowledged_at": deps.clock(), "acknowledged_by": principal.user}
+        if clean:
+            changes["note"] = clean
+        await repo.update_case(uow, case_id=case.id, changes=changes)
+        await record_act(uow, principal, service=SERVICE, action="alert.acknowledge", object_type="alert",
+                         object_id=case.id, reason=clean or None)
+        updated = await repo.get_case(uow, case_id=case.id)
+        await uow.commit()
+    assert updated is not None
+    return updated[0]
+
+
+async def close_alert(*, deps: RegistryDeps, principal: Principal, case_id: str, note: str) -> flows.AlertCase:
+    """办结: the case is closed with what was done; a later escalation of its timer re-opens it."""
+    clean = flows.alert_note(note, required=True)
+    async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
+        case = await _case_in_reach(uow, principal, case_id)
+        flows.ensure_may_close(case.state)
+        await repo.update_case(uow, case_id=case.id, changes={
+            "state": int(flows.AlertState.CLOSED), "closed_at": deps.clock(), "closed_by": principal.user,
+            "note": clean})
+        await record_act(uow, principal, service=SERVICE, action="alert.close", object_type="alert",
+                         object_id=case.id, reason=clean)
+        updated = await repo.get_case(uow, case_id=case.id)
+        await uow.commit()
+    assert updated is not None
+    return updated[0]
 
 
 async def get_policy(*, deps: RegistryDeps, principal: Principal) -> flows.Policy:
@@ -466,6 +559,9 @@ async def apply_check_in(*, uow: UnitOfWork, flow_id: str, attempt: int, placeme
         "membership_id": placement.membership_id, "org_id": placement.org_id, "org_name": placement.org_name,
         "checked_in_at": at, "check_in_method": method, "refusal_reason": "", "refusal_advice": "",
     })
+    # 报到 settles the overdue-报到 case: it closes by itself, saying why.
+    await repo.close_cases_of_flow(uow, flow_id=row.id, timers=[flows.Timer.CHECK_IN_OVERDUE], at=occurred_at,
+                                   by="系统", note="党员已在流入地报到，预警自动办结")
 
 
 # ------------------------------------------------------------------------------------------------ policy timers
@@ -500,6 +596,8 @@ async def fire_due_timers(*, deps: RegistryDeps, tenant: str, now: datetime) -> 
                 if await repo.insert_alert(uow, flow_id=row.id, member_id=row.member_id, timer=due.timer,
                                            level=due.level, due_date=due.due_date, fired_at=now):
                     fired += 1
+                    await repo.open_case(uow, flow_id=row.id, member_id=row.member_id, timer=due.timer,
+                                         level=due.level, fired_at=now)
                     await record_act(uow, SYSTEM, service=SERVICE, action="flow.timer", object_type="flow",
                                      object_id=row.id, reason=f"{due.timer}:{due.level}",
                                      event=registry_events_pb2.PolicyTimerFired(

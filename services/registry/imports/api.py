@@ -17,7 +17,8 @@ def import_to_proto(found: MemberImport) -> imports_pb2.MemberImport:
         total_rows=found.total_rows,
         processed_rows=found.processed_rows, imported_rows=found.imported_rows,
         errors=[imports_pb2.ImportError(row=e.row, column=e.column, reason=e.reason) for e in found.errors],
-        errors_truncated=found.errors_truncated,
+        errors_truncated=found.errors_truncated, error_count=found.error_count,
+        phase=imports_pb2.ImportPhase.ValueType(int(found.phase)),
     )
 
 

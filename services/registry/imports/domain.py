@@ -41,6 +41,18 @@ class ImportState(IntEnum):
     FAILED = 3
 
 
+class ImportPhase(IntEnum):
+    """What a running import is doing now, as the console tells it (values as in imports.proto)."""
+
+    READING = 1
+    VALIDATING = 2
+    # Every row was checked and some were wrong: the error list is being written; nothing will be imported.
+    LISTING_ERRORS = 3
+    # Every row was checked and none was wrong: the members are being written.
+    WRITING = 4
+    FINISHED = 5
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One problem in one cell: the sheet's row number (header = 1), the column's header, the reason."""
@@ -62,6 +74,19 @@ class MemberImport:
     imported_rows: int
     errors: tuple[RowError, ...] = ()
     errors_truncated: bool = False
+    # Errors found so far (while running: in the rows checked; when failed: all, however many are listed).
+    error_count: int = 0
+
+    @property
+    def phase(self) -> ImportPhase:
+        """Reading the file, checking rows, listing errors, writing (only once every row passed), or finished."""
+        if self.state is not ImportState.RUNNING:
+            return ImportPhase.FINISHED
+        if not self.total_rows:
+            return ImportPhase.READING
+        if self.processed_rows < self.total_rows:
+            return ImportPhase.VALIDATING
+        return ImportPhase.LISTING_ERRORS if self.error_count else ImportPhase.WRITING
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,4 +26,5 @@ def to_import(record: asyncpg.Record) -> MemberImport:
         id=str(record["id"]), file_name=record["file_name"], state=ImportState(record["state"]),
         total_rows=record["total_rows"], processed_rows=record["processed_rows"],
         imported_rows=record["imported_rows"], errors=tuple(errors), errors_truncated=record["errors_truncated"],
+        error_count=max(record["error_count"], len(errors)),
     )

@@ -11,7 +11,7 @@ from jinqiao.registry.imports.models import errors_json, to_import
 from jinqiao.registry.members.models import MEMBER_COLUMNS, MEMBER_FIELDS, MemberRow
 
 _IMPORT_COLUMNS = ("id, file_name, state, total_rows, processed_rows, imported_rows, errors, errors_truncated,"
-                   " failure_reason, updated_at")
+                   " error_count, failure_reason, updated_at")
 _OUTBOX_COLUMNS = ("tenant_id", "event_id", "subject", "event_type", "event_version", "payload", "traceparent")
 
 
@@ -49,12 +49,13 @@ async def get_import(uow: UnitOfWork, *, import_id: str) -> tuple[MemberImport, 
     return (to_import(record), record["updated_at"]) if record else None
 
 
-async def set_progress(uow: UnitOfWork, *, import_id: str, processed_rows: int, total_rows: int | None = None) -> None:
+async def set_progress(uow: UnitOfWork, *, import_id: str, processed_rows: int, total_rows: int | None = None,
+                       error_count: int | None = None) -> None:
     """Move the progress bar (also the heartbeat that tells a live import from an interrupted one)."""
     await uow.conn.execute(
-        "UPDATE member_imports SET processed_rows = $2, total_rows = coalesce($3, total_rows), updated_at = now()"
-        " WHERE id = $1 AND state = 1",
-        import_id, processed_rows, total_rows,
+        "UPDATE member_imports SET processed_rows = $2, total_rows = coalesce($3, total_rows),"
+        " error_count = coalesce($4, error_count), updated_at = now() WHERE id = $1 AND state = 1",
+        import_id, processed_rows, total_rows, error_count,
     )
 
 

@@ -228,7 +228,11 @@ async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, impo
 
 async def _check_in_province(deps: RegistryDeps, *, tenant: str, import_id: str, sheet: Sheet, fresh: list[_Checked],
                              processed: int, errors: list[RowError]) -> list[_Checked]:
-    """One short transaction per chunk: set-based look-ups of the chunk's people and branches, and the progress."""
+    """One short transaction per chunk: set-based look-ups of the chunk's people and branches, and the progress.
+
+    The progress is written after the chunk's errors are known: once every row is processed, an error count of
+    zero means the members are being written, and the console may say so (never before it is true).
+    """
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         here: set[bytes] = set()
         elsewhere: set[bytes] = set()
@@ -239,21 +243,21 @@ async def _check_in_province(deps: RegistryDeps, *, tenant: str, import_id: str,
             elsewhere = await imports_repo.registered_elsewhere(uow, bidx=bidx)
             branches = sorted({c.member.home_branch_id for c in fresh if c.member.home_branch_id})
             known = await imports_repo.known_orgs(uow, org_ids=branches) if branches else set()
-        await imports_repo.set_progress(uow, import_id=import_id, processed_rows=processed)
+        passed: list[_Checked] = []
+        for c in fresh:
+            found: list[RowError] = []
+            if c.bidx in here:
+                found.append(RowError(c.row.row, sheet.column("id_number"), imports.IN_COUNTY))
+            elif c.bidx in elsewhere:
+                found.append(RowError(c.row.row, sheet.column("id_number"), imports.ELSEWHERE))
+            if c.member.home_branch_id and c.member.home_branch_id not in known:
+                found.append(RowError(c.row.row, sheet.column("home_branch_id"), imports.UNKNOWN_BRANCH))
+            if found:
+                errors += found
+            else:
+                passed.append(c)
+        await imports_repo.set_progress(uow, import_id=import_id, processed_rows=processed, error_count=len(errors))
         await uow.commit()
-    passed: list[_Checked] = []
-    for c in fresh:
-        found: list[RowError] = []
-        if c.bidx in here:
-            found.append(RowError(c.row.row, sheet.column("id_number"), imports.IN_COUNTY))
-        elif c.bidx in elsewhere:
-            found.append(RowError(c.row.row, sheet.column("id_number"), imports.ELSEWHERE))
-        if c.member.home_branch_id and c.member.home_branch_id not in known:
-            found.append(RowError(c.row.row, sheet.column("home_branch_id"), imports.UNKNOWN_BRANCH))
-        if found:
-            errors += found
-        else:
-            passed.append(c)
     return passed
 
 

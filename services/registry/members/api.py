@@ -78,16 +78,19 @@ class MembersApi:
     ) -> registry_pb2.ListMembersResponse:
         """A page of members, filtered."""
         principal = current_principal()
-        members, next_token = await service.list_members(
+        found = await service.list_members(
             deps=self._deps, principal=principal, page_size=request.page_size,
-            page_token=request.page_token, filters=service.MemberFilter(
+            page_token=request.page_token, page=request.page, order_by=request.order_by,
+            for_export=request.for_export,
+            filters=service.MemberFilter(
                 name_contains=request.name_contains, id_number=request.id_number, township=request.township,
                 membership_status=request.membership_status, flow_status=request.flow_status,
                 destination_code=request.destination_code, industry=request.industry, away_only=request.away_only,
             ),
         )
-        return registry_pb2.ListMembersResponse(members=[member_to_proto(m, principal=principal) for m in members],
-                                                next_page_token=next_token)
+        return registry_pb2.ListMembersResponse(
+            members=[member_to_proto(m, principal=principal) for m in found.members],
+            next_page_token=found.next_page_token, total_size=found.total)
 
     async def UpdateMember(
         self, request: registry_pb2.UpdateMemberRequest, context: Context

@@ -9,7 +9,7 @@ from enum import IntEnum
 
 from jinqiao.kit import fields, pii
 from jinqiao.kit.auth import Role
-from jinqiao.kit.authz import Permission, allows, allows_beyond_self, require
+from jinqiao.kit.authz import Permission, Reach, allows, allows_beyond_self, require, scope
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 
 NAME_MAX = 50
@@ -95,6 +95,30 @@ class Member:
 
 REASON_MIN = 4
 
+# The roster's sorts: the API's name → the SQL ordering (every one ends on the id, so pages never overlap).
+SORTS: dict[str, str] = {
+    "-created_at": "created_at DESC, id DESC",
+    "created_at": "created_at ASC, id ASC",
+    "name": "convert_to(name, 'GB18030') ASC, id ASC",
+    "-name": "convert_to(name, 'GB18030') DESC, id DESC",
+    "join_date": "join_date ASC NULLS LAST, id ASC",
+    "-join_date": "join_date DESC NULLS LAST, id DESC",
+    "updated_at": "updated_at ASC, id ASC",
+    "-updated_at": "updated_at DESC, id DESC",
+    "township": "township ASC, convert_to(name, 'GB18030') ASC, id ASC",
+    "-township": "township DESC, convert_to(name, 'GB18030') DESC, id DESC",
+}
+DEFAULT_SORT = "-created_at"
+MAX_PAGE = 100_000
+
+
+def validate_sort(order_by: str) -> str:
+    """The roster's sort, from the whitelist (the default when none is given)."""
+    key = order_by.strip() or DEFAULT_SORT
+    if key not in SORTS:
+        raise InvalidArgument.field("order_by", "排序方式无效，可选：" + "、".join(SORTS))
+    return key
+
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:
@@ -120,10 +144,19 @@ def ensure_may_write_members(role: str) -> None:
     require(role, Permission.MEMBERS_WRITE, "当前角色无权登记党员")
 
 
-def ensure_may_read_members(role: str) -> None:
-    """Persons are visible to county staff; analysts see aggregates only."""
+def ensure_may_browse_members(role: str) -> None:
+    """The roster is open to county staff within their reach (the county department, a township committee, a
+    guidance office, a branch); analysts see aggregates only, a member only their own record."""
     if not allows_beyond_self(role, Permission.MEMBERS_READ):
         raise PermissionDenied("当前角色只能查看汇总数据，不能查看党员个人信息")
+
+
+def ensure_may_read_members(role: str) -> None:
+    """County-wide reads of persons (flows, returnees, policy): the county department's alone; a role confined to
+    an organisation reads members through the roster, confined to its reach."""
+    ensure_may_browse_members(role)
+    if scope(role, Permission.MEMBERS_READ) is not Reach.COUNTY:
+        raise PermissionDenied("当前角色只能查看本组织范围内的党员名册")
 
 
 def may_reveal_id_number(role: str) -> bool:
@@ -133,7 +166,8 @@ def may_reveal_id_number(role: str) -> bool:
 
 def may_read_member(*, role: str, own_member: str | None, member_id: str) -> bool:
     """County staff read every member; a member reads only their own record."""
-    return allows_beyond_self(role, Permission.MEMBERS_READ) or (role == Role.MEMBER and own_member == member_id)
+    return (scope(role, Permission.MEMBERS_READ) is Reach.COUNTY
+            or (role == Role.MEMBER and own_member == member_id))
 
 
 def ensure_may_see_member(*, role: str, own_member: str | None, member_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -105,12 +106,12 @@ async def changes(uow: UnitOfWork, *, member_id: str) -> list[MemberChange]:
                                       for f in json.loads(r["fields"]))) for r in records]
 
 
-async def list_members(
-    uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int, name_contains: str = "",
-    id_bidx: bytes | None = None, township: str = "", membership_status: int = 0, flow_status: int = 0,
-    destination_code: str = "", industry: str = "", away_only: bool = False,
-) -> list[MemberRow]:
-    """A page of members, newest first, after the keyset cursor; every filter is optional."""
+def _member_filters(
+    *, name_contains: str = "", id_bidx: bytes | None = None, township: str = "", membership_status: int = 0,
+    flow_status: int = 0, destination_code: str = "", industry: str = "", away_only: bool = False,
+    home_orgs: Sequence[str] | None = None,
+) -> tuple[list[str], list[object]]:
+    """The WHERE conditions and their arguments of a member search (``home_orgs``: a confined caller's reach)."""
     where, args = ["record_status = 1"], []
 
     def add(condition: str, value: object) -> None:
@@ -133,15 +134,46 @@ async def list_members(
         add("industry LIKE ?", "%" + industry.replace("%", r"\%").replace("_", r"\_") + "%")
     if away_only:
         where.append("flow_id IS NOT NULL")
+    if home_orgs is not None:
+        # A member with no home branch is the county department's alone: NULL is never in the list.
+        add("home_branch_id = ANY(?::uuid[])", list(home_orgs))
+    return where, args
+
+
+async def list_members(
+    uow: UnitOfWork, *, after: tuple[datetime, str] | None, limit: int, name_contains: str = "",
+    id_bidx: bytes | None = None, township: str = "", membership_status: int = 0, flow_status: int = 0,
+    destination_code: str = "", industry: str = "", away_only: bool = False,
+    home_orgs: Sequence[str] | None = None, order: str = "created_at DESC, id DESC", offset: int = 0,
+) -> list[MemberRow]:
+    """A page of members in ``order`` (a whitelisted ORDER BY), after the keyset cursor (newest-first order only)
+    or from ``offset``; every filter is optional."""
+    where, args = _member_filters(
+        name_contains=name_contains, id_bidx=id_bidx, township=township, membership_status=membership_status,
+        flow_status=flow_status, destination_code=destination_code, industry=industry, away_only=away_only,
+        home_orgs=home_orgs)
     if after is not None:
         args += [after[0], after[1]]
         where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)}::uuid)")
-    args.append(limit)
+    args += [limit, offset]
     records = await uow.conn.fetch(
         f"SELECT {MEMBER_COLUMNS} FROM members WHERE {' AND '.join(where)}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args,
+        f" ORDER BY {order} LIMIT ${len(args) - 1} OFFSET ${len(args)}", *args,
     )
     return [MemberRow.from_record(r) for r in records]
+
+
+async def count_members(
+    uow: UnitOfWork, *, name_contains: str = "", id_bidx: bytes | None = None, township: str = "",
+    membership_status: int = 0, flow_status: int = 0, destination_code: str = "", industry: str = "",
+    away_only: bool = False, home_orgs: Sequence[str] | None = None,
+) -> int:
+    """How many members a search matches, over every page."""
+    where, args = _member_filters(
+        name_contains=name_contains, id_bidx=id_bidx, township=township, membership_status=membership_status,
+        flow_status=flow_status, destination_code=destination_code, industry=industry, away_only=away_only,
+        home_orgs=home_orgs)
+    return int(await uow.conn.fetchval(f"SELECT count(*) FROM members WHERE {' AND '.join(where)}", *args))
 
 
 async def known_org(uow: UnitOfWork, *, org_id: str) -> bool:

@@ -8,8 +8,8 @@ from datetime import date
 
 from jinqiao.events.v1 import handover_pb2, registry_events_pb2
 from jinqiao.kit import authz, pagination, pii
-from jinqiao.kit.auth import Principal
-from jinqiao.kit.authz import Permission
+from jinqiao.kit.auth import Principal, Role
+from jinqiao.kit.authz import Permission, Reach
 from jinqiao.kit.clock import china_date
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import (
@@ -21,7 +21,7 @@ from jinqiao.kit.errors import (
     PermissionDenied,
 )
 from jinqiao.kit.events import new_event
-from jinqiao.kit.usecases import parse_id, record_act, require_tenant
+from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
 from jinqiao.registry.members import domain, repo
 from jinqiao.registry.members.models import MEMBERS, MemberRow
@@ -130,15 +130,54 @@ def new_member_row(deps: RegistryDeps, *, tenant: str, member: domain.NewMember,
     )
 
 
-async def get_member(*, deps: RegistryDeps, principal: Principal, member_id: str) -> domain.Member:
-    """One member of the caller's county (a member sees only themself); anything else is not found."""
-    tenant = require_tenant(principal)
+async def org_reach(uow: UnitOfWork, principal: Principal, permission: Permission, *,
+                    refusal: str) -> frozenset[str] | None:
+    """The home organisations whose persons the caller's grant of ``permission`` reaches (None: the whole county), by
+    the kit's scope rule: a township committee its township's subtree, a guidance office its subtree, a branch
+    secretary its branch; any other rule is refused with ``refusal``."""
+    rule = authz.scope_of(principal, permission)
+    if rule is Reach.COUNTY:
+        return None
+    if rule not in (Reach.TOWNSHIP, Reach.ORG_SUBTREE, Reach.OWN_ORG):
+        raise PermissionDenied(refusal)
+    own = parse_id_or_none(principal.org or "")
+    if own is None:
+        raise PermissionDenied("该账号未绑定本县的党组织")
+    if rule is Reach.OWN_ORG:
+        return frozenset({own})
+    # The registry's replica of the tree (OrgCreated/OrgMoved) knows the subtree; an unknown org reaches only itself.
+    return frozenset(await repo.org_subtree(uow, root_id=own)) | {own}
+
+
+async def member_reach(uow: UnitOfWork, principal: Principal) -> frozenset[str] | None:
+    """The home organisations whose members the caller reads (None: the whole county)."""
+    return await org_reach(uow, principal, Permission.MEMBERS_READ,
+                           refusal="当前角色只能查看汇总数据，不能查看党员个人信息")
+
+
+async def _visible_member(uow: UnitOfWork, principal: Principal, member_id: str) -> MemberRow:
+    """A member the caller may read (a member: only themself); anything else looks as if it did not exist."""
     key = parse_id(member_id, what="该党员")
-    domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
-    async with deps.db.unit_of_work(tenant=tenant) as uow:
+    if principal.role == Role.MEMBER:
+        domain.ensure_may_see_member(role=principal.role, own_member=principal.member, member_id=key)
         row = await repo.get_member(uow, member_id=key)
+    else:
+        domain.ensure_may_browse_members(principal.role)
+        reach = await member_reach(uow, principal)
+        row = await repo.get_member(uow, member_id=key)
+        if row is not None and reach is not None and (row.home_branch_id or "") not in reach:
+            row = None
     if row is None:
         raise NotFound(NOT_FOUND)
+    return row
+
+
+async def get_member(*, deps: RegistryDeps, principal: Principal, member_id: str) -> domain.Member:
+    """One member of the caller's county within its reach (a member sees only themself); anything else is not
+    found."""
+    tenant = require_tenant(principal)
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        row = await _visible_member(uow, principal, member_id)
     return row.to_domain()
 
 
@@ -155,16 +194,42 @@ class MemberFilter:
     industry: str = ""
     away_only: bool = False
 
+    def summary(self) -> str:
+        """The filters as the audit row of an export names them (never an ID number)."""
+        given = {"姓名": self.name_contains, "身份证号": "（已指定）" if self.id_number else "", "乡镇": self.township,
+                 "党员类别": {1: "预备党员", 2: "正式党员"}.get(self.membership_status, ""),
+                 "流动状态": str(self.flow_status or ""), "流入地": self.destination_code, "行业": self.industry,
+                 "仅外出": "是" if self.away_only else ""}
+        return "；".join(f"{k}={v}" for k, v in given.items() if v) or "全部"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPage:
+    """One page of a member search, the next page's token ('' on the last, or when paged by number) and the total."""
+
+    members: list[domain.Member]
+    next_page_token: str
+    total: int
+
 
 async def list_members(
-    *, deps: RegistryDeps, principal: Principal, page_size: int, page_token: str, filters: MemberFilter | None = None
-) -> tuple[list[domain.Member], str]:
-    """A page of the caller's county's members, newest first, filtered; and the next page's token."""
-    domain.ensure_may_read_members(principal.role)
+    *, deps: RegistryDeps, principal: Principal, page_size: int, page_token: str, filters: MemberFilter | None = None,
+    page: int = 0, order_by: str = "", for_export: bool = False,
+) -> MemberPage:
+    """A page of the members the caller reaches, sorted (newest first by default), filtered.
+
+    Paged by the token (keyset for the default order; an offset token for the others) or, when ``page`` is given,
+    by page number."""
+    domain.ensure_may_browse_members(principal.role)
     tenant = require_tenant(principal)
     f = filters or MemberFilter()
     limit = pagination.page_size(page_size)
-    after = pagination.decode_cursor(page_token)
+    sort = domain.validate_sort(order_by)
+    if page < 0 or page > domain.MAX_PAGE:
+        raise InvalidArgument.field("page", f"页码应在 1 至 {domain.MAX_PAGE} 之间")
+    keyset = sort == domain.DEFAULT_SORT and not page
+    after = pagination.decode_cursor(page_token) if keyset else None
+    offset = (page - 1) * limit if page else 0 if keyset else _offset_of(page_token)
     violations: list[FieldViolation] = []
     if len(f.name_contains) > domain.NAME_MAX:
         violations.append(FieldViolation("name_contains", f"不能超过 {domain.NAME_MAX} 个字符"))
@@ -182,14 +247,37 @@ async def list_members(
     if violations:
         raise InvalidArgument(violations)
     async with deps.db.unit_of_work(tenant=tenant) as uow:
-        rows = await repo.list_members(
-            uow, after=after, limit=limit + 1, name_contains=f.name_contains.strip(), id_bidx=bidx,
-            township=f.township.strip(), membership_status=f.membership_status, flow_status=f.flow_status,
+        reach = await member_reach(uow, principal)
+        search = dict(
+            name_contains=f.name_contains.strip(), id_bidx=bidx, township=f.township.strip(),
+            membership_status=f.membership_status, flow_status=f.flow_status,
             destination_code=f.destination_code.strip(), industry=f.industry.strip(), away_only=f.away_only,
+            home_orgs=sorted(reach) if reach is not None else None,
         )
-    page = rows[:limit]
-    next_token = pagination.encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else ""
-    return [r.to_domain() for r in page], next_token
+        rows = await repo.list_members(uow, after=after, limit=limit + 1, order=domain.SORTS[sort], offset=offset,
+                                       **search)  # type: ignore[arg-type]
+        total = await repo.count_members(uow, **search)  # type: ignore[arg-type]
+        if for_export and not page_token and page <= 1:
+            # 名册导出: persons leave the system wholesale; the first page's read names who, which filters, how many.
+            await record_act(uow, principal, service=SERVICE, action="member.export", object_type="roster",
+                             object_id=tenant, reason=f"导出党员名册 {total} 人；{f.summary()}"[:500])
+            await uow.commit()
+    found = rows[:limit]
+    next_token = ""
+    if len(rows) > limit and not page:
+        next_token = (pagination.encode_cursor(found[-1].created_at, found[-1].id) if keyset
+                      else pagination.encode_key("offset", str(offset + limit)))
+    return MemberPage(members=[r.to_domain() for r in found], next_page_token=next_token, total=total)
+
+
+def _offset_of(token: str) -> int:
+    """The offset an offset token (a sorted search's next page) stands for; '' is the first page."""
+    parts = pagination.decode_key(token, parts=2)
+    if parts is None:
+        return 0
+    if parts[0] != "offset" or not parts[1].isdigit():
+        raise InvalidArgument.field("page_token", "分页标记无效")
+    return int(parts[1])
 
 
 _UPDATABLE = ("name", "phone", "membership_status", "township", "village", "occupation", "ethnicity", "education",
@@ -262,13 +350,11 @@ def _diff(old: MemberRow, new: MemberRow, mask: list[str]) -> tuple[dict[str, ob
 
 
 async def member_history(*, deps: RegistryDeps, principal: Principal, member_id: str) -> list[domain.MemberChange]:
-    """A member's recorded changes, newest first (PII masked)."""
-    domain.ensure_may_read_members(principal.role)
-    key = parse_id(member_id, what="该党员")
+    """A member's recorded changes, newest first (PII masked), for staff within reach."""
+    domain.ensure_may_browse_members(principal.role)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        if await repo.get_member(uow, member_id=key) is None:
-            raise NotFound(NOT_FOUND)
-        return await repo.changes(uow, member_id=key)
+        row = await _visible_member(uow, principal, member_id)
+        return await repo.changes(uow, member_id=row.id)
 
 
 async def reveal_id_number(*, deps: RegistryDeps, principal: Principal, member_id: str, reason: str) -> str:

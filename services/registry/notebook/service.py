@@ -83,11 +83,11 @@ async def _member_or_forged(uow: UnitOfWork, member_id: str) -> str:
 
 async def _placements(uow: UnitOfWork, member_id: str) -> list[notebook.Placement]:
     """Where the member's flows were placed, newest first (the few most recent are enough)."""
-    rows = await flows_repo.list_flows(uow, after=None, limit=_RECENT_FLOWS, member_id=member_id, statuses=[],
-                                       destination_code="")
+    rows, _ = await flows_repo.list_flows(uow, after=None, limit=_RECENT_FLOWS, member_id=member_id, statuses=[],
+                                          destination_code="")
     return [notebook.Placement(flow_id=row.id, placing_tenant_id=row.placing_tenant_id,
                                open=flows_domain.FlowStatus(row.status) in flows_domain.OPEN, closed_on=row.closed_on)
-            for row, _ in rows]
+            for row, _, _ in rows]
 
 
 def _date_or(value: str, fallback: date) -> date:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.kit.auth import Role
+from jinqiao.kit.crypto import BlindIndex, FieldCipher
 from jinqiao.kit.db import Database
+from jinqiao.registry.deps import RegistryDeps
+from jinqiao.registry.flows import timers
 from tests.integration.conftest import eventually
 from tests.support import member_json
 
@@ -193,3 +199,78 @@ async def test_the_home_assessment_merges_with_the_destinations(platform, header
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "grade"
     listed = (await platform.http.get(path, headers=headers["origin"])).json()
     assert [e["year"] for e in listed] == [2025]
+
+
+# ------------------------------------------------------------------------------------------------ 预警 cases
+
+A_COUNTY, B_COUNTY = "650335", "650336"  # this helper's counties: 650331–650339
+
+
+@pytest.fixture(scope="module")
+async def alert_headers(platform, settings_for):
+    settings = settings_for("gateway")
+    db = await Database.connect(settings.database_url, min_size=1, max_size=2)
+    accounts = {"a": Account(username="al-county-a", role=Role.COUNTY_ADMIN, scope=A_COUNTY, acting_tenant=A_COUNTY),
+                "b": Account(username="al-county-b", role=Role.COUNTY_ADMIN, scope=B_COUNTY, acting_tenant=B_COUNTY),
+                "station": Account(username="al-station-a", role=Role.STATION_STAFF, scope=A_COUNTY,
+                                   acting_tenant=A_COUNTY, acting_org=str(uuid.uuid4()))}
+    for account in accounts.values():
+        await upsert_account(db=db, account=account, password=PASSWORD)
+    await db.close()
+    out = {}
+    for key, account in accounts.items():
+        reply = await platform.http.post("/api/v1/auth/token",
+                                         json={"username": account.username, "password": PASSWORD})
+        out[key] = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+    return out
+
+
+async def _overdue_case(platform, settings_for, headers: dict) -> dict:
+    """A member of county A who left 90 days ago and never checked in: every level of 报到逾期 has fired."""
+    member = (await platform.http.post(f"/api/v1/tenants/{A_COUNTY}/members", json=member_json(A_COUNTY),
+                                       headers=headers["a"])).json()
+    start = (datetime.now(UTC) - timedelta(days=90)).date().isoformat()
+    flow = (await platform.http.post(f"/api/v1/tenants/{A_COUNTY}/members/{member['id']}/flows",
+                                     json={**OUTFLOW, "start_date": start, "expected_months": 12},
+                                     headers=headers["a"])).json()
+    settings = settings_for("registry")
+    db = await Database.connect(settings.database_url, min_size=1, max_size=2)
+    try:
+        deps = RegistryDeps(db=db, cipher=FieldCipher.from_settings(settings),
+                            blind_index=BlindIndex.from_settings(settings), clock=lambda: datetime.now(UTC))
+        await timers.sweep_county(deps=deps, tenant=A_COUNTY, now=datetime.now(UTC))
+    finally:
+        await db.close()
+    listed = (await platform.http.get(f"/api/v1/tenants/{A_COUNTY}/alerts?timer=check_in_overdue&page_size=200",
+                                      headers=headers["a"])).json()
+    return next(c for c in listed["items"] if c["flow_id"] == flow["id"])
+
+
+async def test_alert_cases_over_http_are_acknowledged_closed_once_and_404_elsewhere(platform, settings_for,
+                                                                                   alert_headers):
+    case = await _overdue_case(platform, settings_for, alert_headers)
+    assert case["level"] == 3 and [lv["level"] for lv in case["levels"]] == [1, 2, 3]
+    assert case["state"] == "open" and case["timer"] == "check_in_overdue" and case["destination_code"] == "420100"
+    base = f"/api/v1/tenants/{A_COUNTY}/alerts"
+    counted = (await platform.http.get(f"{base}?page_size=0", headers=alert_headers["a"])).json()
+    assert counted["items"] == [] and counted["total"] >= 1
+    for path in (f"/api/v1/tenants/{B_COUNTY}/alerts/{case['id']}/close",
+                 f"/api/v1/tenants/{A_COUNTY}/alerts/{case['id']}/close"):
+        reply = await platform.http.post(path, json={"note": "越界办结"}, headers=alert_headers["b"])
+        assert reply.status_code == 404, (path, reply.text)
+    assert (await platform.http.get(base, headers=alert_headers["station"])).status_code == 403
+    ack = await platform.http.post(f"{base}/{case['id']}/acknowledge", json={}, headers=alert_headers["a"])
+    assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
+    assert ack.json()["acknowledged_by"] == "al-county-a"
+    empty = await platform.http.post(f"{base}/{case['id']}/close", json={"note": "  "}, headers=alert_headers["a"])
+    assert empty.status_code == 422 and [e["field"] for e in empty.json()["errors"]] == ["note"]
+    closed = await platform.http.post(f"{base}/{case['id']}/close", json={"note": "已联系流入地党组织，督促报到"},
+                                      headers=alert_headers["a"])
+    assert closed.status_code == 200 and closed.json()["state"] == "closed" and closed.json()["closed_at"]
+    again = await platform.http.post(f"{base}/{case['id']}/close", json={"note": "再次办结"},
+                                     headers=alert_headers["a"])
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+    active = (await platform.http.get(f"{base}?page_size=200", headers=alert_headers["a"])).json()
+    assert case["id"] not in {c["id"] for c in active["items"]}
+    done = (await platform.http.get(f"{base}?state=closed&page_size=200", headers=alert_headers["a"])).json()
+    assert case["id"] in {c["id"] for c in done["items"]}

@@ -13,6 +13,16 @@ from jinqiao.kit.db import Database
 PASSWORD = "org-pw"
 
 
+def _today() -> str:
+    """Today in Beijing as a ledger's 填报日期 reads it."""
+    from datetime import UTC, datetime
+
+    from jinqiao.kit.clock import china_date
+
+    day = china_date(datetime.now(UTC))
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 @pytest.fixture(scope="module")
 async def headers(platform, settings_for):
     db = await Database.connect(settings_for("gateway").database_url, min_size=1, max_size=1)
@@ -120,6 +130,9 @@ async def test_the_external_orgs_ledger_opens_in_a_spreadsheet_reader_with_the_r
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     rows = list(sheet.iter_rows(values_only=True))
+    assert [r[0] for r in rows[:3]] == ["外建党组织分布台账", "填报单位：中共罗山县委组织部",
+                                        f"填报日期：{_today()}"]
+    rows = rows[3:]  # the table below the banner
     assert sheet.title == "外建党组织分布台账" and rows[0][:4] == ("序号", "党组织名称", "组织类别", "所在城市")
     assert {r[1] for r in rows[1:]} == expected
     assert any(r[3] == "上海市" and r[5] == "单独建" for r in rows[1:])
@@ -161,6 +174,8 @@ async def test_officers_over_http_and_the_dispatched_officers_ledger(platform, h
     sheet = load_workbook(io.BytesIO((await platform.http.get(f"{base}/ledgers/dispatched-officers.xlsx",
                                                                headers=h)).content)).active
     rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "外派指导员(联络员)台账" and rows[1][0] == "填报单位：中共罗山县委组织部"
+    rows = rows[3:]  # the table below the banner
     assert sheet.title == "外派指导员(联络员)台账" and rows[0][1] == "姓名"
     assert ("周指导", "党建指导员", shanghai["name"], "上海市", "186****5678") in [r[1:6] for r in rows[1:]]
     other = await platform.http.get(f"{base}/orgs/{shanghai['id']}/officers", headers=headers["411522"])

@@ -9,10 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
 from jinqiao.kit.auth import Role
+from jinqiao.kit.clock import china_date
+from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import development_pb2 as dev_pb
 from jinqiao.registry.v1 import flows_pb2 as flows_pb
 from jinqiao.registry.v1 import registry_pb2
@@ -34,12 +37,17 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
-def xlsx_rows(content: bytes) -> tuple[str, list[list[object]]]:
-    """The sheet's title and its rows (header first)."""
+def xlsx_rows(content: bytes, unit: str = "") -> tuple[str, list[list[object]]]:
+    """The sheet's title and its table (header first), after the banner: title, 填报单位 and today's Beijing date."""
     book = load_workbook(io.BytesIO(content))
     sheet = book.active
-    assert sheet.freeze_panes == "A2"
-    return sheet.title, [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert sheet.freeze_panes == "A5"
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    today = china_date(datetime.now(UTC))
+    assert rows[0][0] == sheet.title
+    assert rows[1][0] == f"填报单位：{unit or '中共' + name_of(COUNTY) + '委组织部'}"
+    assert rows[2][0] == f"填报日期：{today.year}年{today.month}月{today.day}日"
+    return sheet.title, rows[3:]
 
 
 def csv_rows(content: bytes) -> list[list[str]]:

@@ -84,3 +84,24 @@ def test_the_download_of_a_hostile_row_answers_with_an_inert_body():
     xlsx_reply = sheets.download(title="台账", tenant="411525", fmt="xlsx", headers=HEADERS, rows=row)
     assert _csv_rows(bytes(csv_reply.body))[1][1].startswith("'=")
     assert _xlsx_cells(bytes(xlsx_reply.body))[1][1].data_type == "s"
+
+
+def test_an_xlsx_with_a_banner_opens_with_title_unit_and_date_above_its_header():
+    banner = sheets.Banner(unit="中共固始县委组织部", day=date(2026, 12, 1))
+    sheet = load_workbook(io.BytesIO(sheets.to_xlsx("流向台账", HEADERS, [[1, "驻沪党支部", 3]], banner=banner))).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][0] == "流向台账"
+    assert rows[1][0] == "填报单位：中共固始县委组织部"
+    assert rows[2][0] == "填报日期：2026年12月1日"
+    assert rows[3] == HEADERS and rows[4] == [1, "驻沪党支部", 3]
+    # the banner spans the table, and the header stays in view when scrolling
+    assert "A1:C1" in {str(r) for r in sheet.merged_cells.ranges}
+    assert sheet.freeze_panes == "A5"
+
+
+def test_the_csv_of_a_ledger_stays_a_plain_table_without_the_banner():
+    banner = sheets.Banner(unit="中共固始县委组织部", day=date(2026, 12, 1))
+    reply = sheets.download(title="台账", tenant="411525", fmt="csv", headers=HEADERS, rows=[[1, "a", 2]],
+                            banner=banner)
+    assert _csv_rows(bytes(reply.body))[0] == HEADERS

@@ -104,6 +104,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scopes/{scope}/insights/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description 统计大屏：范围内的汇总数字、下一级分布、流向与近 12 个月趋势（范围外的区域答 404）。
+         */
+        get: operations["dashboard_api_v1_scopes__scope__insights_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scopes/{scope}/insights/flows": {
         parameters: {
             query?: never;
@@ -138,6 +158,86 @@ export interface paths {
         get: operations["member_counts_api_v1_scopes__scope__insights_members_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scopes/{scope}/insights/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream
+         * @description 实时刷新（SSE）：数字可能变化时发 ``changed``，否则每 5 秒发 ``ping``；凭证过期或退出登录即结束。
+         */
+        get: operations["stream_api_v1_scopes__scope__insights_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Alert Cases
+         * @description 预警 cases within the caller's reach (one per flow and timer, with its highest level), newest first.
+         */
+        get: operations["list_alert_cases_api_v1_tenants__tenant__alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge Alert
+         * @description 确认 a case: the office has seen it and is handling it.
+         */
+        post: operations["acknowledge_alert_api_v1_tenants__tenant__alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/alerts/{alert_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close Alert
+         * @description 办结 a case with what was done; closing a closed case is refused (409).
+         */
+        post: operations["close_alert_api_v1_tenants__tenant__alerts__alert_id__close_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -341,7 +441,7 @@ export interface paths {
         };
         /**
          * List Flows
-         * @description The county's flows, newest first, by status and destination.
+         * @description The county's flows, newest first, by status, destination and name; by cursor or by page number.
          */
         get: operations["list_flows_api_v1_tenants__tenant__flows_get"];
         put?: never;
@@ -705,7 +805,9 @@ export interface paths {
         };
         /**
          * List Members
-         * @description A page of the county's members, newest first, searched by name, ID number, township, status, flow.
+         * @description A page of the members the caller reaches (the county department: the county; a township committee, a guidance
+         *     office, a branch: members whose home branch lies in its reach), searched by name, ID number, township, 党员类别,
+         *     flow, destination and industry, sorted, with the total; paged by token or by page number.
          */
         get: operations["list_members_api_v1_tenants__tenant__members_get"];
         put?: never;
@@ -714,6 +816,27 @@ export interface paths {
          * @description Register a member (登记党员); repeat with the same Idempotency-Key to retry safely.
          */
         post: operations["create_member_api_v1_tenants__tenant__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/members.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Members
+         * @description The filtered roster as an XLSX 名册 (title, 填报单位, 导出日期 in Beijing time); ID and phone numbers masked as
+         *     the caller sees them. The export is audited (who, which filters, how many).
+         */
+        get: operations["export_members_api_v1_tenants__tenant__members_xlsx_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1421,6 +1544,18 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AcknowledgeIn
+         * @description 确认: an optional note.
+         */
+        AcknowledgeIn: {
+            /**
+             * Note
+             * @description 说明
+             * @default
+             */
+            note: string;
+        };
+        /**
          * ActivityIn
          * @description An activity the member attended (活动记事本).
          */
@@ -1458,6 +1593,16 @@ export interface components {
             stage: "applicant" | "activist" | "candidate" | "probationary" | "full";
             /** Version */
             version: number;
+        };
+        /**
+         * AlertLevelOut
+         * @description One escalation level of a case and when it fired.
+         */
+        AlertLevelOut: {
+            /** Fired At */
+            fired_at: string | null;
+            /** Level */
+            level: number;
         };
         /**
          * AlertOut
@@ -1668,6 +1813,43 @@ export interface components {
             start_date: string;
         };
         /**
+         * AreaOut
+         * @description One area's figures (the scope, a city or a county).
+         */
+        AreaOut: {
+            /** @description 外出（流动）党员数：未结束的外出登记 */
+            away: components["schemas"]["FigureOut"];
+            /**
+             * Code
+             * @description 区划代码：省 2 位、市 4 位、县 6 位
+             */
+            code: string;
+            /**
+             * Coverage
+             * @description 报到率：已报到 ÷ 外出，只计两项都公开的县
+             */
+            coverage: number;
+            /**
+             * Coverage Partial
+             * @description 报到率未计入某个数字被抑制的县
+             * @default false
+             */
+            coverage_partial: boolean;
+            /** @description 已在流入地报到、纳入管理的人数 */
+            managed: components["schemas"]["FigureOut"];
+            /** @description 登记党员数 */
+            members: components["schemas"]["FigureOut"];
+            /**
+             * Name
+             * @description 区划名称
+             */
+            name: string;
+            /** @description 报到逾期人数 */
+            overdue_check_ins: components["schemas"]["FigureOut"];
+            /** @description 本年返乡人数 */
+            returned_this_year: components["schemas"]["FigureOut"];
+        };
+        /**
          * AssessmentIn
          * @description The destination's assessment of a year (双向评议).
          */
@@ -1719,6 +1901,63 @@ export interface components {
         AttendanceListIn: {
             /** Entries */
             entries: components["schemas"]["AttendanceIn"][];
+        };
+        /**
+         * CaseOut
+         * @description A 预警 case: one timer of one flow, its highest level (1 村级提醒, 2 上报乡镇, 3 上报县委组织部).
+         */
+        CaseOut: {
+            /** Acknowledged At */
+            acknowledged_at: string | null;
+            /** Acknowledged By */
+            acknowledged_by: string | null;
+            /** Closed At */
+            closed_at: string | null;
+            /** Closed By */
+            closed_by: string | null;
+            /** Destination Code */
+            destination_code: string;
+            /** First Fired At */
+            first_fired_at: string | null;
+            /** Flow Id */
+            flow_id: string;
+            /** Id */
+            id: string;
+            /** Last Fired At */
+            last_fired_at: string | null;
+            /** Level */
+            level: number;
+            /** Levels */
+            levels: components["schemas"]["AlertLevelOut"][];
+            /** Member Id */
+            member_id: string;
+            /** Member Name */
+            member_name: string;
+            /** Note */
+            note: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "open" | "acknowledged" | "closed";
+            /** Timer */
+            timer: string;
+            /** Township Name */
+            township_name: string;
+        };
+        /**
+         * CasePage
+         * @description One page of 预警 cases and how many match.
+         */
+        CasePage: {
+            /** Items */
+            items: components["schemas"]["CaseOut"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total */
+            total: number;
         };
         /**
          * CheckInCodeOut
@@ -1860,6 +2099,17 @@ export interface components {
             token_type: string;
         };
         /**
+         * CloseIn
+         * @description 办结: what was done.
+         */
+        CloseIn: {
+            /**
+             * Note
+             * @description 处理结果
+             */
+            note: string;
+        };
+        /**
          * CodeIn
          * @description The scanned code.
          */
@@ -1930,6 +2180,57 @@ export interface components {
              * @description figures suppressed (each reads 0): small, or a small count could be derived from them
              */
             suppressed_fields?: string[];
+        };
+        /**
+         * DashboardOut
+         * @description A scope's dashboard: figures, the next level down, flows, trends; counts only, never persons.
+         */
+        DashboardOut: {
+            /**
+             * Children
+             * @description 下一级：省的各市、市的各县，县视图为该县本身
+             */
+            children: components["schemas"]["AreaOut"][];
+            /**
+             * Counties
+             * @description 范围内有数据的每个县
+             */
+            counties: components["schemas"]["AreaOut"][];
+            /**
+             * Level
+             * @description province、city 或 county
+             */
+            level: string;
+            /**
+             * Links
+             * @description 流向：由多到少
+             */
+            links: components["schemas"]["LinkOut"][];
+            /**
+             * Months
+             * @description 近 12 个月，由早到晚
+             */
+            months: components["schemas"]["MonthOut"][];
+            /**
+             * Parent
+             * @description 上一级区划代码（省为空）
+             */
+            parent: string;
+            /** Scope */
+            scope: string;
+            /** Scope Name */
+            scope_name: string;
+            /**
+             * Threshold
+             * @description 小于此数的单元格被抑制；0 为精确数字（本县）
+             */
+            threshold: number;
+            total: components["schemas"]["AreaOut"];
+            /**
+             * Version
+             * @description 数据版本标记：数字可能变化时随之变化
+             */
+            version: string;
         };
         /**
          * DeadLetterOut
@@ -2056,6 +2357,28 @@ export interface components {
             new_value: string;
             /** Old Value */
             old_value: string;
+        };
+        /**
+         * FigureOut
+         * @description A published figure: the sum of the published cells it is made of.
+         */
+        FigureOut: {
+            /**
+             * Display
+             * @description 显示文本：数字；仅含小单元格时为“<3”；部分单元格未计入时为“12+”
+             */
+            display: string;
+            /**
+             * Hidden Cells
+             * @description 因人数过少（小于阈值）而未计入的单元格数
+             * @default 0
+             */
+            hidden_cells: number;
+            /**
+             * Value
+             * @description 已公开单元格之和（被抑制的小单元格按 0 计）
+             */
+            value: number;
         };
         /**
          * FlowCellOut
@@ -2213,13 +2536,15 @@ export interface components {
         };
         /**
          * FlowPage
-         * @description One page of flows.
+         * @description One page of flows (with ``total`` when asked by page number).
          */
         FlowPage: {
             /** Flows */
             flows: components["schemas"]["FlowOut"][];
             /** Next Page Token */
             next_page_token: string;
+            /** Total */
+            total?: number | null;
         };
         /**
          * GridIn
@@ -2300,6 +2625,12 @@ export interface components {
          * @description An import's progress and outcome; nothing is imported unless every row is valid.
          */
         ImportOut: {
+            /**
+             * Error Count
+             * @description 已发现的错误数（运行中：已校验的行中；失败：全部，不论列出多少）
+             * @default 0
+             */
+            error_count: number;
             /** Errors */
             errors: components["schemas"]["ImportErrorOut"][];
             /** Errors Truncated */
@@ -2310,6 +2641,13 @@ export interface components {
             id: string;
             /** Imported Rows */
             imported_rows: number;
+            /**
+             * Phase
+             * @description 运行中的阶段：reading 读取文件，validating 逐行校验，listing_errors 校验完毕、发现错误（不会写入），writing 全部通过、正在写入；finished 已结束
+             * @default unspecified
+             * @enum {string}
+             */
+            phase: "reading" | "validating" | "listing_errors" | "writing" | "finished" | "unspecified";
             /** Processed Rows */
             processed_rows: number;
             /**
@@ -2362,6 +2700,33 @@ export interface components {
             side: string;
             /** Summary */
             summary: string;
+        };
+        /**
+         * LinkOut
+         * @description Flows from one area of the level shown to one destination city (or a municipality).
+         */
+        LinkOut: {
+            /**
+             * Destination Code
+             * @description 流入地城市（6 位，以 00 结尾；直辖市为 xx0000）
+             */
+            destination_code: string;
+            /** Destination Name */
+            destination_name: string;
+            /** @description 外出登记数 */
+            flows: components["schemas"]["FigureOut"];
+            /**
+             * In Province
+             * @description 流入地在本省内
+             */
+            in_province: boolean;
+            /**
+             * Origin Code
+             * @description 流出地：省视图为市（4 位），市、县视图为县（6 位）
+             */
+            origin_code: string;
+            /** Origin Name */
+            origin_name: string;
         };
         /**
          * MeResponse
@@ -2662,6 +3027,17 @@ export interface components {
             members: components["schemas"]["MemberOut"][];
             /** Next Page Token */
             next_page_token: string;
+            /**
+             * Page
+             * @description 按页码翻页时的当前页码
+             */
+            page?: number | null;
+            /**
+             * Total
+             * @description 符合条件的党员总数（所有页）
+             * @default 0
+             */
+            total: number;
         };
         /**
          * MemberPatch
@@ -2814,6 +3190,23 @@ export interface components {
             phone_masked: string;
             /** Side */
             side: string;
+        };
+        /**
+         * MonthOut
+         * @description One month of the trends.
+         */
+        MonthOut: {
+            /** @description 当月首次报到人数 */
+            checked_in: components["schemas"]["FigureOut"];
+            /**
+             * Month
+             * @description 月份 YYYY-MM（北京时间）
+             */
+            month: string;
+            /** @description 当月开始外出的登记数 */
+            registered: components["schemas"]["FigureOut"];
+            /** @description 当月返乡人数 */
+            returned: components["schemas"]["FigureOut"];
         };
         /**
          * MoveIn
@@ -3579,6 +3972,41 @@ export interface operations {
             };
         };
     };
+    dashboard_api_v1_scopes__scope__insights_dashboard_get: {
+        parameters: {
+            query?: {
+                to_month?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     flow_matrix_api_v1_scopes__scope__insights_flows_get: {
         parameters: {
             query?: {
@@ -3636,6 +4064,160 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberCounts"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_api_v1_scopes__scope__insights_stream_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description server-sent events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_alert_cases_api_v1_tenants__tenant__alerts_get: {
+        parameters: {
+            query?: {
+                state?: "active" | "open" | "acknowledged" | "closed" | "all";
+                timer?: "" | "check_in_overdue" | "certificate_expired" | "report_back_due" | "transfer_due";
+                /** @description 级别 1–3（0：全部） */
+                level?: number;
+                page?: number;
+                /** @description 每页条数（0：只返回 total） */
+                page_size?: number;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CasePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_alert_api_v1_tenants__tenant__alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                alert_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcknowledgeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_alert_api_v1_tenants__tenant__alerts__alert_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                alert_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseOut"];
                 };
             };
             /** @description Validation Error */
@@ -4068,6 +4650,10 @@ export interface operations {
                 destination_code?: string;
                 page_size?: number;
                 page_token?: string;
+                /** @description 姓名（任意部分） */
+                name?: string;
+                /** @description 页码（从 1 起；给出时返回 total） */
+                page?: number;
             };
             header?: {
                 authorization?: string | null;
@@ -4763,16 +5349,26 @@ export interface operations {
             query?: {
                 page_size?: number;
                 page_token?: string;
+                /** @description 页码（从 1 开始；给出时按页码翻页） */
+                page?: number | null;
                 /** @description 姓名（部分） */
                 name?: string;
                 /** @description 身份证号（精确，经盲索引查找） */
                 id_number?: string;
+                /** @description 乡镇(街道) */
                 township?: string;
+                /** @description 党员类别：预备党员 / 正式党员 */
                 membership_status?: ("probationary" | "full") | null;
+                /** @description 流动状态 */
                 flow_status?: ("registered" | "offered" | "refused" | "managed" | "returned" | "transferred") | null;
+                /** @description 流入地（行政区划代码） */
                 destination_code?: string;
+                /** @description 行业（部分） */
                 industry?: string;
+                /** @description 只看外出党员 */
                 away?: boolean;
+                /** @description 排序：字段名，前加 - 为倒序（默认 -created_at） */
+                sort?: ("name" | "-name" | "join_date" | "-join_date" | "created_at" | "-created_at" | "updated_at" | "-updated_at" | "township" | "-township") | null;
             };
             header?: {
                 authorization?: string | null;
@@ -4830,6 +5426,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    export_members_api_v1_tenants__tenant__members_xlsx_get: {
+        parameters: {
+            query?: {
+                /** @description 姓名（部分） */
+                name?: string;
+                /** @description 身份证号（精确，经盲索引查找） */
+                id_number?: string;
+                /** @description 乡镇(街道) */
+                township?: string;
+                /** @description 党员类别：预备党员 / 正式党员 */
+                membership_status?: ("probationary" | "full") | null;
+                /** @description 流动状态 */
+                flow_status?: ("registered" | "offered" | "refused" | "managed" | "returned" | "transferred") | null;
+                /** @description 流入地（行政区划代码） */
+                destination_code?: string;
+                /** @description 行业（部分） */
+                industry?: string;
+                /** @description 只看外出党员 */
+                away?: boolean;
+                /** @description 排序：字段名，前加 - 为倒序（默认 -created_at） */
+                sort?: ("name" | "-name" | "join_date" | "-join_date" | "created_at" | "-created_at" | "updated_at" | "-updated_at" | "township" | "-township") | null;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 党员名册（XLSX） */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
             /** @description Validation Error */

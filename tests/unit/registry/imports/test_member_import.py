@@ -239,3 +239,19 @@ def test_the_template_headers_are_read_back() -> None:
     sheet = imports.read_sheet(csv_bytes([], headers=list(imports.TEMPLATE_HEADERS)) + "张三,,,,,,,,,,,,,,\n".encode(),
                                fmt=CSV)
     assert set(sheet.headers) == {c.field for c in imports.COLUMNS}
+
+
+@pytest.mark.parametrize(("state", "total", "processed", "errors", "phase"), [
+    (imports.ImportState.RUNNING, 0, 0, 0, imports.ImportPhase.READING),
+    (imports.ImportState.RUNNING, 30, 10, 0, imports.ImportPhase.VALIDATING),
+    (imports.ImportState.RUNNING, 30, 10, 2, imports.ImportPhase.VALIDATING),
+    (imports.ImportState.RUNNING, 30, 30, 1, imports.ImportPhase.LISTING_ERRORS),
+    (imports.ImportState.RUNNING, 30, 30, 0, imports.ImportPhase.WRITING),
+    (imports.ImportState.FAILED, 30, 30, 1, imports.ImportPhase.FINISHED),
+    (imports.ImportState.SUCCEEDED, 30, 30, 0, imports.ImportPhase.FINISHED),
+])
+def test_an_import_says_it_is_writing_only_when_every_row_was_checked_and_none_was_wrong(state, total, processed,
+                                                                                          errors, phase):
+    found = imports.MemberImport(id="i", file_name="台账.csv", state=state, total_rows=total,
+                                 processed_rows=processed, imported_rows=0, error_count=errors)
+    assert found.phase is phase

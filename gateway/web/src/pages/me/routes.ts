@@ -1,0 +1,16 @@
+// The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本.
+import { Camera, Notebook, Position, User } from "@element-plus/icons-vue";
+import type { PageRoutes } from "@/lib/nav";
+
+export default [
+  { path: "m", name: "me", component: () => import("./MePage.vue"),
+    meta: { title: "我的", roles: ["member"], nav: { group: "工作台", order: 900, icon: User } } },
+  { path: "m/flows", name: "me-flows", component: () => import("./MyFlowsPage.vue"),
+    meta: { title: "我的流动", roles: ["member"], nav: { group: "流动管理", order: 901, icon: Position } } },
+  { path: "m/check-in", name: "me-check-in", component: () => import("./CheckInPage.vue"),
+    meta: { title: "扫码报到", roles: ["member"], nav: { group: "流动管理", order: 902, icon: Camera } } },
+  { path: "m/notebook", name: "me-notebook", component: () => import("./NotebookPage.vue"),
+    meta: { title: "活动记事本", roles: ["member"], nav: { group: "流动管理", order: 903, icon: Notebook } } },
+  { path: "m/letter/:flowId", name: "me-letter", component: () => import("./LetterPage.vue"),
+    meta: { title: "证明信", roles: ["member"], parent: "me-flows" } },
+] satisfies PageRoutes;
