@@ -59,12 +59,13 @@ async def roster(platform, issuer, county_token, admin_conn_factory) -> Roster:
     admin = _h(county_token(A))
     members: dict[str, dict[str, Any]] = {}
     # Names chosen so that pinyin order (阿 < 白 < 陈 < 邓 < 方) differs from registration order.
+    # Join dates after 2002: tests.support.id_number gives births up to 1984, and one joins at 18 at the earliest.
     for key, name, branch, status, joined in (
-        ("e1", f"陈{TAG}东", made["branch_东"], "full", "2001-07-01"),
+        ("e1", f"陈{TAG}东", made["branch_东"], "full", "2008-07-01"),
         ("e2", f"阿{TAG}东", made["branch_东"], "probationary", "2020-07-01"),
-        ("w1", f"方{TAG}西", made["branch_西"], "full", "2005-07-01"),
-        ("w2", f"白{TAG}西", made["branch_西"], "full", "1999-07-01"),
-        ("n1", f"邓{TAG}无", "", "full", "2010-07-01"),
+        ("w1", f"方{TAG}西", made["branch_西"], "full", "2011-07-01"),
+        ("w2", f"白{TAG}西", made["branch_西"], "full", "2003-07-01"),
+        ("n1", f"邓{TAG}无", "", "full", "2015-07-01"),
     ):
         town = {"e": "东", "w": "西", "n": "北"}[key[0]]
         body = member_json(A, name=name, township=f"名册{town}镇{TAG}", home_branch_id=branch,
