@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from jinqiao.desk.v1 import desk_pb2_grpc
 from jinqiao.gateway import problems
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import catalog, telemetry
@@ -67,6 +68,12 @@ class ServiceClients:
     def insights(self) -> insights_pb2_grpc.InsightsServiceAsyncStub:
         """The insights service's stub."""
         stub: insights_pb2_grpc.InsightsServiceAsyncStub = self.stubs["insights"]
+        return stub
+
+    @property
+    def desk(self) -> desk_pb2_grpc.DeskServiceAsyncStub:
+        """The service desk's stub."""
+        stub: desk_pb2_grpc.DeskServiceAsyncStub = self.stubs["desk"]
         return stub
 
     async def close(self) -> None:

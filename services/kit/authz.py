@@ -53,6 +53,17 @@ class Permission(StrEnum):
     DEAD_LETTERS_MANAGE = "dead_letters.manage"
     # 预警 cases (overdue 报到 etc.): list, acknowledge and close within the caller's reach (issue 12).
     ALERTS_HANDLE = "alerts.handle"
+    # The service desk (issue 13). Filing a request and following it up (messages, files, 回访, reopening); reading
+    # tickets; handling them (accept, work, assign, resolve, duty); referring them across counties (转办).
+    TICKETS_FILE = "tickets.file"
+    TICKETS_READ = "tickets.read"
+    TICKETS_HANDLE = "tickets.handle"
+    TICKETS_REFER = "tickets.refer"
+    # The county's desk settings: categories (forms, queues, SLA policies) and its own calendar days.
+    DESK_CONFIGURE = "desk.configure"
+    # The working-day calendar: read by every desk office and analyst; the province enters a year's arrangement.
+    CALENDAR_READ = "calendar.read"
+    CALENDAR_MANAGE = "calendar.manage"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -73,6 +84,10 @@ _STAFF = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP
 # A county system works on its own county's records as the county department's systems do, never beyond it; it is
 # never given members.reveal (a full ID number is a person's act with a reason), nor the department's own settings.
 _SYSTEM = {Role.COUNTY_SYSTEM: Reach.COUNTY}
+# The offices that serve members' requests: the county department, a township committee for its township, a
+# station (驻城党建工作站, 服务中心, its grid leaders) and a guidance office for the queues in their subtree.
+_DESK = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+         Role.STATION_STAFF: Reach.ORG_SUBTREE, Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE}
 
 # Permission → {role: the scope rule of its grant}. A role not named holds no grant (denied by default).
 TABLE: dict[Permission, dict[Role, Reach]] = {
@@ -114,6 +129,16 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.DEAD_LETTERS_MANAGE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.SERVICE: Reach.COUNTY},
     # 预警 are handled by the county department and, for members of its township, by the township committee.
     Permission.ALERTS_HANDLE: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP},
+    # A member files and follows up their own requests; the desk offices those of the queues in their reach.
+    Permission.TICKETS_FILE: {**_DESK, Role.MEMBER: Reach.SELF},
+    Permission.TICKETS_READ: {**_DESK, Role.MEMBER: Reach.SELF},
+    Permission.TICKETS_HANDLE: dict(_DESK),
+    # 转办 binds the county: the department, or a station for the tickets of its own queue.
+    Permission.TICKETS_REFER: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.STATION_STAFF: Reach.ORG_SUBTREE},
+    Permission.DESK_CONFIGURE: _COUNTY,
+    Permission.CALENDAR_READ: {**_DESK, Role.PROVINCE_ANALYST: Reach.AGGREGATE, Role.CITY_ANALYST: Reach.AGGREGATE},
+    # The State Council's notice is entered once, by the province, for every county.
+    Permission.CALENDAR_MANAGE: {Role.PROVINCE_ANALYST: Reach.AGGREGATE},
 }
 
 # The permissions a county administrator may give a county system's service account (each in its own county).
@@ -124,6 +149,7 @@ GRPC_ONLY: frozenset[Role] = frozenset({Role.COUNTY_SYSTEM})
 _REGISTRY = "/jinqiao.registry.v1.RegistryService/"
 _ORGS = "/jinqiao.organizations.v1.OrganizationsService/"
 _INSIGHTS = "/jinqiao.insights.v1.InsightsService/"
+_DESK_SERVICE = "/jinqiao.desk.v1.DeskService/"
 # Served by every service that consumes events (kit/deadletters.py), each over its own dead letters.
 _DEAD_LETTERS = "/jinqiao.operations.v1.DeadLetterService/"
 
@@ -195,10 +221,43 @@ METHODS: dict[str, Permission] = {
         "RecordActivity": Permission.MEMBERSHIPS_HANDLE,
         "AssessMembership": Permission.MEMBERSHIPS_HANDLE,
     }.items()},
+    **{_DESK_SERVICE + m: p for m, p in {
+        "CreateTicket": Permission.TICKETS_FILE,
+        "GetTicket": Permission.TICKETS_READ,
+        "ListTickets": Permission.TICKETS_READ,
+        "AcceptTicket": Permission.TICKETS_HANDLE,
+        "StartTicket": Permission.TICKETS_HANDLE,
+        "RequestTicketInfo": Permission.TICKETS_HANDLE,
+        "ResumeTicket": Permission.TICKETS_HANDLE,
+        "ResolveTicket": Permission.TICKETS_HANDLE,
+        "CloseTicket": Permission.TICKETS_HANDLE,
+        "RateTicket": Permission.TICKETS_FILE,
+        "ReopenTicket": Permission.TICKETS_FILE,
+        "AddTicketComment": Permission.TICKETS_FILE,
+        "ListTicketHistory": Permission.TICKETS_READ,
+        "AssignTicket": Permission.TICKETS_HANDLE,
+        "ListQueues": Permission.TICKETS_HANDLE,
+        "SetDuty": Permission.TICKETS_HANDLE,
+        "ListDuty": Permission.TICKETS_HANDLE,
+        "AddTicketAttachment": Permission.TICKETS_FILE,
+        "GetTicketAttachment": Permission.TICKETS_READ,
+        "ListTicketCategories": Permission.TICKETS_READ,
+        "UpdateTicketCategory": Permission.DESK_CONFIGURE,
+        "ReferTicket": Permission.TICKETS_REFER,
+        "AcceptReferral": Permission.TICKETS_REFER,
+        "DeclineReferral": Permission.TICKETS_REFER,
+        "GetReferral": Permission.TICKETS_REFER,
+        "ListReferrals": Permission.TICKETS_REFER,
+        "GetWorkCalendar": Permission.CALENDAR_READ,
+        "ListCalendarYears": Permission.CALENDAR_READ,
+        "SetProvinceCalendar": Permission.CALENDAR_MANAGE,
+        "SetCountyCalendarOverrides": Permission.DESK_CONFIGURE,
+    }.items()},
     _INSIGHTS + "GetMemberCounts": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetFlowMatrix": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetDashboard": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetDashboardVersion": Permission.INSIGHTS_READ,
+    _INSIGHTS + "GetTicketStats": Permission.INSIGHTS_READ,
     **{_DEAD_LETTERS + m: Permission.DEAD_LETTERS_MANAGE
        for m in ("ListDeadLetters", "GetDeadLetter", "ReplayDeadLetter")},
 }

@@ -1,0 +1,7 @@
+"""Service desk routes: queues (being built, issue 13)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tickets"])

@@ -1,0 +1,3 @@
+"""Attachments: service (being built, issue 13)."""
+
+from __future__ import annotations

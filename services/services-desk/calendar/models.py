@@ -1,0 +1,3 @@
+"""Calendar: models (being built, issue 13)."""
+
+from __future__ import annotations

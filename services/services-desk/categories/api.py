@@ -1,0 +1,11 @@
+"""Categories' RPCs: unpack, one use-case call, map back."""
+
+from __future__ import annotations
+
+from jinqiao.desk.deps import DeskDeps
+
+
+class CategoriesApi:
+    """Categories' part of jinqiao.desk.v1.DeskService (composed in ``server.py``)."""
+
+    _deps: DeskDeps

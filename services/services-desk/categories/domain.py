@@ -1,0 +1,3 @@
+"""Categories: domain (being built, issue 13)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Queues: repo (being built, issue 13)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Queues: service (being built, issue 13)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Referrals: domain (being built, issue 13)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Replica: models (being built, issue 13)."""
+
+from __future__ import annotations

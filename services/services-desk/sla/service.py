@@ -1,0 +1,3 @@
+"""Sla: service (being built, issue 13)."""
+
+from __future__ import annotations
