@@ -55,6 +55,8 @@ TTL_SECONDS = 24 * 3600
 # Well above the gRPC deadline (10 s by default) and an import upload.
 IN_FLIGHT_LEASE_SECONDS = 120
 PRUNE_EVERY_SECONDS = 600
+# How long an answer waits for its key to be kept or released before it is sent anyway (settling goes on behind).
+SETTLE_WAIT_SECONDS = 3.0
 PRUNE_BATCH = 1000
 # Answers below this acted and are kept; a refusal (4xx) or a failure (5xx) changed nothing and is run again.
 KEPT_BELOW = 400
@@ -248,7 +250,7 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._next_prune = 0.0
-        self._background: set[asyncio.Task[int]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS:
@@ -296,9 +298,13 @@ class IdempotencyMiddleware:
         status = 0
         headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        # The answer's last body message is held back until the key is settled: a client that has the whole answer
+        # and repeats at once must find it kept (or released), never still in flight (409) or claimed by the
+        # refused body (422).
+        last: Message | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, last
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 for name, value in message.get("headers", ()):
@@ -306,6 +312,9 @@ class IdempotencyMiddleware:
                         headers[name.lower().decode("latin-1")] = value.decode("latin-1")
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    last = message
+                    return
             await send(message)
 
         acted = False
@@ -318,17 +327,32 @@ class IdempotencyMiddleware:
                                                         body=b"".join(chunks)))
             else:
                 await self._settle(lambda: store.release(**ids, claim=claim))
+            if last is not None:
+                await send(last)
 
     async def _settle(self, step: Callable[[], Awaitable[None]]) -> None:
         """Keep or release the answer now; if the database is away, keep trying in the background until the lease
         ends, so a repeat is neither refused as in flight for the whole lease nor run twice after an act."""
+        first = asyncio.ensure_future(step())
         try:
-            # Shielded: a caller that hung up must not leave the key claimed until the lease runs out.
-            await asyncio.shield(step())
+            # Shielded: a caller that hung up must not leave the key claimed until the lease runs out. Bounded: the
+            # answer waits for the settling (see _run_and_keep), but not for a database that hangs.
+            await asyncio.wait_for(asyncio.shield(first), timeout=SETTLE_WAIT_SECONDS)
+        except TimeoutError:
+            self._background.add(first)
+            first.add_done_callback(lambda done: self._settled_late(done, step))
         except Exception:
-            task = asyncio.create_task(_retry_until_lease(step))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._retry_in_background(step)
+
+    def _settled_late(self, done: asyncio.Future[None], step: Callable[[], Awaitable[None]]) -> None:
+        self._background.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            self._retry_in_background(step)
+
+    def _retry_in_background(self, step: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.create_task(_retry_until_lease(step))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     def _principal(scope: Scope, gateway: Any) -> Principal | None:
