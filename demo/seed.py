@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from jinqiao.demo import desk as demo_desk
 from jinqiao.demo import flows as demo_flows
 from jinqiao.demo.flows import bearer
 from jinqiao.gateway import integrations
@@ -247,6 +248,8 @@ async def seed(settings: GatewaySettings) -> int:
             await upsert_account(db=db, account=member_login, password=password)
         finally:
             await db.close()
+    # The service desk (issue 13): tickets at every station, the demo member's requests, both referrals.
+    await demo_desk.seed_desk(settings=settings, issuer=issuer, counties=COUNTIES, member_login=member_login)
     return created
 
 

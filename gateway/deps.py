@@ -184,6 +184,7 @@ ROUTES: dict[str, Permission | None] = {
     f"POST {_T}/tickets/{{ticket_id}}/rating": P.TICKETS_FILE,
     f"POST {_T}/tickets/{{ticket_id}}/reopen": P.TICKETS_FILE,
     f"POST {_T}/tickets/{{ticket_id}}/comments": P.TICKETS_FILE,
+    f"GET {_T}/tickets/{{ticket_id}}/attachments": P.TICKETS_READ,
     f"POST {_T}/tickets/{{ticket_id}}/attachments": P.TICKETS_FILE,
     f"GET {_T}/tickets/{{ticket_id}}/attachments/{{attachment_id}}": P.TICKETS_READ,
     f"POST {_T}/tickets/{{ticket_id}}/referrals": P.TICKETS_REFER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jinqiao.insights import service
+from jinqiao.insights import domain, service
 from jinqiao.insights.domain import COVERAGE_FIGURES, AreaTally, Tally
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
 from jinqiao.kit.grpcserver import current_principal
@@ -89,6 +89,24 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
         return insights_pb2.GetDashboardVersionResponse(version=version)
 
 
+    async def GetTicketStats(
+        self, request: insights_pb2.GetTicketStatsRequest, context: Context
+    ) -> insights_pb2.GetTicketStatsResponse:
+        """The service desk's 工单 figures of a scope: per county (station), per category group and in total."""
+        stats = await service.ticket_stats(deps=self._deps, principal=current_principal(), scope=request.scope,
+                                           since_month=request.since_month, until_month=request.until_month)
+        shown = _shower(stats.threshold)
+        return insights_pb2.GetTicketStatsResponse(
+            scope=stats.scope, since_month=stats.since_month, until_month=stats.until_month,
+            total=_tickets(stats.total, shown), counties=[_ticket_row(r, shown) for r in stats.counties],
+            # A station is named, never identified: an aggregate carries no organisation's id.
+            stations=[_ticket_row(r, shown, key=r.key if r.key == "county" else f"station-{i}")
+                      for i, r in enumerate(stats.stations, start=1)],
+            groups=[_ticket_row(r, shown) for r in stats.groups], current_month=stats.current_month,
+            breached_this_month=shown(stats.breached_this_month), threshold=stats.threshold,
+        )
+
+
 def _shower(threshold: int) -> Callable[[Tally], insights_pb2.Figure]:
     def shown(tally: Tally) -> insights_pb2.Figure:
         return insights_pb2.Figure(value=tally.value, hidden_cells=tally.hidden, display=tally.display(threshold))
@@ -102,3 +120,22 @@ def _area(area: AreaTally, shown: Callable[[Tally], insights_pb2.Figure]) -> ins
         overdue_check_ins=shown(area.overdue), returned_this_year=shown(area.returned_this_year),
         coverage=area.coverage, coverage_partial=area.coverage_partial,
     )
+
+
+def _tickets(row: domain.TicketTally, shown: Callable[[Tally], insights_pb2.Figure]) -> insights_pb2.TicketFigures:
+    return insights_pb2.TicketFigures(
+        opened=shown(row.opened), resolved=shown(row.resolved), resolution_met=shown(row.resolution_met),
+        first_response_met=shown(row.first_response_met), breached=shown(row.breached), rated=shown(row.rated),
+        reopened=shown(row.reopened), sla_attainment=row.sla.ratio, sla_attainment_display=row.sla.text,
+        sla_attainment_partial=row.sla.partial, first_response_attainment=row.first_response.ratio,
+        first_response_attainment_display=row.first_response.text,
+        first_response_attainment_partial=row.first_response.partial, satisfaction=row.satisfaction,
+        satisfaction_partial=row.satisfaction_partial,
+    )
+
+
+def _ticket_row(
+    row: domain.TicketTally, shown: Callable[[Tally], insights_pb2.Figure], *, key: str | None = None
+) -> insights_pb2.TicketStatsRow:
+    return insights_pb2.TicketStatsRow(key=row.key if key is None else key, name=row.name,
+                                       figures=_tickets(row, shown))

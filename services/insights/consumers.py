@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jinqiao.events.v1 import desk_events_pb2 as desk_events
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import service
@@ -29,6 +30,17 @@ SUBSCRIPTIONS = (
                  to_origin),
     Subscription("insights-flows-membership-closed", "organizations", org_events.TemporaryMembershipClosed,
                  service.on_membership_closed, to_origin),
+    # The service desk publishes in the county serving the ticket: its cells live there (issue 13).
+    Subscription("insights-tickets-opened", "desk", desk_events.TicketOpened, service.on_ticket_opened),
+    Subscription("insights-tickets-resolved", "desk", desk_events.TicketResolved, service.on_ticket_resolved),
+    Subscription("insights-tickets-rated", "desk", desk_events.TicketRated, service.on_ticket_rated),
+    Subscription("insights-tickets-reopened", "desk", desk_events.TicketReopened, service.on_ticket_reopened),
+    Subscription("insights-tickets-closed", "desk", desk_events.TicketClosed, service.on_ticket_closed),
+    Subscription("insights-tickets-sla-breached", "desk", desk_events.TicketSlaBreached,
+                 service.on_ticket_sla_breached),
+    # Station names for the desk's figures per station.
+    Subscription("insights-org-names-created", "organizations", org_events.OrgCreated, service.on_org_created),
+    Subscription("insights-org-names-renamed", "organizations", org_events.OrgRenamed, service.on_org_renamed),
 )
 
 
@@ -36,4 +48,5 @@ async def subscribe_all(ctx: ServiceContext) -> None:
     """Declare the source streams and register every durable consumer."""
     await kit_broker.ensure_stream(ctx.broker, service="registry")
     await kit_broker.ensure_stream(ctx.broker, service="organizations")
+    await kit_broker.ensure_stream(ctx.broker, service="desk")
     ctx.subscribe(*SUBSCRIPTIONS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import field as dataclass_field
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from jinqiao.kit import authz
@@ -746,3 +748,261 @@ def month_in_beijing(value: str) -> str | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(BEIJING)
     return moment.strftime("%Y-%m")
+
+
+# ------------------------------------------------------------------------------------------------ tickets
+#
+# The service desk's 工单 figures (issue 13). A cell is one county's tickets of one Beijing month, category group
+# and serving queue (a station, or the county's own queue); the month is the month of each event (opened in the
+# month of its opening, resolved in the month of its resolution, breached in the month of its first breach). Every
+# published figure, whatever the row (county, station, category group, total), is a Tally of published cells, as
+# on the dashboard; inside a cell the resolution figures (resolved ⊇ resolution_met, first_response_met) go through
+# the same audit as a coverage row, so no small count follows from subtracting them. Rates and the satisfaction
+# average cover only the cells that publish their parts, and say so (partial) when they leave one out.
+
+UNKNOWN_GROUP = "其他"  # a category whose group no event has named yet
+COUNTY_QUEUE_KEY = "county"  # the county's own queue (a ticket with no serving organisation)
+STATION_KINDS = frozenset({"TOWN_STATION", "SERVICE_CENTER"})
+NO_RATE = "—"
+# The resolutions of a cell split by which SLA clocks were met: disjoint parts for the audit.
+RESOLUTION_PARTS = ("both_met", "first_response_met_only", "resolution_met_only", "none_met")
+_RESOLUTION_FIGURES: dict[str, frozenset[str]] = {
+    "resolved": frozenset(RESOLUTION_PARTS),
+    "resolution_met": frozenset({"both_met", "resolution_met_only"}),
+    "first_response_met": frozenset({"both_met", "first_response_met_only"}),
+}
+_RESOLUTION_PRIORITY = ("resolved", "resolution_met", "first_response_met")
+TICKET_FIGURES = ("opened", "resolved", "resolution_met", "first_response_met", "breached", "rated", "reopened")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRange:
+    """Validated inclusive month range of a ticket query; None means unbounded."""
+
+    since_month: str | None
+    until_month: str | None
+
+
+def ticket_range(*, since_month: str, until_month: str) -> TicketRange:
+    """Check the months (YYYY-MM, since ≤ until), reporting every violation at once."""
+    first, last = since_month.strip() or None, until_month.strip() or None
+    violations = [FieldViolation(field, "月份格式应为 YYYY-MM")
+                  for field, value in (("since_month", first), ("until_month", last))
+                  if value is not None and not _MONTH.fullmatch(value)]
+    if not violations and first and last and first > last:
+        violations.append(FieldViolation("until_month", "结束月份不能早于起始月份"))
+    if violations:
+        raise InvalidArgument(violations)
+    return TicketRange(since_month=first, until_month=last)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketCell:
+    """One county's ticket counts of one month, category group and serving queue ("" = the county's own)."""
+
+    tenant_id: str
+    month: str
+    category_group: str
+    serving_org_id: str
+    opened: int = 0
+    both_met: int = 0
+    first_response_met_only: int = 0
+    resolution_met_only: int = 0
+    none_met: int = 0
+    breached: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+    reopened: int = 0
+
+    @property
+    def resolved(self) -> int:
+        """Resolutions in the cell."""
+        return self.both_met + self.first_response_met_only + self.resolution_met_only + self.none_met
+
+    @property
+    def resolution_met(self) -> int:
+        """Resolutions within the resolution SLA."""
+        return self.both_met + self.resolution_met_only
+
+    @property
+    def first_response_met(self) -> int:
+        """Resolutions whose first response came within its SLA."""
+        return self.both_met + self.first_response_met_only
+
+    def plus(self, other: TicketCell) -> TicketCell:
+        """The counts of both (same key: several categories of one group)."""
+        return TicketCell(
+            tenant_id=self.tenant_id, month=self.month, category_group=self.category_group,
+            serving_org_id=self.serving_org_id,
+            **{name: getattr(self, name) + getattr(other, name) for name in _CELL_COUNTS},
+        )
+
+
+_CELL_COUNTS = ("opened", *RESOLUTION_PARTS, "breached", "rated", "rating_sum", "reopened")
+
+
+def merge_ticket_cells(cells: list[TicketCell]) -> list[TicketCell]:
+    """One cell per (county, month, group, queue): categories of one group, and breaches, added together."""
+    merged: dict[tuple[str, str, str, str], TicketCell] = {}
+    for cell in cells:
+        key = (cell.tenant_id, cell.month, cell.category_group, cell.serving_org_id)
+        merged[key] = merged[key].plus(cell) if key in merged else cell
+    return [merged[k] for k in sorted(merged)]
+
+
+def resolution_hidden(cell: TicketCell, *, threshold: int) -> frozenset[str]:
+    """The resolution figures of a cell to hide: small ones, and any a small count could be derived from."""
+    if not threshold:
+        return frozenset()
+    if is_small(cell.resolved, threshold=threshold):
+        return frozenset(_RESOLUTION_PRIORITY)
+    atoms = {part: getattr(cell, part) for part in RESOLUTION_PARTS}
+    return hidden_figures(figures=_RESOLUTION_FIGURES, atoms=atoms, priority=_RESOLUTION_PRIORITY,
+                          threshold=threshold)
+
+
+def percent_text(part: int, whole: int) -> str:
+    """``92.3%`` (half up to one place), or ``—`` when there is nothing to divide by."""
+    if not whole:
+        return NO_RATE
+    value = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{value}%"
+
+
+def satisfaction_text(*, rating_sum: int, rated: int) -> str:
+    """The average score: rating sum ÷ rated count as an exact Decimal, rounded half up (4.25 → 4.3, never
+    banker's rounding) to one place; ``—`` when nothing is rated."""
+    if not rated:
+        return NO_RATE
+    return str((Decimal(rating_sum) / Decimal(rated)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+@dataclass(slots=True)
+class Rate:
+    """A ratio over the cells that publish both its parts; partial when it leaves a cell out."""
+
+    part: int = 0
+    whole: int = 0
+    partial: bool = False
+
+    def add(self, *, part: int, whole: int, published: bool) -> None:
+        """One cell's parts, counted only if published (a cell with nothing to divide changes nothing)."""
+        if not whole:
+            return
+        if published:
+            self.part += part
+            self.whole += whole
+        else:
+            self.partial = True
+
+    @property
+    def ratio(self) -> float:
+        """part ÷ whole, 0 when whole is 0."""
+        return self.part / self.whole if self.whole else 0.0
+
+    @property
+    def text(self) -> str:
+        """The ratio as a percentage, ``—`` when nothing is published."""
+        return percent_text(self.part, self.whole)
+
+
+@dataclass(slots=True)
+class TicketTally:
+    """The published ticket figures of one row: a county, a station, a category group or the total."""
+
+    key: str
+    name: str = ""
+    opened: Tally = Tally()
+    resolved: Tally = Tally()
+    resolution_met: Tally = Tally()
+    first_response_met: Tally = Tally()
+    breached: Tally = Tally()
+    rated: Tally = Tally()
+    reopened: Tally = Tally()
+    sla: Rate = dataclass_field(default_factory=Rate)
+    first_response: Rate = dataclass_field(default_factory=Rate)
+    rating_sum: int = 0
+    rating_count: int = 0
+    satisfaction_partial: bool = False
+
+    @property
+    def satisfaction(self) -> str:
+        """The average score over the cells publishing their rated count."""
+        return satisfaction_text(rating_sum=self.rating_sum, rated=self.rating_count)
+
+    def add(self, cell: TicketCell, *, threshold: int) -> None:
+        """One cell, each figure published or left out by the one rule."""
+        hidden = resolution_hidden(cell, threshold=threshold)
+        for name in ("opened", "breached", "rated", "reopened"):
+            shown = show_count(getattr(cell, name), threshold=threshold)
+            setattr(self, name, getattr(self, name).add(value=shown.value, suppressed=shown.suppressed))
+        for name in _RESOLUTION_PRIORITY:
+            setattr(self, name, getattr(self, name).add(value=getattr(cell, name), suppressed=name in hidden))
+        both = not hidden & {"resolved", "resolution_met"}
+        self.sla.add(part=cell.resolution_met, whole=cell.resolved, published=both)
+        self.first_response.add(part=cell.first_response_met, whole=cell.resolved,
+                                published=not hidden & {"resolved", "first_response_met"})
+        if cell.rated:
+            if show_count(cell.rated, threshold=threshold).suppressed:
+                self.satisfaction_partial = True
+            else:
+                self.rating_sum += cell.rating_sum
+                self.rating_count += cell.rated
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStats:
+    """The service desk's figures of a scope as published; counts only."""
+
+    scope: str
+    since_month: str
+    until_month: str
+    total: TicketTally
+    counties: list[TicketTally]
+    stations: list[TicketTally]
+    groups: list[TicketTally]
+    current_month: str
+    breached_this_month: Tally
+    threshold: int
+
+
+def build_ticket_stats(
+    *, scope: str, cells: list[TicketCell], window: TicketRange, current_month: str, station_names: dict[str, str],
+    threshold: int,
+) -> TicketStats:
+    """The published figures of a scope from its cells (already restricted to the scope, every month)."""
+    total = TicketTally(key=scope)
+    counties: dict[str, TicketTally] = {}
+    stations: dict[str, TicketTally] = {}
+    groups: dict[str, TicketTally] = {}
+    this_month = Tally()
+    for cell in merge_ticket_cells(cells):
+        if cell.month == current_month:
+            shown = show_count(cell.breached, threshold=threshold)
+            this_month = this_month.add(value=shown.value, suppressed=shown.suppressed)
+        if window.since_month and cell.month < window.since_month:
+            continue
+        if window.until_month and cell.month > window.until_month:
+            continue
+        rows = [total, counties.setdefault(cell.tenant_id, TicketTally(key=cell.tenant_id)),
+                groups.setdefault(cell.category_group, TicketTally(key=cell.category_group))]
+        if len(scope) >= 6:
+            station = cell.serving_org_id or COUNTY_QUEUE_KEY
+            rows.append(stations.setdefault(station, TicketTally(key=station, name=station_names.get(station, ""))))
+        for row in rows:
+            row.add(cell, threshold=threshold)
+    return TicketStats(
+        scope=scope, since_month=window.since_month or "", until_month=window.until_month or "", total=total,
+        counties=[counties[k] for k in sorted(counties)], stations=[stations[k] for k in sorted(stations)],
+        groups=sorted(groups.values(), key=lambda g: (-g.opened.value, g.key)), current_month=current_month,
+        breached_this_month=this_month, threshold=threshold,
+    )
+
+
+def ticket_month(moment: datetime | None) -> str | None:
+    """The Beijing month of an event's moment (an aware datetime); None when unknown."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m")

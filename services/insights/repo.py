@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from jinqiao.insights import domain
@@ -150,7 +151,124 @@ async def version(uow: UnitOfWork) -> str:
     """A mark that changes whenever a figure of the scope the RLS lets through may have changed."""
     record = await uow.conn.fetchrow(
         "SELECT (SELECT max(updated_at) FROM flow_facts) AS flows, (SELECT count(*) FROM flow_facts) AS n,"
-        " (SELECT max(updated_at) FROM member_counts) AS members, (SELECT count(*) FROM flow_months) AS months"
+        " (SELECT max(updated_at) FROM member_counts) AS members, (SELECT count(*) FROM flow_months) AS months,"
+        " (SELECT max(updated_at) FROM ticket_months) AS tickets, (SELECT max(updated_at) FROM ticket_breaches) AS b"
     )
-    parts = [record["flows"], record["n"], record["members"], record["months"]]
+    parts = [record["flows"], record["n"], record["members"], record["months"], record["tickets"], record["b"]]
     return "|".join("" if p is None else (p.isoformat() if hasattr(p, "isoformat") else str(p)) for p in parts)
+
+
+# ------------------------------------------------------------------------------------------------ tickets
+
+_TICKET_COUNTERS = frozenset({
+    "opened", "resolved_both_met", "resolved_first_response_met", "resolved_resolution_met", "resolved_none_met",
+    "rated", "rating_sum", "reopened", "closed",
+})
+
+
+async def add_ticket_counts(
+    uow: UnitOfWork, *, month: str, category: str, serving_org_id: str, counts: dict[str, int]
+) -> None:
+    """Add to the unit of work's county counters of one month, category and queue (the inbox ran once per event)."""
+    unknown = set(counts) - _TICKET_COUNTERS
+    if unknown:
+        raise ValueError(f"unknown ticket counters: {sorted(unknown)}")
+    columns = sorted(counts)
+    values = ", ".join(f"${i}" for i in range(5, 5 + len(columns)))
+    updates = ", ".join(f"{c} = ticket_months.{c} + EXCLUDED.{c}" for c in columns)
+    await uow.conn.execute(
+        f"INSERT INTO ticket_months (tenant_id, month, category, serving_org_id, {', '.join(columns)})"
+        f" VALUES ($1, $2, $3, $4, {values})"
+        f" ON CONFLICT (tenant_id, month, category, serving_org_id) DO UPDATE SET {updates}, updated_at = now()",
+        uow.tenant, month, category, serving_org_id, *(counts[c] for c in columns),
+    )
+
+
+async def learn_category(uow: UnitOfWork, *, category: str, group: str, seen_at: datetime) -> None:
+    """Remember a category's group; a later-dated word wins, an older redelivery changes nothing."""
+    await uow.conn.execute(
+        "INSERT INTO ticket_categories (tenant_id, category, category_group, seen_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (tenant_id, category) DO UPDATE SET category_group = EXCLUDED.category_group,"
+        " seen_at = EXCLUDED.seen_at WHERE EXCLUDED.seen_at >= ticket_categories.seen_at",
+        uow.tenant, category, group, seen_at,
+    )
+
+
+async def record_breach(
+    uow: UnitOfWork, *, ticket_id: str, due_at: datetime, month: str, category: str, serving_org_id: str
+) -> None:
+    """A ticket's first breach is the earliest due time of any breached clock, whatever order they arrive in."""
+    await uow.conn.execute(
+        "INSERT INTO ticket_breaches (tenant_id, ticket_id, due_at, month, category, serving_org_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (tenant_id, ticket_id) DO UPDATE SET due_at = EXCLUDED.due_at, month = EXCLUDED.month,"
+        " category = EXCLUDED.category, serving_org_id = EXCLUDED.serving_org_id, updated_at = now()"
+        " WHERE EXCLUDED.due_at < ticket_breaches.due_at",
+        uow.tenant, ticket_id, due_at, month, category, serving_org_id,
+    )
+
+
+async def record_org(uow: UnitOfWork, *, org_id: str, kind: str | None, name: str, version: int) -> None:
+    """An organisation's kind (once known) and its name at ``version``; an older name never replaces a newer."""
+    await uow.conn.execute(
+        "INSERT INTO org_names (tenant_id, org_id, kind, name, name_version) VALUES ($1, $2, coalesce($3, ''), $4, $5)"
+        " ON CONFLICT (tenant_id, org_id) DO UPDATE SET"
+        " kind = coalesce($3, org_names.kind),"
+        " name = CASE WHEN EXCLUDED.name_version > org_names.name_version THEN EXCLUDED.name ELSE org_names.name END,"
+        " name_version = greatest(org_names.name_version, EXCLUDED.name_version)",
+        uow.tenant, org_id, kind, name, version,
+    )
+
+
+_GROUP = f"coalesce(nullif(c.category_group, ''), '{domain.UNKNOWN_GROUP}')"
+_TICKET_CELLS = f"""
+SELECT m.tenant_id, m.month, {_GROUP} AS category_group, m.serving_org_id,
+       sum(m.opened) AS opened, sum(m.resolved_both_met) AS both_met,
+       sum(m.resolved_first_response_met) AS first_response_met_only,
+       sum(m.resolved_resolution_met) AS resolution_met_only, sum(m.resolved_none_met) AS none_met,
+       sum(m.rated) AS rated, sum(m.rating_sum) AS rating_sum, sum(m.reopened) AS reopened
+  FROM ticket_months m
+  LEFT JOIN ticket_categories c ON c.tenant_id = m.tenant_id AND c.category = m.category
+ WHERE {{where}}
+ GROUP BY 1, 2, 3, 4
+"""
+_BREACH_CELLS = f"""
+SELECT b.tenant_id, b.month, {_GROUP} AS category_group, b.serving_org_id, count(*) AS breached
+  FROM ticket_breaches b
+  LEFT JOIN ticket_categories c ON c.tenant_id = b.tenant_id AND c.category = b.category
+ WHERE {{where}}
+ GROUP BY 1, 2, 3, 4
+"""
+_TICKET_CELL_COUNTS = ("opened", "both_met", "first_response_met_only", "resolution_met_only", "none_met", "rated",
+                       "rating_sum", "reopened")
+
+
+async def ticket_cells(
+    uow: UnitOfWork, *, window: domain.TicketRange, current_month: str
+) -> list[domain.TicketCell]:
+    """The cells of every county the scope's RLS lets through, in the months asked for and the current one."""
+    args: list[Any] = [current_month]
+    inside = []
+    for sql, value in (("{t}.month >= ${n}", window.since_month), ("{t}.month <= ${n}", window.until_month)):
+        if value is not None:
+            args.append(value)
+            inside.append(sql.replace("${n}", f"${len(args)}"))
+
+    def where(table: str) -> str:
+        wanted = " AND ".join(inside).format(t=table) or "true"
+        return f"({wanted}) OR {table}.month = $1"
+
+    cells = [domain.TicketCell(tenant_id=r["tenant_id"], month=r["month"], category_group=r["category_group"],
+                               serving_org_id=r["serving_org_id"], **{c: int(r[c]) for c in _TICKET_CELL_COUNTS})
+             for r in await uow.conn.fetch(_TICKET_CELLS.format(where=where("m")), *args)]
+    cells += [domain.TicketCell(tenant_id=r["tenant_id"], month=r["month"], category_group=r["category_group"],
+                                serving_org_id=r["serving_org_id"], breached=int(r["breached"]))
+              for r in await uow.conn.fetch(_BREACH_CELLS.format(where=where("b")), *args)]
+    return cells
+
+
+async def station_names(uow: UnitOfWork) -> dict[str, str]:
+    """Station names by organisation id, of every county the scope's RLS lets through."""
+    kinds = sorted(domain.STATION_KINDS)
+    records = await uow.conn.fetch("SELECT org_id, name FROM org_names WHERE kind = ANY($1::text[])", kinds)
+    return {r["org_id"]: r["name"] for r in records}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from jinqiao.events.v1 import desk_events_pb2 as desk_events
 from jinqiao.events.v1 import handover_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
@@ -178,3 +181,127 @@ async def dashboard_version(*, deps: InsightsDeps, principal: Principal, scope: 
     readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
     async with deps.db.scope_reader(scope=readable) as uow:
         return await repo.version(uow)
+
+
+# ------------------------------------------------------------------------------------------------ tickets
+#
+# The desk publishes its events in the county serving the ticket (not routed): that county is the cell's county.
+# The inbox runs each event once, so plain counters are exact; counters commute, so order does not matter; a
+# category's group and a ticket's first breach are merged (latest word, earliest breach) for the same reason.
+
+
+def _occurred(meta_time: Timestamp) -> datetime:
+    """When the event happened (its meta), or now for a producer that left it out."""
+    if meta_time.seconds or meta_time.nanos:
+        return meta_time.ToDatetime(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def _month(text: str, meta_time: Timestamp) -> str:
+    """The Beijing month of the event's own timestamp field, else of its meta time."""
+    return domain.month_in_beijing(text) or domain.ticket_month(_occurred(meta_time)) or ""
+
+
+def _ticket_id(ticket_id: str) -> str:
+    if not ticket_id.strip():
+        raise PoisonMessage("the event names no ticket")
+    return ticket_id
+
+
+async def _count(uow: UnitOfWork, *, month: str, category: str, serving_org_id: str, **counts: int) -> None:
+    await repo.add_ticket_counts(uow, month=month, category=category.strip(), serving_org_id=serving_org_id.strip(),
+                                 counts=counts)
+
+
+async def _learn(uow: UnitOfWork, *, category: str, group: str, meta_time: Timestamp) -> None:
+    if category.strip() and group.strip():
+        await repo.learn_category(uow, category=category.strip(), group=group.strip(), seen_at=_occurred(meta_time))
+
+
+async def on_ticket_opened(uow: UnitOfWork, event: desk_events.TicketOpened, delivery: Delivery) -> None:
+    """Count a ticket opened in the month of its opening, and learn its category's group."""
+    _ticket_id(event.ticket_id)
+    await _learn(uow, category=event.category, group=event.category_group, meta_time=event.meta.occur_time)
+    await _count(uow, month=_month(event.opened_at, event.meta.occur_time), category=event.category,
+                 serving_org_id=event.serving_org_id, opened=1)
+
+
+async def on_ticket_resolved(uow: UnitOfWork, event: desk_events.TicketResolved, delivery: Delivery) -> None:
+    """Count a resolution (办结) in its month, split by which SLA clocks were met."""
+    _ticket_id(event.ticket_id)
+    await _learn(uow, category=event.category, group=event.category_group, meta_time=event.meta.occur_time)
+    part = {(True, True): "resolved_both_met", (True, False): "resolved_first_response_met",
+            (False, True): "resolved_resolution_met", (False, False): "resolved_none_met"}[
+        (event.first_response_met, event.resolution_met)]
+    await _count(uow, month=_month(event.resolved_at, event.meta.occur_time), category=event.category,
+                 serving_org_id=event.serving_org_id, **{part: 1})
+
+
+async def on_ticket_rated(uow: UnitOfWork, event: desk_events.TicketRated, delivery: Delivery) -> None:
+    """Count a 满意度回访 score (1–5); any other score is a broken event."""
+    _ticket_id(event.ticket_id)
+    if not 1 <= event.score <= 5:
+        raise PoisonMessage(f"满意度评分应为 1–5，收到 {event.score}")
+    await _count(uow, month=_month("", event.meta.occur_time), category=event.category,
+                 serving_org_id=event.serving_org_id, rated=1, rating_sum=event.score)
+
+
+async def on_ticket_reopened(uow: UnitOfWork, event: desk_events.TicketReopened, delivery: Delivery) -> None:
+    """Count a reopening in its month."""
+    _ticket_id(event.ticket_id)
+    await _count(uow, month=_month("", event.meta.occur_time), category=event.category,
+                 serving_org_id=event.serving_org_id, reopened=1)
+
+
+async def on_ticket_closed(uow: UnitOfWork, event: desk_events.TicketClosed, delivery: Delivery) -> None:
+    """Count a ticket reaching its end (kept for later figures; not published yet)."""
+    _ticket_id(event.ticket_id)
+    await _count(uow, month=_month("", event.meta.occur_time), category=event.category,
+                 serving_org_id=event.serving_org_id, closed=1)
+
+
+async def on_ticket_sla_breached(
+    uow: UnitOfWork, event: desk_events.TicketSlaBreached, delivery: Delivery
+) -> None:
+    """A ticket counts as breached once, in the month of its earliest breached clock."""
+    ticket_id = _ticket_id(event.ticket_id)
+    due = _parse_moment(event.due_at) or _occurred(event.meta.occur_time)
+    await repo.record_breach(uow, ticket_id=ticket_id, due_at=due, month=domain.ticket_month(due) or "",
+                             category=event.category.strip(), serving_org_id=event.serving_org_id.strip())
+
+
+def _parse_moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def on_org_created(uow: UnitOfWork, event: org_events.OrgCreated, delivery: Delivery) -> None:
+    """Learn an organisation's kind and first name (only stations' names are ever shown)."""
+    if event.org_id:
+        await repo.record_org(uow, org_id=event.org_id, kind=event.kind, name=event.name,
+                              version=event.meta.aggregate_version)
+
+
+async def on_org_renamed(uow: UnitOfWork, event: org_events.OrgRenamed, delivery: Delivery) -> None:
+    """Learn an organisation's new name; one that overtook the creation waits in the row for its kind."""
+    if event.org_id:
+        await repo.record_org(uow, org_id=event.org_id, kind=None, name=event.name,
+                              version=event.meta.aggregate_version)
+
+
+async def ticket_stats(
+    *, deps: InsightsDeps, principal: Principal, scope: str, since_month: str, until_month: str
+) -> domain.TicketStats:
+    """The service desk's figures of a scope the caller may read; small cells hidden unless it is the own county."""
+    readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    window = domain.ticket_range(since_month=since_month, until_month=until_month)
+    threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
+    current = datetime.now(domain.BEIJING).strftime("%Y-%m")
+    async with deps.db.scope_reader(scope=readable) as uow:
+        cells = await repo.ticket_cells(uow, window=window, current_month=current)
+        names = await repo.station_names(uow) if len(readable) >= 6 else {}
+    return domain.build_ticket_stats(scope=readable, cells=cells, window=window, current_month=current,
+                                     station_names=names, threshold=threshold)

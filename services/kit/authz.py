@@ -240,6 +240,7 @@ METHODS: dict[str, Permission] = {
         "SetDuty": Permission.TICKETS_HANDLE,
         "ListDuty": Permission.TICKETS_HANDLE,
         "AddTicketAttachment": Permission.TICKETS_FILE,
+        "ListTicketAttachments": Permission.TICKETS_READ,
         "GetTicketAttachment": Permission.TICKETS_READ,
         "ListTicketCategories": Permission.TICKETS_READ,
         "UpdateTicketCategory": Permission.DESK_CONFIGURE,

@@ -44,6 +44,9 @@ RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+# The largest message a service takes or a client accepts (an import file, an attachment): the same both ways.
+MAX_MESSAGE_BYTES = 21 * 1024 * 1024
+
 def _verb(method: str) -> str:
     """The leading word of a CamelCase method name (``Get`` of ``GetMember``)."""
     for i, char in enumerate(method[1:], start=1):
@@ -81,7 +84,9 @@ def service_descriptor(full_name: str, *, stub: str) -> ServiceDescriptor:
 
 def channel_options(services: Sequence[ServiceDescriptor] = ()) -> list[tuple[str, Any]]:
     """Channel arguments: retries on, the service config for ``services``, quick reconnects."""
-    options: list[tuple[str, Any]] = [("grpc.enable_retries", 1), *RECONNECT_OPTIONS]
+    # Answers as large as a server may receive (an attachment's content), not gRPC's default 4 MiB.
+    options: list[tuple[str, Any]] = [("grpc.enable_retries", 1), ("grpc.max_receive_message_length",
+                                                                  MAX_MESSAGE_BYTES), *RECONNECT_OPTIONS]
     config = service_config(services)
     if config:
         options.append(("grpc.service_config", json.dumps(config)))

@@ -74,6 +74,8 @@ class EncryptedColumn:
     bound_as: str
     key: tuple[str, ...] = ("id",)
     row: str = "{id}"
+    # Binary content sealed with ``encrypt_bytes`` (e.g. an attachment's file), not text.
+    binary: bool = False
 
     def __post_init__(self) -> None:
         # The names are spliced into SQL by the rotation: only plain identifiers are accepted.
@@ -185,6 +187,28 @@ class FieldCipher:
         try:
             return aead.decrypt(nonce, body, aad).decode()
         except (InvalidTag, UnicodeDecodeError):
+            raise DecryptionError("ciphertext failed authentication") from None
+
+    def encrypt_bytes(self, plaintext: bytes, *, tenant: str, table: str, column: str, row: str) -> bytes:
+        """``encrypt`` for binary content (e.g. an attachment's file): same blob layout and cell binding."""
+        header = bytes([FORMAT]) + self._active.to_bytes(2, "big")
+        nonce = os.urandom(_NONCE_BYTES)
+        aad = _associated_data(header, tenant, table, column, row)
+        return header + nonce + self._aeads[self._active].encrypt(nonce, bytes(plaintext), aad)
+
+    def decrypt_bytes(self, blob: bytes, *, tenant: str, table: str, column: str, row: str) -> bytes:
+        """``decrypt`` for binary content written by ``encrypt_bytes`` for exactly this cell."""
+        data = bytes(blob)
+        version = self._version_of(data)
+        aead = self._aeads.get(version)
+        if aead is None:
+            raise DecryptionError(f"no key for version {version}")
+        body_start = _HEADER_BYTES + _NONCE_BYTES
+        header, nonce, body = data[:_HEADER_BYTES], data[_HEADER_BYTES:body_start], data[body_start:]
+        aad = _associated_data(header, tenant, table, column, row)
+        try:
+            return aead.decrypt(nonce, body, aad)
+        except InvalidTag:
             raise DecryptionError("ciphertext failed authentication") from None
 
     def needs_rotation(self, blob: bytes) -> bool:

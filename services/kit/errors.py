@@ -73,6 +73,12 @@ FIELD_LABELS: dict[str, str] = {
     "application_date": "申请日期", "org_id": "党组织", "parent_id": "上级党组织", "kind": "组织类别",
     "position": "职务", "place": "地点", "start_time": "开始时间", "occurred_on": "日期", "member_id": "党员",
     "flow_id": "流动记录", "id": "编号",
+    "to_tenant_id": "接收转办的县（区）", "to_org_id": "建议接收的站点", "serving_org_id": "受理站点",
+    "since_month": "起始月份", "until_month": "结束月份",
+    "date": "日期", "notice": "通知文号", "working": "是否上班",
+    "received_time": "受理时间", "member_home_tenant_id": "户籍地",
+    "assignee": "处理人", "display_name": "显示名称", "queue": "队列", "content": "附件", "content_type": "文件类型",
+    "filename": "文件名",
 }
 
 

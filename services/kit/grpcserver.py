@@ -25,7 +25,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from jinqiao.kit import authz, availability, errors, telemetry
+from jinqiao.kit import authz, availability, channels, errors, telemetry
 from jinqiao.kit import health as kit_health
 from jinqiao.kit.auth import Principal, Role, TokenVerifier, bearer_token
 from jinqiao.kit.grpcwrap import Context, wrap_unary
@@ -41,7 +41,7 @@ _principal: ContextVar[Principal | None] = ContextVar("jinqiao_principal", defau
 # Health and reflection answer without a token (probes, grpcurl); everything else needs one.
 _PUBLIC_PREFIXES = authz.PUBLIC_METHOD_PREFIXES
 
-MAX_MESSAGE_BYTES = 21 * 1024 * 1024
+MAX_MESSAGE_BYTES = channels.MAX_MESSAGE_BYTES
 DEFAULT_CLIENT_RATE_LIMIT = "600/minute"
 
 _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {

@@ -122,12 +122,14 @@ async def _reencrypt_county_column(db: Database, *, county: str, column: Encrypt
                 binding = {"tenant": county, "table": column.table, "column": column.bound_as,
                            "row": column.row_of(row)}
                 try:
-                    plaintext = cipher.decrypt(row["blob"], **binding)
+                    # A binary column (an attachment's content) is sealed bytes, not text.
+                    sealed = (cipher.encrypt_bytes(cipher.decrypt_bytes(row["blob"], **binding), **binding)
+                              if column.binary else cipher.encrypt(cipher.decrypt(row["blob"], **binding), **binding))
                 except DecryptionError:
                     # Never dropped nor overwritten: counted, reported, and left for a person to look at.
                     result.unreadable[label] = result.unreadable.get(label, 0) + 1
                     continue
-                changes.append((county, cipher.encrypt(plaintext, **binding), *(row[k] for k in column.key)))
+                changes.append((county, sealed, *(row[k] for k in column.key)))
             if changes:
                 await uow.conn.executemany(update, changes)
                 await record(uow, AuditEntry(

@@ -21,4 +21,4 @@ class DeskDeps:
     cipher: FieldCipher
     clock: Clock = utc_now
     # Owned by calendar/service.py: each county's working-day calendar, kept until the calendar data changes.
-    calendars: dict[str, Any] = field(default_factory=dict)
+    calendars: dict[Any, Any] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """`make bench`: the platform's figures against the raw-component floor, measured in the same run.
 
-``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [memory]`` runs only the sections named.
+``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [desk] [memory]`` runs the sections
+named.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from jinqiao.kit.runtime.sandbox import Sandbox
 from jinqiao.kit.settings import KitSettings
 from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
+from tests.bench.desk import bench_desk
 from tests.bench.imports import bench_import
 from tests.bench.retention import bench_retention
 from tests.bench.saga import bench_saga, event_floor
@@ -279,7 +281,7 @@ def _pids(run: dict) -> list[tuple[str, int]]:
     return found
 
 
-SECTIONS = ("write", "import", "subtree", "saga", "retention", "memory")
+SECTIONS = ("write", "import", "subtree", "saga", "retention", "desk", "memory")
 
 
 async def main(sections: tuple[str, ...] = SECTIONS) -> None:
@@ -329,6 +331,10 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
                 update=fast), issuer=issuer, floor=await event_floor(box.nats_url_as()))
         if "retention" in sections:
             await bench_retention(admin_dsn=db.admin_dsn_for_db, app_dsn=db.app_dsn)
+        if "desk" in sections:
+            await bench_desk(box_admin_dsn=box.admin_dsn, base=settings, nats_password=box.nats_login("desk").password,
+                             issuer=issuer, floor=floor, load=load, summary=summary, calls=CALLS, warmup=WARMUP,
+                             concurrency=CONCURRENCY)
     if "memory" in sections:
         stack_memory(root)
 

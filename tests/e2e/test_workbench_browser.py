@@ -122,7 +122,9 @@ async def test_the_county_admin_sees_its_offers_and_overdue_cases_and_a_count_op
     await expect(offers_card).to_contain_text("临时组织关系待报到")
     await expect(offers_card.locator(".todo__count")).to_contain_text(f"{todo['offers']} 人")
     await expect(offers_card).to_contain_text(f"待报到{TAG}")
-    await expect(page.locator("[data-todo=later]")).to_contain_text("随“服务台”上线")
+    # The service desk's to-do: new tickets to accept, breaches and referrals from other counties.
+    await expect(page.locator("[data-todo=tickets]")).to_contain_text("服务工单")
+    await expect(page.locator("[data-ticket-todo=breached]")).to_contain_text("已超时")
     # Quick links are the role's own pages: the county admin's include 事件异常, never the province's 大屏.
     quick = page.get_by_role("region", name="常用功能")
     await expect(quick.get_by_role("link", name="事件异常")).to_have_count(1)

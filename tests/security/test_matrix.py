@@ -31,6 +31,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 
+from jinqiao.desk.v1 import desk_pb2 as desk_pb
 from jinqiao.gateway.deps import ROUTES
 from jinqiao.kit import authz, catalog, deadletters
 from jinqiao.kit.auth import Principal, Role, TokenIssuer
@@ -47,11 +48,11 @@ RELATIONS = ("foreign", "sibling", "own")
 # Narrow first: a legitimate county-wide write must not use up an object a narrower role has yet to be tried on.
 ROLES = (Role.SERVICE, Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.MEMBER, Role.BRANCH_SECRETARY,
          Role.GUIDANCE_OFFICER, Role.STATION_STAFF, Role.TOWNSHIP_OFFICER, Role.COUNTY_SYSTEM, Role.COUNTY_ADMIN)
-DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse|disable)$|Dissolve|Move|Return|Transfer|End"
-                         r"|Refuse")
+DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse|disable|close|resolve|rating|decline)$|Dissolve"
+                         r"|Move|Return|Transfer|End|Refuse|CloseTicket|ResolveTicket|RateTicket|DeclineReferral")
 ANALYSTS = {Role.PROVINCE_ANALYST, Role.CITY_ANALYST}
 ID_PARAMS = {"member_id", "flow_id", "applicant_id", "org_id", "membership_id", "meeting_id", "appointment_id",
-             "import_id", "client_id"}
+             "import_id", "client_id", "ticket_id", "attachment_id", "referral_id", "queue"}
 
 
 @dataclass
@@ -119,6 +120,32 @@ async def _applicant(platform: Any, county: str, md: Any, home_org: str, name: s
     return (await platform.registry_stub.CreateApplicant(request, metadata=md)).applicant.id
 
 
+# The smallest PNG (1×1): what an attachment of the walk carries.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+async def _ticket(platform: Any, county: str, md: Any, queue: str, member_id: str) -> tuple[str, str]:
+    """A walk-in ticket for the member in the queue, once the desk's replica knows them, and an attachment."""
+    desk = platform.desk_stub
+    request = desk_pb.CreateTicketRequest(category="other", title="矩阵诉求", description="矩阵测试",
+                                          form_json="{}", member_home_tenant_id=county, member_id=member_id,
+                                          serving_org_id=queue)
+
+    async def filed() -> str | None:
+        try:
+            return str((await desk.CreateTicket(request, metadata=md, timeout=10)).ticket.id)
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
+                return None  # the replica has not seen the member or the org yet
+            raise
+
+    ticket = str(await eventually(filed))
+    attachment = await desk.AddTicketAttachment(desk_pb.AddTicketAttachmentRequest(
+        ticket_id=ticket, filename="矩阵.png", content_type="image/png", content=PNG), metadata=md, timeout=10)
+    return ticket, attachment.attachment.id
+
+
 @pytest.fixture(scope="session")
 async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str], str],
                 admin_conn_factory: Any) -> World:
@@ -150,6 +177,12 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
                                         json={"name": f"矩阵县级系统{TAG}", "permissions": ["members.read"]})
         assert made.status_code == 201, made.text
         params["client_id"] = made.json()["client"]["client_id"]
+    # The service desk: a ticket of each relation's member in its township's queue, with an attachment.
+    for params, county, town, md in ((own, X, town_a, md_x), (sibling, X, town_b, md_x), (foreign, Y, town_y, md_y)):
+        params["ticket_id"], params["attachment_id"] = await _ticket(platform, county, md, town, params["member_id"])
+        params["queue"] = town
+        # No referral of a known relation is built here: a fresh id stands for each.
+        params["referral_id"] = str(uuid.uuid4())
     objects = {
         "own": Objects(X, own, town_a, leaks=set()),
         "sibling": Objects(X, sibling, town_b, leaks={town_b, names["sibling"], *sibling.values()}),
@@ -225,6 +258,28 @@ def _bodies(world: World, rel: Objects) -> dict[str, Any]:
                                                "phone": "13800000001", "start_date": "2024-01-01"},
         f"POST {t}/orgs/{{org_id}}/officers/{{appointment_id}}/end": {"end_date": "2024-12-01"},
         "POST /api/v1/auth/token": {"username": "nobody", "password": "wrong"},
+        f"POST {t}/tickets": {"category": "other", "title": "矩阵新诉求", "form": {},
+                              "member_home_tenant_id": rel.tenant, "member_id": p["member_id"],
+                              "serving_org_id": rel.township},
+        f"POST {t}/tickets/{{ticket_id}}/accept": {"message": "已受理"},
+        f"POST {t}/tickets/{{ticket_id}}/request-info": {"message": "请补充工资条"},
+        f"POST {t}/tickets/{{ticket_id}}/resume": {},
+        f"POST {t}/tickets/{{ticket_id}}/start": {},
+        f"POST {t}/tickets/{{ticket_id}}/resolve": {"resolution": "已协调用人单位支付"},
+        f"POST {t}/tickets/{{ticket_id}}/close": {"reason": "DUPLICATE"},
+        f"POST {t}/tickets/{{ticket_id}}/assign": {"round_robin": True},
+        f"POST {t}/tickets/{{ticket_id}}/rating": {"score": 5},
+        f"POST {t}/tickets/{{ticket_id}}/reopen": {"reason": "问题仍未解决"},
+        f"POST {t}/tickets/{{ticket_id}}/comments": {"kind": "note", "body": "矩阵备注"},
+        f"POST {t}/tickets/{{ticket_id}}/referrals": {"to_tenant_id": Y, "reason": "转户籍地县委办理"},
+        f"POST {t}/ticket-referrals/{{referral_id}}/accept": {},
+        f"POST {t}/ticket-referrals/{{referral_id}}/decline": {"reason": "不属本县"},
+        f"PUT {t}/ticket-categories/{{category}}": {"name": "其他", "default_queue": "COUNTY", "priority": "normal",
+                                                     "sla": {"first_response_minutes": 420,
+                                                             "resolution_minutes": 4200}},
+        f"PUT {t}/ticket-queues/{{queue}}/duty": {"on_duty": True, "display_name": "矩阵值班"},
+        f"PUT {t}/work-calendar/{{year}}/overrides": {"days": []},
+        "PUT /api/v1/scopes/{scope}/work-calendar/{year}": {"notice": "矩阵测试通知", "days": []},
     }
 
 
@@ -241,7 +296,9 @@ def _path(template: str, world: World, role: Role, relation: str) -> str:
     rel = world.objects[relation]
     names = set(re.findall(r"{(\w+)}", template))
     scope_code = {"own": world.scopes[role], "sibling": X_SIBLING_COUNTY, "foreign": "35"}[relation]
-    values = {"scope": scope_code if "/scopes/" in template else "in_province", "fmt": "csv",
+    # The calendar year walked is one nobody else uses: a province's PUT replaces that year's arrangement.
+    values = {"scope": scope_code if "/scopes/" in template else "in_province", "fmt": "csv", "category": "other",
+              "year": "2031",
               "item": "activity_room", "service": "registry", "letter_id": "1",
               "alert_id": "00000000-0000-4000-8000-00000000a1e7", **rel.params}
     # A foreign object is named on the caller's own county's path; a route that names none is asked on Y's.
@@ -372,7 +429,8 @@ def _grpc_request(cls: Any, rel: Objects) -> tuple[Any, bool]:
             kind = cls.DESCRIPTOR.name
             for key, param in (("Applicant", "applicant_id"), ("Flow", "flow_id"), ("Membership", "membership_id"),
                                ("Import", "import_id"), ("Member", "member_id"), ("Org", "org_id"),
-                               ("Checklist", "org_id"), ("Appointment", "appointment_id")):
+                               ("Checklist", "org_id"), ("Appointment", "appointment_id"), ("Ticket", "ticket_id"),
+                               ("Referral", "referral_id")):
                 if key in kind:
                     setattr(request, name, rel.params[param])
                     named = True

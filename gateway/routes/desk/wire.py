@@ -120,7 +120,7 @@ class TicketOut(BaseModel):
             incoming_referral_id=t.incoming_referral_id or None,
             referred_from_tenant_id=t.referred_from_tenant_id or None,
             outgoing_referral_id=t.outgoing_referral_id or None,
-            outgoing_referral_status=t.outgoing_referral_status or None, escalated=t.escalated,
+            outgoing_referral_status=t.outgoing_referral_status.lower() or None, escalated=t.escalated,
             escalated_to_org_id=t.escalated_to_org_id or None, attachment_count=t.attachment_count,
             version=t.version,
         )

@@ -12,8 +12,9 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -348,3 +349,91 @@ async def stream(scope: str, who: CallerDep, gw: GatewayDep, request: Request) -
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+# ------------------------------------------------------------------------------------------------ tickets
+
+class TicketFiguresOut(BaseModel):
+    """服务台工单数字：每个数字都是已公开单元格（县 × 月 × 事项大类 × 服务站）之和。"""
+
+    opened: FigureOut = Field(description="受理（新建）工单数")
+    resolved: FigureOut = Field(description="办结次数")
+    resolution_met: FigureOut = Field(description="在办结时限内办结的次数")
+    first_response_met: FigureOut = Field(description="首次响应在时限内的办结次数")
+    breached: FigureOut = Field(description="首次超时的工单数（每张工单只计一次，计入首次超时的月份）")
+    rated: FigureOut = Field(description="已回访评价数")
+    reopened: FigureOut = Field(description="重新打开次数")
+    sla_attainment: float = Field(description="办结时限达标率：时限内办结 ÷ 办结，只计两项都公开的单元格")
+    sla_attainment_display: str = Field(description="如“92.3%”；无可计算的单元格时为“—”")
+    sla_attainment_partial: bool = Field(description="达标率未计入被抑制的单元格")
+    first_response_attainment: float = Field(description="首次响应达标率")
+    first_response_attainment_display: str
+    first_response_attainment_partial: bool
+    satisfaction: str = Field(description="满意度平均分（1–5，四舍五入到一位小数）；无评价时为“—”")
+    satisfaction_partial: bool = Field(description="平均分未计入评价数被抑制的单元格")
+
+
+class TicketRowOut(BaseModel):
+    """一行：一个县、一个服务站（或县本级队列）或一个事项大类。"""
+
+    key: str = Field(description="县代码、服务站组织 ID（县本级队列为 county）或事项大类")
+    name: str = Field(description="县名、服务站名或事项大类")
+    figures: TicketFiguresOut
+
+
+class TicketStatsOut(BaseModel):
+    """范围内的服务台工单统计：只有数字，没有工单或人员。"""
+
+    scope: str
+    scope_name: str
+    level: str = Field(description="province、city 或 county")
+    since_month: str = Field(description="起始月份 YYYY-MM（空为不限）")
+    until_month: str = Field(description="结束月份 YYYY-MM（空为不限）")
+    total: TicketFiguresOut
+    counties: list[TicketRowOut] = Field(description="各县")
+    stations: list[TicketRowOut] = Field(description="县视图下的各服务站（更大范围为空）")
+    groups: list[TicketRowOut] = Field(description="各事项大类，工单多的在前")
+    current_month: str = Field(description="本月（北京时间）")
+    breached_this_month: FigureOut = Field(description="本月首次超时的工单数（不受月份范围影响）")
+    threshold: int = Field(description="小于此数的单元格被抑制；0 为精确数字（本县）")
+
+
+def _ticket_figures(f: insights_pb2.TicketFigures) -> TicketFiguresOut:
+    return TicketFiguresOut(
+        opened=_figure(f.opened), resolved=_figure(f.resolved), resolution_met=_figure(f.resolution_met),
+        first_response_met=_figure(f.first_response_met), breached=_figure(f.breached), rated=_figure(f.rated),
+        reopened=_figure(f.reopened), sla_attainment=f.sla_attainment,
+        sla_attainment_display=f.sla_attainment_display or "—", sla_attainment_partial=f.sla_attainment_partial,
+        first_response_attainment=f.first_response_attainment,
+        first_response_attainment_display=f.first_response_attainment_display or "—",
+        first_response_attainment_partial=f.first_response_attainment_partial,
+        satisfaction=f.satisfaction or "—", satisfaction_partial=f.satisfaction_partial,
+    )
+
+
+_COUNTY_QUEUE_NAME = "县本级"
+_MONTH_OR_EMPTY = r"^([0-9]{4}-(0[1-9]|1[0-2]))?$"
+
+
+@router.get("/tickets", response_model=TicketStatsOut)
+async def ticket_stats(
+    scope: str, who: CallerDep, gw: GatewayDep,
+    since: Annotated[str, Query(pattern=_MONTH_OR_EMPTY, description="起始月份 YYYY-MM（北京时间，含）")] = "",
+    until: Annotated[str, Query(pattern=_MONTH_OR_EMPTY, description="结束月份 YYYY-MM（北京时间，含）")] = "",
+) -> TicketStatsOut:
+    """服务台工单统计：各县（县视图下各服务站）、各事项大类与合计；省、市视图抑制小单元格（范围外的区域答 404）。"""
+    reply = await gw.clients.insights.GetTicketStats(
+        insights_pb2.GetTicketStatsRequest(scope=scope, since_month=since, until_month=until),
+        metadata=who.metadata, timeout=gw.clients.timeout,
+    )
+    return TicketStatsOut(
+        scope=reply.scope, scope_name=name_of(reply.scope), level=_LEVELS.get(len(reply.scope), "county"),
+        since_month=reply.since_month, until_month=reply.until_month, total=_ticket_figures(reply.total),
+        counties=[TicketRowOut(key=r.key, name=name_of(r.key), figures=_ticket_figures(r.figures))
+                  for r in reply.counties],
+        stations=[TicketRowOut(key=r.key, name=r.name or (_COUNTY_QUEUE_NAME if r.key == "county" else ""),
+                               figures=_ticket_figures(r.figures)) for r in reply.stations],
+        groups=[TicketRowOut(key=r.key, name=r.key, figures=_ticket_figures(r.figures)) for r in reply.groups],
+        current_month=reply.current_month, breached_this_month=_figure(reply.breached_this_month),
+        threshold=reply.threshold,
+    )

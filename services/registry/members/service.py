@@ -107,6 +107,7 @@ def member_registered(row: MemberRow) -> registry_events_pb2.MemberRegistered:
     """The event of a newly registered member (no ID or phone number)."""
     return registry_events_pb2.MemberRegistered(
         member_id=row.id, township=row.township, membership_status=domain.MembershipStatus(row.membership_status).name,
+        name=row.name, home_org_id=row.home_branch_id or "",
     )
 
 

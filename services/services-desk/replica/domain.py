@@ -53,3 +53,24 @@ class Guest:
     org_name: str
     # REGISTERED, OFFERED, CHECKED_IN, REFUSED or CLOSED.
     status: str
+
+
+# A guest's placement only moves forward within an attempt: registered, offered, checked in, then refused or closed.
+GUEST_RANK: dict[str, int] = {"REGISTERED": 0, "OFFERED": 1, "CHECKED_IN": 2, "REFUSED": 3, "CLOSED": 4}
+# A guest in one of these is no longer served here as a member of this county's organisations.
+GUEST_SHUT = frozenset({"REFUSED", "CLOSED"})
+# The origin's view of the placing county's answer: an offer, then a check-in (报到) that outranks it.
+PLACED_RANK: dict[str, int] = {"OFFERED": 1, "CHECKED_IN": 2}
+
+_KIND_PREFIX = "ORG_KIND_"
+
+
+def org_kind(name: str) -> str:
+    """organizations' OrgKind name as the replica keeps it: without the proto enum's prefix."""
+    return name.removeprefix(_KIND_PREFIX)
+
+
+def hosts_guest(*, origin_tenant_id: str, placing_tenant_id: str, here: str) -> bool:
+    """True when ``here`` places a member of another county: a county never hosts its own member as a guest (a flow
+    out of the province is placed by the origin's own 驻外 organisations) and a flow placed nowhere is no one's."""
+    return bool(placing_tenant_id) and placing_tenant_id == here and origin_tenant_id != here

@@ -17,9 +17,12 @@ def test_every_permission_is_granted_to_someone_and_names_only_known_roles():
 
 
 def test_analysts_never_hold_a_permission_over_persons():
-    person_permissions = set(Permission) - {Permission.INSIGHTS_READ, Permission.SESSION}
+    # The working-day calendar is no one's record: analysts read it, and the province enters a year's arrangement.
+    calendar = {Permission.CALENDAR_READ, Permission.CALENDAR_MANAGE}
+    person_permissions = set(Permission) - {Permission.INSIGHTS_READ, Permission.SESSION} - calendar
     for role in (Role.PROVINCE_ANALYST, Role.CITY_ANALYST):
         assert not [p for p in person_permissions if authz.allows(role, p)]
+        assert all(authz.scope(role, p) in (None, Reach.AGGREGATE) for p in calendar)
         assert authz.reach(role) is Reach.AGGREGATE
         assert authz.scope(role, Permission.INSIGHTS_READ) is Reach.AGGREGATE
 

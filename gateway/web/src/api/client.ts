@@ -131,6 +131,29 @@ export async function data<T>(call: Promise<{ data?: T; error?: unknown; respons
   return body as T;
 }
 
+/** Send a file as the raw request body (its name percent-encoded in X-File-Name), with the bearer token, one
+ * silent refresh and an Idempotency-Key (the same one when the refresh resends it). */
+export async function upload<T>(path: string, file: File, fallbackName = "附件"): Promise<T> {
+  const key = crypto.randomUUID();
+  const send = () => fetch(path, {
+    method: "POST",
+    headers: {
+      ...(tokens.access ? { Authorization: `Bearer ${tokens.access}` } : {}),
+      "Content-Type": file.type || "application/octet-stream",
+      "X-File-Name": encodeURIComponent(file.name || fallbackName),
+      "Idempotency-Key": key,
+    },
+    body: file,
+    credentials: "omit",
+    cache: "no-store",
+  });
+  let response = await send().catch(() => null);
+  if (response?.status === 401 && (await refreshOnce())) response = await send().catch(() => null);
+  if (!response) throw new Problem({ status: 0, title: "无法连接服务器", detail: "请检查网络连接后重试。" });
+  if (!response.ok) throw await problemOf(response);
+  return (await response.json()) as T;
+}
+
 /** A file the API serves (XLSX ledgers, exports): fetched with the bearer token, then saved under its own name. */
 export async function download(path: string, fallbackName: string): Promise<void> {
   const send = () => fetch(path, {

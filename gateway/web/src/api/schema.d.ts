@@ -184,6 +184,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/scopes/{scope}/insights/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ticket Stats
+         * @description 服务台工单统计：各县（县视图下各服务站）、各事项大类与合计；省、市视图抑制小单元格（范围外的区域答 404）。
+         */
+        get: operations["ticket_stats_api_v1_scopes__scope__insights_tickets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scopes/{scope}/work-calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Province Calendar Years
+         * @description The years of the province's calendar; a needed year not yet entered is flagged missing.
+         */
+        get: operations["province_calendar_years_api_v1_scopes__scope__work_calendar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scopes/{scope}/work-calendar/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Province Calendar
+         * @description A year of the province's calendar.
+         */
+        get: operations["province_calendar_api_v1_scopes__scope__work_calendar__year__get"];
+        /**
+         * Set Province Calendar
+         * @description Enter a year's arrangement for the province (replaces the year).
+         */
+        put: operations["set_province_calendar_api_v1_scopes__scope__work_calendar__year__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/alerts": {
         parameters: {
             query?: never;
@@ -768,6 +832,26 @@ export interface paths {
          * @description 回归工程台账: the county's returnees, newest return first.
          */
         get: operations["returnees_ledger_api_v1_tenants__tenant__ledgers_returnees__fmt__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ledgers/tickets.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tickets Ledger
+         * @description 服务台账: every ticket within the caller's reach, oldest first, every page of it.
+         */
+        get: operations["tickets_ledger_api_v1_tenants__tenant__ledgers_tickets__fmt__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1539,10 +1623,602 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/ticket-categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Categories
+         * @description The county's categories with their forms, queues, priorities and SLA policies.
+         */
+        get: operations["list_categories_api_v1_tenants__tenant__ticket_categories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-categories/{category}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Update Category
+         * @description Change a category of the county (its form, queue, priority, SLA policy, enabled).
+         */
+        put: operations["update_category_api_v1_tenants__tenant__ticket_categories__category__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Queues
+         * @description 服务台队列: the queues within the caller's reach with open, unassigned, warned and breached tickets and the
+         *     staff on duty.
+         */
+        get: operations["list_queues_api_v1_tenants__tenant__ticket_queues_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-queues/{queue}/duty": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Duty
+         * @description 值班名单: a queue's staff (on duty first) with their open assigned tickets.
+         */
+        get: operations["list_duty_api_v1_tenants__tenant__ticket_queues__queue__duty_get"];
+        /**
+         * Set Duty
+         * @description 上班 / 下班: put the caller on or off duty in a queue (round robin picks among those on duty).
+         */
+        put: operations["set_duty_api_v1_tenants__tenant__ticket_queues__queue__duty_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Referrals
+         * @description The referrals this county received (or sent), newest first, with the count of all that match.
+         */
+        get: operations["list_referrals_api_v1_tenants__tenant__ticket_referrals_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-referrals/{referral_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Referral
+         * @description One referral this county sent or received.
+         */
+        get: operations["get_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-referrals/{referral_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Referral
+         * @description 受理 another county's referral: a ticket of this county serves the member (accepting again returns it).
+         */
+        post: operations["accept_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ticket-referrals/{referral_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline Referral
+         * @description 退回 another county's referral with the reason; the referring county keeps its ticket.
+         */
+        post: operations["decline_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__decline_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Tickets
+         * @description A page of the tickets within the caller's reach (a member: their own), newest first.
+         */
+        get: operations["list_tickets_api_v1_tenants__tenant__tickets_get"];
+        put?: never;
+        /**
+         * Create Ticket
+         * @description File a request (工单); a retried Idempotency-Key returns the first ticket.
+         */
+        post: operations["create_ticket_api_v1_tenants__tenant__tickets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ticket
+         * @description One ticket.
+         */
+        get: operations["get_ticket_api_v1_tenants__tenant__tickets__ticket_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Ticket
+         * @description 受理 a new ticket.
+         */
+        post: operations["accept_ticket_api_v1_tenants__tenant__tickets__ticket_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign Ticket
+         * @description 分派工单: to a person of the ticket's queue, or round robin among its staff on duty (the one assigned
+         *     longest ago goes next).
+         */
+        post: operations["assign_ticket_api_v1_tenants__tenant__tickets__ticket_id__assign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Attachments
+         * @description 附件列表: a ticket's files (name, type, size, who uploaded them, when), oldest first.
+         */
+        get: operations["list_attachments_api_v1_tenants__tenant__tickets__ticket_id__attachments_get"];
+        put?: never;
+        /**
+         * Add Attachment
+         * @description 上传附件：请求体就是文件本身（不用 multipart），Content-Type 写文件类型（image/jpeg、image/png、application/pdf；以文件内容为准，类型不符则拒绝）。文件名放在 X-File-Name 请求头，按 RFC 5987 写成 UTF-8''%E5%B7%A5%E8%B5%84%E6%9D%A1.jpg，或直接百分号编码的 UTF-8（如 %E5%B7%A5%E8%B5%84%E6%9D%A1.jpg）；不填则为“附件”。文件不能超过 5 MB（超过返回 413），每个工单最多 10 个附件。
+         */
+        post: operations["add_attachment_api_v1_tenants__tenant__tickets__ticket_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Attachment
+         * @description 下载附件: the file as stored, offered as a download (never rendered in the console's origin).
+         */
+        get: operations["get_attachment_api_v1_tenants__tenant__tickets__ticket_id__attachments__attachment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close Ticket
+         * @description Close a ticket without resolution.
+         */
+        post: operations["close_ticket_api_v1_tenants__tenant__tickets__ticket_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Comment
+         * @description Add a note, a reply, or the member's message (which resumes a ticket waiting for materials).
+         */
+        post: operations["add_comment_api_v1_tenants__tenant__tickets__ticket_id__comments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ticket History
+         * @description Every act on a ticket, oldest first (a member never sees internal notes).
+         */
+        get: operations["ticket_history_api_v1_tenants__tenant__tickets__ticket_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/rating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rate Ticket
+         * @description Record the 满意度回访.
+         */
+        post: operations["rate_ticket_api_v1_tenants__tenant__tickets__ticket_id__rating_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refer Ticket
+         * @description 转办 a ticket to the member's home county, or (from the home county) to the county where the member is.
+         */
+        post: operations["refer_ticket_api_v1_tenants__tenant__tickets__ticket_id__referrals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/reopen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reopen Ticket
+         * @description Reopen a resolved ticket.
+         */
+        post: operations["reopen_ticket_api_v1_tenants__tenant__tickets__ticket_id__reopen_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/request-info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Info
+         * @description Ask the member for materials; the clocks pause.
+         */
+        post: operations["request_info_api_v1_tenants__tenant__tickets__ticket_id__request_info_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve Ticket
+         * @description 办结 a ticket.
+         */
+        post: operations["resolve_ticket_api_v1_tenants__tenant__tickets__ticket_id__resolve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Ticket
+         * @description Resume a ticket waiting for materials.
+         */
+        post: operations["resume_ticket_api_v1_tenants__tenant__tickets__ticket_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/tickets/{ticket_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Ticket
+         * @description Start work (处理中).
+         */
+        post: operations["start_ticket_api_v1_tenants__tenant__tickets__ticket_id__start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/work-calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * County Calendar Years
+         * @description The years of the county's calendar; a needed year not yet entered is flagged missing.
+         */
+        get: operations["county_calendar_years_api_v1_tenants__tenant__work_calendar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/work-calendar/{year}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * County Calendar
+         * @description A year of the county's working-day calendar (the province's arrangement with the county's own days).
+         */
+        get: operations["county_calendar_api_v1_tenants__tenant__work_calendar__year__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/work-calendar/{year}/overrides": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set County Overrides
+         * @description Replace the county's own days of a year.
+         */
+        put: operations["set_county_overrides_api_v1_tenants__tenant__work_calendar__year__overrides_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AcceptIn
+         * @description 受理 a ticket, with an optional reply to the member.
+         */
+        AcceptIn: {
+            /**
+             * Message
+             * @description 受理回复（发给党员）
+             * @default
+             */
+            message: string;
+            /**
+             * Version
+             * @description 工单版本（防止覆盖他人的修改）
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * AcceptReferralIn
+         * @description 受理: the queue to serve the referral in.
+         */
+        AcceptReferralIn: {
+            /**
+             * Serving Org Id
+             * @description 受理站点；不填则为对方建议的站点，或县（区）党员服务中心
+             * @default
+             */
+            serving_org_id: string;
+        };
+        /**
+         * AcceptedReferralOut
+         * @description The accepted referral and the ticket opened for it here.
+         */
+        AcceptedReferralOut: {
+            referral: components["schemas"]["ReferralOut"];
+            ticket: components["schemas"]["TicketOut"];
+        };
         /**
          * AcknowledgeIn
          * @description 确认: an optional note.
@@ -1880,6 +2556,53 @@ export interface components {
             year: number;
         };
         /**
+         * AssignIn
+         * @description Who gets the ticket: a named person of its queue, or the next in turn among the staff on duty (one of the
+         *     two; the desk names ``assignee`` when neither or both are given).
+         */
+        AssignIn: {
+            /**
+             * Assignee
+             * @description 处理人的登录名（本人或本队列名单中的人）；轮流分派时留空
+             * @default
+             */
+            assignee: string;
+            /**
+             * Round Robin
+             * @description true：在本队列当前值班人员中轮流分派
+             * @default false
+             */
+            round_robin: boolean;
+            /**
+             * Version
+             * @description 工单版本（乐观锁，0 表示不检查）
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * AttachmentOut
+         * @description A file attached to a ticket (its content at ``…/attachments/{id}``).
+         */
+        AttachmentOut: {
+            /** Content Type */
+            content_type: string;
+            /** Created At */
+            created_at: string | null;
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Ticket Id */
+            ticket_id: string;
+            /** Uploaded By */
+            uploaded_by: string;
+        };
+        /**
          * AttendanceIn
          * @description One member's attendance; a member of another county attends as a guest.
          */
@@ -1901,6 +2624,56 @@ export interface components {
         AttendanceListIn: {
             /** Entries */
             entries: components["schemas"]["AttendanceIn"][];
+        };
+        /**
+         * CalendarDayIn
+         * @description A day that differs from the ordinary week: a holiday on a weekday, or a working weekend day (调休上班).
+         */
+        CalendarDayIn: {
+            /**
+             * Date
+             * @description 日期，YYYY-MM-DD
+             */
+            date: string;
+            /**
+             * Name
+             * @description 名称，如 国庆节、国庆节调休上班
+             * @default
+             */
+            name: string;
+            /**
+             * Working
+             * @description 是否上班（周末调休上班为 true，工作日放假为 false）
+             */
+            working: boolean;
+        };
+        /**
+         * CalendarDayOut
+         * @description A day that differs from the ordinary week.
+         */
+        CalendarDayOut: {
+            /** County Override */
+            county_override: boolean;
+            /** Date */
+            date: string;
+            /** Name */
+            name: string;
+            /** Working */
+            working: boolean;
+        };
+        /**
+         * CalendarYearOut
+         * @description How a year's arrangement stands (``missing``: needed and not entered).
+         */
+        CalendarYearOut: {
+            /** Missing */
+            missing: boolean;
+            /** Notice */
+            notice: string;
+            /** Source */
+            source: string;
+            /** Year */
+            year: number;
         };
         /**
          * CaseOut
@@ -1958,6 +2731,79 @@ export interface components {
             page_size: number;
             /** Total */
             total: number;
+        };
+        /**
+         * CategoryIn
+         * @description A county administrator's settings of a category.
+         */
+        CategoryIn: {
+            /**
+             * Default Queue
+             * @description 默认队列：站点或县委组织部
+             * @enum {string}
+             */
+            default_queue: "STATION" | "COUNTY";
+            /**
+             * Enabled
+             * @description 是否启用
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Fields
+             * @description 表单字段
+             */
+            fields?: components["schemas"]["FormFieldIn"][];
+            /**
+             * Name
+             * @description 类别名称
+             */
+            name: string;
+            /**
+             * Priority
+             * @description 优先级
+             * @enum {string}
+             */
+            priority: "low" | "normal" | "high" | "urgent";
+            /**
+             * Reopen Days
+             * @description 办结后可重新打开的天数（0至90）
+             * @default 15
+             */
+            reopen_days: number;
+            /** @description 时限 */
+            sla: components["schemas"]["SlaPolicyIn"];
+            /**
+             * Version
+             * @description 类别版本
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * CategoryOut
+         * @description A ticket category with its form, queue, priority and SLA policy.
+         */
+        CategoryOut: {
+            /** Code */
+            code: string;
+            /** Default Queue */
+            default_queue: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Fields */
+            fields: components["schemas"]["FormFieldOut"][];
+            /** Group */
+            group: string;
+            /** Name */
+            name: string;
+            /** Priority */
+            priority: string;
+            /** Reopen Days */
+            reopen_days: number;
+            sla: components["schemas"]["SlaPolicyOut"];
+            /** Version */
+            version: number;
         };
         /**
          * CheckInCodeOut
@@ -2118,6 +2964,32 @@ export interface components {
             code: string;
         };
         /**
+         * CommentIn
+         * @description A note (staff only), a reply to the member, or the member's message.
+         */
+        CommentIn: {
+            /**
+             * Body
+             * @description 内容
+             */
+            body: string;
+            /**
+             * Kind
+             * @description 留言类型：内部备注、答复或党员留言
+             * @default member
+             * @enum {string}
+             */
+            kind: "note" | "reply" | "member";
+        };
+        /**
+         * CommentOut
+         * @description The new history entry and the ticket.
+         */
+        CommentOut: {
+            entry: components["schemas"]["HistoryEntryOut"];
+            ticket: components["schemas"]["TicketOut"];
+        };
+        /**
          * CountyMembers
          * @description One county's member count.
          */
@@ -2148,6 +3020,17 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * CountyOverridesIn
+         * @description The county's own days of a year (replaces the year's overrides).
+         */
+        CountyOverridesIn: {
+            /**
+             * Days
+             * @description 本县的调整日
+             */
+            days?: components["schemas"]["CalendarDayIn"][];
         };
         /**
          * CoverageOut
@@ -2306,12 +3189,60 @@ export interface components {
             next_page_token: string;
         };
         /**
+         * DeclineReferralIn
+         * @description 退回: why this county does not take the referral.
+         */
+        DeclineReferralIn: {
+            /**
+             * Reason
+             * @description 退回理由
+             */
+            reason: string;
+        };
+        /**
          * DissolveIn
          * @description Why it is dissolved.
          */
         DissolveIn: {
             /** Reason */
             reason: string;
+        };
+        /**
+         * DutyIn
+         * @description The caller on or off duty in a queue.
+         */
+        DutyIn: {
+            /**
+             * Display Name
+             * @description 向同事和党员显示的名称，如 张敏（工作站）；留空则用登录名
+             * @default
+             */
+            display_name: string;
+            /**
+             * On Duty
+             * @description true 上班（参与轮流分派），false 下班
+             */
+            on_duty: boolean;
+        };
+        /**
+         * DutyOut
+         * @description A staff member's duty in a queue.
+         */
+        DutyOut: {
+            /** Display Name */
+            display_name: string;
+            /** Last Assigned At */
+            last_assigned_at: string | null;
+            /** On Duty */
+            on_duty: boolean;
+            /** Open Assigned */
+            open_assigned: number;
+            /** Queue */
+            queue: string;
+            /** Since */
+            since: string | null;
+            /** User */
+            user: string;
         };
         /**
          * EndIn
@@ -2547,6 +3478,85 @@ export interface components {
             total?: number | null;
         };
         /**
+         * FormFieldIn
+         * @description One field of a category's form.
+         */
+        FormFieldIn: {
+            /**
+             * Choices
+             * @description 单选项
+             */
+            choices?: string[];
+            /**
+             * Help
+             * @description 填写提示
+             * @default
+             */
+            help: string;
+            /**
+             * Key
+             * @description 字段标识（小写字母和下划线）
+             */
+            key: string;
+            /**
+             * Label
+             * @description 字段名称
+             */
+            label: string;
+            /**
+             * Max
+             * @description 最大值
+             */
+            max?: number | null;
+            /**
+             * Max Length
+             * @description 最大长度（0：默认）
+             * @default 0
+             */
+            max_length: number;
+            /**
+             * Min
+             * @description 最小值
+             */
+            min?: number | null;
+            /**
+             * Required
+             * @description 是否必填
+             * @default false
+             */
+            required: boolean;
+            /**
+             * Type
+             * @description 字段类型
+             * @enum {string}
+             */
+            type: "text" | "long_text" | "integer" | "money_fen" | "date" | "choice" | "phone" | "bool";
+        };
+        /**
+         * FormFieldOut
+         * @description One field of a category's form.
+         */
+        FormFieldOut: {
+            /** Choices */
+            choices: string[];
+            /** Help */
+            help: string;
+            /** Key */
+            key: string;
+            /** Label */
+            label: string;
+            /** Max */
+            max: number;
+            /** Max Length */
+            max_length: number;
+            /** Min */
+            min: number;
+            /** Required */
+            required: boolean;
+            /** Type */
+            type: string;
+        };
+        /**
          * GridIn
          * @description A grid: name, leader (an officer on record), addresses and members covered.
          */
@@ -2589,6 +3599,30 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HistoryEntryOut
+         * @description One act on a ticket.
+         */
+        HistoryEntryOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** Actor Name */
+            actor_name: string;
+            /** At */
+            at: string | null;
+            /** Body */
+            body: string;
+            /** Comment Kind */
+            comment_kind: string | null;
+            /** From Status */
+            from_status: string | null;
+            /** Id */
+            id: string;
+            /** To Status */
+            to_status: string | null;
         };
         /**
          * HomeAssessmentIn
@@ -3450,6 +4484,61 @@ export interface components {
             transfer_due_months: number;
         };
         /**
+         * ProvinceYearIn
+         * @description A year's arrangement as the State Council's notice gives it.
+         */
+        ProvinceYearIn: {
+            /**
+             * Days
+             * @description 全年的放假日与调休上班日
+             */
+            days?: components["schemas"]["CalendarDayIn"][];
+            /**
+             * Notice
+             * @description 通知文号，如 国办发明电〔2026〕X号
+             */
+            notice: string;
+        };
+        /**
+         * QueueOut
+         * @description A queue (a station's, or the county department's: ``queue`` = "county") with its counts.
+         */
+        QueueOut: {
+            /** Breached */
+            breached: number;
+            /** Name */
+            name: string;
+            /** On Duty */
+            on_duty: number;
+            /** Open */
+            open: number;
+            /** Org Id */
+            org_id: string | null;
+            /** Queue */
+            queue: string;
+            /** Unassigned */
+            unassigned: number;
+            /** Warned */
+            warned: number;
+        };
+        /**
+         * RatingIn
+         * @description The 满意度回访 of a resolved ticket.
+         */
+        RatingIn: {
+            /**
+             * Comment
+             * @description 评价
+             * @default
+             */
+            comment: string;
+            /**
+             * Score
+             * @description 满意度，1至5分
+             */
+            score: number;
+        };
+        /**
          * RedirectIn
          * @description A new destination or employer (empty keeps the current one); empty body re-places after a refusal.
          */
@@ -3474,6 +4563,94 @@ export interface components {
              * @default
              */
             industry: string;
+        };
+        /**
+         * ReferIn
+         * @description 转办: the county to refer the ticket to, a station there (optional) and why.
+         */
+        ReferIn: {
+            /**
+             * Reason
+             * @description 转办理由
+             */
+            reason: string;
+            /**
+             * To Org Id
+             * @description 建议接收的站点（可不填，由对方安排）
+             * @default
+             */
+            to_org_id: string;
+            /**
+             * To Tenant Id
+             * @description 接收转办的县（区）代码
+             */
+            to_tenant_id: string;
+        };
+        /**
+         * ReferralOut
+         * @description A referral (转办) this county sent (``incoming`` false) or received (true).
+         */
+        ReferralOut: {
+            /** Answered At */
+            answered_at: string | null;
+            /** Attempt */
+            attempt: number;
+            /** Category */
+            category: string;
+            /** Created At */
+            created_at: string | null;
+            /** Decline Reason */
+            decline_reason: string;
+            /** Direction */
+            direction: string;
+            /** Form */
+            form: {
+                [key: string]: unknown;
+            };
+            /** From Tenant Id */
+            from_tenant_id: string;
+            /** Id */
+            id: string;
+            /** Incoming */
+            incoming: boolean;
+            /** Member Home Tenant Id */
+            member_home_tenant_id: string;
+            /** Member Id */
+            member_id: string;
+            /** Member Name */
+            member_name: string;
+            /** Reason */
+            reason: string;
+            /** Remote Org Name */
+            remote_org_name: string;
+            /** Remote Ticket Id */
+            remote_ticket_id: string | null;
+            /** Resolution */
+            resolution: string;
+            /** Respond By */
+            respond_by: string | null;
+            /** Status */
+            status: string;
+            /** Summary */
+            summary: string;
+            /** Ticket Id */
+            ticket_id: string | null;
+            /** Title */
+            title: string;
+            /** To Org Id */
+            to_org_id: string | null;
+            /** To Tenant Id */
+            to_tenant_id: string;
+        };
+        /**
+         * ReferralPageOut
+         * @description A page of referrals and the count.
+         */
+        ReferralPageOut: {
+            /** Referrals */
+            referrals: components["schemas"]["ReferralOut"][];
+            /** Total */
+            total: number;
         };
         /**
          * RefreshRequest
@@ -3502,6 +4679,17 @@ export interface components {
         RenameIn: {
             /** Name */
             name: string;
+        };
+        /**
+         * ReopenIn
+         * @description Reopen a resolved ticket within its category's period.
+         */
+        ReopenIn: {
+            /**
+             * Reason
+             * @description 重新打开的理由
+             */
+            reason: string;
         };
         /**
          * ReplayOut
@@ -3533,6 +4721,58 @@ export interface components {
              * @default
              */
             report_date: string;
+        };
+        /**
+         * RequestInfoIn
+         * @description Ask the member for materials (待补充材料).
+         */
+        RequestInfoIn: {
+            /**
+             * Message
+             * @description 需要党员补充的材料（发给党员）
+             */
+            message: string;
+            /**
+             * Version
+             * @description 工单版本
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * ResolveIn
+         * @description 办结 a ticket with what was done.
+         */
+        ResolveIn: {
+            /**
+             * Resolution
+             * @description 办理结果（党员可见）
+             */
+            resolution: string;
+            /**
+             * Version
+             * @description 工单版本
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * ResumeIn
+         * @description Resume a ticket waiting for materials.
+         */
+        ResumeIn: {
+            /**
+             * Note
+             * @description 内部备注
+             * @default
+             */
+            note: string;
+            /**
+             * Version
+             * @description 工单版本
+             * @default 0
+             */
+            version: number;
         };
         /**
          * ReturnIn
@@ -3665,6 +4905,78 @@ export interface components {
             tenant_id: string;
         };
         /**
+         * SlaPolicyIn
+         * @description A category's service levels in working minutes (420 = one working day).
+         */
+        SlaPolicyIn: {
+            /**
+             * Assignment Minutes
+             * @description 指派时限（工作分钟）
+             * @default 0
+             */
+            assignment_minutes: number;
+            /**
+             * First Response Minutes
+             * @description 首次响应时限（工作分钟）
+             */
+            first_response_minutes: number;
+            /**
+             * Resolution Minutes
+             * @description 办结时限（工作分钟）
+             */
+            resolution_minutes: number;
+            /**
+             * Same Day First Response
+             * @description 当日响应（讨薪绿色通道）
+             * @default false
+             */
+            same_day_first_response: boolean;
+            /**
+             * Update Minutes
+             * @description 进展更新时限（工作分钟）
+             * @default 0
+             */
+            update_minutes: number;
+            /**
+             * Warn Percent
+             * @description 到达时限的百分之几时预警（50至95）
+             * @default 75
+             */
+            warn_percent: number;
+        };
+        /**
+         * SlaPolicyOut
+         * @description A category's service levels in working minutes (0: none).
+         */
+        SlaPolicyOut: {
+            /** Assignment Minutes */
+            assignment_minutes: number;
+            /** First Response Minutes */
+            first_response_minutes: number;
+            /** Resolution Minutes */
+            resolution_minutes: number;
+            /** Same Day First Response */
+            same_day_first_response: boolean;
+            /** Update Minutes */
+            update_minutes: number;
+            /** Warn Percent */
+            warn_percent: number;
+        };
+        /**
+         * SlaTimerOut
+         * @description One SLA clock of a ticket.
+         */
+        SlaTimerOut: {
+            /** Clock */
+            clock: string;
+            /** Done At */
+            done_at: string | null;
+            /** Due At */
+            due_at: string | null;
+            /** State */
+            state: string;
+        };
+        /**
          * StageOut
          * @description When a stage was reached.
          */
@@ -3673,6 +4985,305 @@ export interface components {
             date: string;
             /** Stage */
             stage: string;
+        };
+        /**
+         * TicketCloseIn
+         * @description Close a ticket without resolution.
+         */
+        TicketCloseIn: {
+            /**
+             * Note
+             * @description 备注
+             * @default
+             */
+            note: string;
+            /**
+             * Reason
+             * @description 关闭原因：撤回、重复、无法联系、不属于受理范围
+             * @enum {string}
+             */
+            reason: "WITHDRAWN" | "DUPLICATE" | "UNREACHABLE" | "OUT_OF_SCOPE";
+            /**
+             * Version
+             * @description 工单版本
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * TicketFiguresOut
+         * @description 服务台工单数字：每个数字都是已公开单元格（县 × 月 × 事项大类 × 服务站）之和。
+         */
+        TicketFiguresOut: {
+            /** @description 首次超时的工单数（每张工单只计一次，计入首次超时的月份） */
+            breached: components["schemas"]["FigureOut"];
+            /**
+             * First Response Attainment
+             * @description 首次响应达标率
+             */
+            first_response_attainment: number;
+            /** First Response Attainment Display */
+            first_response_attainment_display: string;
+            /** First Response Attainment Partial */
+            first_response_attainment_partial: boolean;
+            /** @description 首次响应在时限内的办结次数 */
+            first_response_met: components["schemas"]["FigureOut"];
+            /** @description 受理（新建）工单数 */
+            opened: components["schemas"]["FigureOut"];
+            /** @description 已回访评价数 */
+            rated: components["schemas"]["FigureOut"];
+            /** @description 重新打开次数 */
+            reopened: components["schemas"]["FigureOut"];
+            /** @description 在办结时限内办结的次数 */
+            resolution_met: components["schemas"]["FigureOut"];
+            /** @description 办结次数 */
+            resolved: components["schemas"]["FigureOut"];
+            /**
+             * Satisfaction
+             * @description 满意度平均分（1–5，四舍五入到一位小数）；无评价时为“—”
+             */
+            satisfaction: string;
+            /**
+             * Satisfaction Partial
+             * @description 平均分未计入评价数被抑制的单元格
+             */
+            satisfaction_partial: boolean;
+            /**
+             * Sla Attainment
+             * @description 办结时限达标率：时限内办结 ÷ 办结，只计两项都公开的单元格
+             */
+            sla_attainment: number;
+            /**
+             * Sla Attainment Display
+             * @description 如“92.3%”；无可计算的单元格时为“—”
+             */
+            sla_attainment_display: string;
+            /**
+             * Sla Attainment Partial
+             * @description 达标率未计入被抑制的单元格
+             */
+            sla_attainment_partial: boolean;
+        };
+        /**
+         * TicketIn
+         * @description A request (工单) to file: a member for themself, or staff for a member (walk-in, home county, grid).
+         */
+        TicketIn: {
+            /**
+             * Category
+             * @description 服务类别代码，如 legal_wages（讨薪）
+             */
+            category: string;
+            /**
+             * Channel
+             * @description 受理渠道：窗口受理、户籍地代办或网格员
+             */
+            channel?: ("walk_in" | "home_county" | "grid") | null;
+            /**
+             * Description
+             * @description 情况说明
+             * @default
+             */
+            description: string;
+            /**
+             * Form
+             * @description 服务类别表单的填写内容（JSON 对象）
+             */
+            form?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Member Home Tenant Id
+             * @description 党员户籍地县级代码（工作人员代为登记时）
+             * @default
+             */
+            member_home_tenant_id: string;
+            /**
+             * Member Id
+             * @description 党员编号（工作人员代为登记时）
+             * @default
+             */
+            member_id: string;
+            /**
+             * Received Time
+             * @description 补录：党员来访的时间（30天内）
+             */
+            received_time?: string | null;
+            /**
+             * Serving Org Id
+             * @description 承办站点；不填则按服务类别的默认队列
+             * @default
+             */
+            serving_org_id: string;
+            /**
+             * Title
+             * @description 事项标题，2至60个字
+             */
+            title: string;
+        };
+        /**
+         * TicketOut
+         * @description A ticket (工单) as its county's desk, or its member, sees it.
+         */
+        TicketOut: {
+            /** Assignee */
+            assignee: string;
+            /** Assignee Name */
+            assignee_name: string;
+            /** Attachment Count */
+            attachment_count: number;
+            /** Category */
+            category: string;
+            /** Category Group */
+            category_group: string;
+            /** Category Name */
+            category_name: string;
+            /** Channel */
+            channel: string;
+            /** Close Reason */
+            close_reason: string;
+            /** Closed At */
+            closed_at: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Description */
+            description: string;
+            /** Escalated */
+            escalated: boolean;
+            /** Escalated To Org Id */
+            escalated_to_org_id: string | null;
+            /** Filed By */
+            filed_by: string;
+            /** Form */
+            form: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Incoming Referral Id */
+            incoming_referral_id: string | null;
+            /** Member Home Tenant Id */
+            member_home_tenant_id: string;
+            /** Member Id */
+            member_id: string;
+            /** Member Name */
+            member_name: string;
+            /** Number */
+            number: string;
+            /** Outgoing Referral Id */
+            outgoing_referral_id: string | null;
+            /** Outgoing Referral Status */
+            outgoing_referral_status: string | null;
+            /** Priority */
+            priority: string;
+            /** Rating */
+            rating: number | null;
+            /** Rating Comment */
+            rating_comment: string;
+            /** Referred From Tenant Id */
+            referred_from_tenant_id: string | null;
+            /** Reopen Until */
+            reopen_until: string | null;
+            /** Resolution */
+            resolution: string;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Serving Org Id */
+            serving_org_id: string | null;
+            /** Serving Org Name */
+            serving_org_name: string;
+            /** Sla */
+            sla: components["schemas"]["SlaTimerOut"][];
+            /** Status */
+            status: string;
+            /** Tenant Id */
+            tenant_id: string;
+            /** Title */
+            title: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * TicketPageOut
+         * @description A page of tickets and the count of all that match.
+         */
+        TicketPageOut: {
+            /** Tickets */
+            tickets: components["schemas"]["TicketOut"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * TicketRowOut
+         * @description 一行：一个县、一个服务站（或县本级队列）或一个事项大类。
+         */
+        TicketRowOut: {
+            figures: components["schemas"]["TicketFiguresOut"];
+            /**
+             * Key
+             * @description 县代码、服务站组织 ID（县本级队列为 county）或事项大类
+             */
+            key: string;
+            /**
+             * Name
+             * @description 县名、服务站名或事项大类
+             */
+            name: string;
+        };
+        /**
+         * TicketStatsOut
+         * @description 范围内的服务台工单统计：只有数字，没有工单或人员。
+         */
+        TicketStatsOut: {
+            /** @description 本月首次超时的工单数（不受月份范围影响） */
+            breached_this_month: components["schemas"]["FigureOut"];
+            /**
+             * Counties
+             * @description 各县
+             */
+            counties: components["schemas"]["TicketRowOut"][];
+            /**
+             * Current Month
+             * @description 本月（北京时间）
+             */
+            current_month: string;
+            /**
+             * Groups
+             * @description 各事项大类，工单多的在前
+             */
+            groups: components["schemas"]["TicketRowOut"][];
+            /**
+             * Level
+             * @description province、city 或 county
+             */
+            level: string;
+            /** Scope */
+            scope: string;
+            /** Scope Name */
+            scope_name: string;
+            /**
+             * Since Month
+             * @description 起始月份 YYYY-MM（空为不限）
+             */
+            since_month: string;
+            /**
+             * Stations
+             * @description 县视图下的各服务站（更大范围为空）
+             */
+            stations: components["schemas"]["TicketRowOut"][];
+            /**
+             * Threshold
+             * @description 小于此数的单元格被抑制；0 为精确数字（本县）
+             */
+            threshold: number;
+            total: components["schemas"]["TicketFiguresOut"];
+            /**
+             * Until Month
+             * @description 结束月份 YYYY-MM（空为不限）
+             */
+            until_month: string;
         };
         /**
          * TokenRequest
@@ -3764,6 +5375,36 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * VersionIn
+         * @description A move that needs only the ticket's version.
+         */
+        VersionIn: {
+            /**
+             * Version
+             * @description 工单版本
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * WorkCalendarOut
+         * @description A year's working-day calendar.
+         */
+        WorkCalendarOut: {
+            /** Days */
+            days: components["schemas"]["CalendarDayOut"][];
+            /** Notice */
+            notice: string;
+            /** Source */
+            source: string;
+            /** Working Hours */
+            working_hours: string;
+            /** Working Minutes Per Day */
+            working_minutes_per_day: number;
+            /** Year */
+            year: number;
         };
     };
     responses: never;
@@ -4097,6 +5738,151 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ticket_stats_api_v1_scopes__scope__insights_tickets_get: {
+        parameters: {
+            query?: {
+                /** @description 起始月份 YYYY-MM（北京时间，含） */
+                since?: string;
+                /** @description 结束月份 YYYY-MM（北京时间，含） */
+                until?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketStatsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    province_calendar_years_api_v1_scopes__scope__work_calendar_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarYearOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    province_calendar_api_v1_scopes__scope__work_calendar__year__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkCalendarOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_province_calendar_api_v1_scopes__scope__work_calendar__year__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                scope: string;
+                year: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProvinceYearIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkCalendarOut"];
                 };
             };
             /** @description Validation Error */
@@ -5277,6 +7063,40 @@ export interface operations {
         };
     };
     returnees_ledger_api_v1_tenants__tenant__ledgers_returnees__fmt__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                fmt: "csv" | "xlsx";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    tickets_ledger_api_v1_tenants__tenant__ledgers_tickets__fmt__get: {
         parameters: {
             query?: never;
             header?: {
@@ -7051,6 +8871,1177 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReturneePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_categories_api_v1_tenants__tenant__ticket_categories_get: {
+        parameters: {
+            query?: {
+                /** @description 包括已停用的类别（县委组织部） */
+                include_disabled?: boolean;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_category_api_v1_tenants__tenant__ticket_categories__category__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                category: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CategoryIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_queues_api_v1_tenants__tenant__ticket_queues_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_duty_api_v1_tenants__tenant__ticket_queues__queue__duty_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                /** @description 队列：工作站的组织编号，或 county（县级服务台） */
+                queue: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutyOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_duty_api_v1_tenants__tenant__ticket_queues__queue__duty_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 队列：工作站的组织编号，或 county（县级服务台） */
+                queue: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DutyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DutyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_referrals_api_v1_tenants__tenant__ticket_referrals_get: {
+        parameters: {
+            query?: {
+                /** @description true：收到的转办；false：发出的转办 */
+                incoming?: boolean;
+                /** @description 转办状态 */
+                status?: ("pending" | "accepted" | "declined" | "withdrawn" | "resolved")[] | null;
+                /** @description 页码（从 1 起） */
+                page?: number;
+                /** @description 每页条数 */
+                page_size?: number;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralPageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                referral_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                referral_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptReferralIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedReferralOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    decline_referral_api_v1_tenants__tenant__ticket_referrals__referral_id__decline_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                referral_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeclineReferralIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_tickets_api_v1_tenants__tenant__tickets_get: {
+        parameters: {
+            query?: {
+                /** @description 状态（可多选） */
+                status?: ("new" | "accepted" | "in_progress" | "awaiting_info" | "resolved" | "reviewed" | "closed")[] | null;
+                /** @description 服务类别 */
+                category?: string;
+                /** @description 队列：站点编号，或 county（县委组织部） */
+                queue?: string;
+                /** @description 承办人：登录名、me（我）或 none（未指派） */
+                assignee?: string;
+                /** @description 时限状态：预警、超时或暂停 */
+                sla_state?: ("warned" | "breached" | "paused") | null;
+                /** @description 党员编号 */
+                member_id?: string;
+                /** @description 关键词：标题、工单号或党员姓名 */
+                query?: string;
+                /** @description 只看转办来的工单 */
+                referred_only?: boolean;
+                /** @description 页码 */
+                page?: number;
+                /** @description 每页条数 */
+                page_size?: number;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketPageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_ticket_api_v1_tenants__tenant__tickets_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_ticket_api_v1_tenants__tenant__tickets__ticket_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    accept_ticket_api_v1_tenants__tenant__tickets__ticket_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    assign_ticket_api_v1_tenants__tenant__tickets__ticket_id__assign_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_attachments_api_v1_tenants__tenant__tickets__ticket_id__attachments_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_attachment_api_v1_tenants__tenant__tickets__ticket_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "content-type"?: string;
+                authorization?: string | null;
+                /** @description 文件名（RFC 5987 或百分号编码的 UTF-8） */
+                "X-File-Name"?: string;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/pdf": string;
+                "image/jpeg": string;
+                "image/png": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"];
+                };
+            };
+            /** @description 文件超过 5 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 文件类型或内容不符 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_attachment_api_v1_tenants__tenant__tickets__ticket_id__attachments__attachment_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                ticket_id: string;
+                attachment_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 文件内容 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    close_ticket_api_v1_tenants__tenant__tickets__ticket_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketCloseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_comment_api_v1_tenants__tenant__tickets__ticket_id__comments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ticket_history_api_v1_tenants__tenant__tickets__ticket_id__history_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryEntryOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rate_ticket_api_v1_tenants__tenant__tickets__ticket_id__rating_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RatingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    refer_ticket_api_v1_tenants__tenant__tickets__ticket_id__referrals_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reopen_ticket_api_v1_tenants__tenant__tickets__ticket_id__reopen_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReopenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_info_api_v1_tenants__tenant__tickets__ticket_id__request_info_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestInfoIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resolve_ticket_api_v1_tenants__tenant__tickets__ticket_id__resolve_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resume_ticket_api_v1_tenants__tenant__tickets__ticket_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResumeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_ticket_api_v1_tenants__tenant__tickets__ticket_id__start_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                ticket_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    county_calendar_years_api_v1_tenants__tenant__work_calendar_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarYearOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    county_calendar_api_v1_tenants__tenant__work_calendar__year__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                year: number;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkCalendarOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_county_overrides_api_v1_tenants__tenant__work_calendar__year__overrides_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                year: number;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CountyOverridesIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkCalendarOut"];
                 };
             };
             /** @description Validation Error */

@@ -41,3 +41,19 @@ export function todayInBeijing(): string {
 
 /** A count with thousands separators; a suppressed small cell (null) shows as “<5”-style text from the API. */
 export const formatCount = (n: number | null | undefined): string => (n === null || n === undefined ? "—" : n.toLocaleString("zh-CN"));
+
+/** Money typed in 元 ("1,234.5", up to two decimals) as integer 分, never through a float multiplication; null when
+ * it is not an amount. */
+export function yuanToFen(text: string): number | null {
+  const m = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(text.trim().replace(/[,，]/g, ""));
+  if (!m) return null;
+  return Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0"));
+}
+
+/** 分 → "1,234.50 元" (integer arithmetic only). */
+export function fenToYuan(fen: unknown): string {
+  if (typeof fen !== "number" || !Number.isFinite(fen)) return "—";
+  const sign = fen < 0 ? "-" : "";
+  const abs = Math.abs(Math.trunc(fen));
+  return `${sign}${Math.floor(abs / 100).toLocaleString("zh-CN")}.${String(abs % 100).padStart(2, "0")} 元`;
+}

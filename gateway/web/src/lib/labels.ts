@@ -123,4 +123,8 @@ export const EVENT_NAMES = {
   TemporaryMembershipClosed: "临时组织关系结束", ActivityRecorded: "记录活动", AttendanceRecorded: "记录出勤",
   DestinationAssessmentGiven: "流入地评议", MeetingScheduled: "安排三会一课", OrgCreated: "新建组织",
   OrgRenamed: "组织更名", OrgMoved: "调整隶属", OrgDissolved: "撤销组织", SessionRevoked: "登录会话注销",
+  TicketOpened: "登记工单", TicketResolved: "工单办结", TicketClosed: "工单关闭", TicketReopened: "工单重新办理",
+  TicketRated: "满意度回访", TicketSlaWarned: "工单即将超时", TicketSlaBreached: "工单超时",
+  TicketReferred: "工单转办", ReferralAccepted: "转办已接收", ReferralDeclined: "转办被退回",
+  ReferralWithdrawn: "转办撤回", ReferralResolved: "转办已办结",
 };

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 _TABLES = [
-    "desk_orgs", "desk_members", "desk_guests", "work_calendar_years", "work_calendar_days", "ticket_categories",
+    "desk_orgs", "desk_members", "desk_member_flows", "desk_guests", "work_calendar_years", "work_calendar_days", "ticket_categories",
     "ticket_counters", "tickets", "ticket_history", "ticket_sla_marks", "desk_duty", "ticket_attachments",
     "ticket_referrals",
 ]
@@ -79,6 +79,30 @@ def upgrade() -> None:
         )
         """
     )
+    # Every flow of a member of this county: the member's flow and placement columns above are recomputed from it,
+    # so events arriving out of order across consumers still leave them right. attempt 0: a stub (the placing
+    # county's answer arrived before the flow itself). placed_*: the placing county's latest answer (offered or
+    # checked in), valid only while placed_by and placed_attempt match the flow.
+    op.execute(
+        """
+        CREATE TABLE desk_member_flows (
+            tenant_id text NOT NULL,
+            member_id uuid NOT NULL,
+            flow_id uuid NOT NULL,
+            attempt integer NOT NULL DEFAULT 0,
+            destination_code text NOT NULL DEFAULT '',
+            placing_tenant_id text NOT NULL DEFAULT '',
+            opened_at timestamptz,
+            closed boolean NOT NULL DEFAULT false,
+            placed_by text NOT NULL DEFAULT '',
+            placed_attempt integer NOT NULL DEFAULT 0,
+            placed_rank smallint NOT NULL DEFAULT 0,
+            placed_org_id uuid,
+            placed_org_name text NOT NULL DEFAULT '',
+            PRIMARY KEY (tenant_id, member_id, flow_id)
+        )
+        """
+    )
     # A member of another county placed in this one (临时组织关系), by flow.
     op.execute(
         """
@@ -93,6 +117,8 @@ def upgrade() -> None:
             org_id uuid,
             org_name text NOT NULL DEFAULT '',
             status text NOT NULL DEFAULT 'REGISTERED',
+            -- once its flow is closed, no later event reopens the guest
+            flow_closed boolean NOT NULL DEFAULT false,
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (tenant_id, flow_id)
         )
@@ -219,6 +245,8 @@ def upgrade() -> None:
     op.execute("CREATE INDEX tickets_queue ON tickets (tenant_id, serving_org_id, status)")
     op.execute("CREATE INDEX tickets_member ON tickets (tenant_id, member_home_tenant_id, member_id)")
     op.execute("CREATE INDEX tickets_sla_due ON tickets (tenant_id, next_sla_check) WHERE next_sla_check IS NOT NULL")
+    # The roster counts every person's open tickets at every assignment.
+    op.execute("CREATE INDEX tickets_assignee_open ON tickets (tenant_id, assignee) WHERE status IN (1, 2, 3, 4)")
     op.execute(
         """
         CREATE TABLE ticket_history (

@@ -52,8 +52,8 @@ def test_each_service_process_is_given_only_its_own_login(tmp_path: Path, monkey
 
 
 def test_a_service_publishes_its_own_events_and_reads_only_the_streams_it_consumes():
-    registry, organizations, insights, desk = (catalog.get(n) for n in ("registry", "organizations", "insights",
-                                                                        "desk"))
+    registry, organizations, insights, desk, notifications = (
+        catalog.get(n) for n in ("registry", "organizations", "insights", "desk", "notifications"))
     publish, subscribe = service_grants(organizations)
     assert "jinqiao.*.organizations.>" in publish and not any(s.startswith("jinqiao.*.registry") for s in publish)
     assert "$JS.API.CONSUMER.MSG.NEXT.JINQIAO_REGISTRY.*" in publish and "$JS.ACK.JINQIAO_REGISTRY.>" in publish
@@ -63,7 +63,12 @@ def test_a_service_publishes_its_own_events_and_reads_only_the_streams_it_consum
     insights_publish, _ = service_grants(insights)
     assert not any(s.startswith("jinqiao.") for s in insights_publish)  # produces nothing
     feed = tuple(revocation_feed_grants())
-    assert service_grants(desk) == (feed, ("_INBOX_desk.>",))
+    # A service that neither produces nor consumes (yet) reads only the revocation feed.
+    assert service_grants(notifications) == (feed, ("_INBOX_notifications.>",))
+    # The desk publishes its own events and reads its own stream too (referrals between counties).
+    desk_publish, _ = service_grants(desk)
+    assert "jinqiao.*.desk.>" in desk_publish and "$JS.ACK.JINQIAO_DESK.>" in desk_publish
+    assert "$JS.ACK.JINQIAO_REGISTRY.>" in desk_publish and not any("INSIGHTS" in s for s in desk_publish)
     assert "$JS.API.CONSUMER.CREATE.JINQIAO_GATEWAY.*.jinqiao.*.gateway.session_revoked" in feed
     assert not any(".ACK." in s or s.startswith("jinqiao.") for s in feed)
     assert "JINQIAO_ORGANIZATIONS" in " ".join(service_grants(registry)[0])

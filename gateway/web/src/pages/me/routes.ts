@@ -1,5 +1,5 @@
-// The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本.
-import { Camera, Notebook, Position, User } from "@element-plus/icons-vue";
+// The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本, 我的诉求.
+import { Camera, Notebook, Position, Service, User } from "@element-plus/icons-vue";
 import type { PageRoutes } from "@/lib/nav";
 
 export default [
@@ -13,4 +13,11 @@ export default [
     meta: { title: "活动记事本", roles: ["member"], nav: { group: "流动管理", order: 903, icon: Notebook } } },
   { path: "m/letter/:flowId", name: "me-letter", component: () => import("./LetterPage.vue"),
     meta: { title: "证明信", roles: ["member"], parent: "me-flows" } },
+  // 我的诉求 (issue 13): the member's own requests to the service desk.
+  { path: "m/tickets", name: "me-tickets", component: () => import("./tickets/MyTicketsPage.vue"),
+    meta: { title: "我的诉求", roles: ["member"], nav: { group: "工作台", order: 904, icon: Service } } },
+  { path: "m/tickets/new", name: "me-ticket-new", component: () => import("./tickets/NewTicketPage.vue"),
+    meta: { title: "我要求助", roles: ["member"], parent: "me-tickets" } },
+  { path: "m/tickets/:id", name: "me-ticket", component: () => import("./tickets/MyTicketPage.vue"),
+    meta: { title: "诉求详情", roles: ["member"], parent: "me-tickets" } },
 ] satisfies PageRoutes;

@@ -3,6 +3,7 @@
 import { api, data, Problem, type paths } from "@/api/client";
 import type { components } from "@/api/schema";
 import type { Role } from "@/session";
+import { listReferrals, listTickets } from "@/pages/tickets/desk";
 
 type Membership = components["schemas"]["MembershipOut"];
 
@@ -68,6 +69,39 @@ export async function countAlerts(tenant: string, query: AlertQuery): Promise<nu
                                            page_size: 0 } },
     }));
     return page.total;
+  } catch (error) {
+    if (refused(error)) return null;
+    throw error;
+  }
+}
+
+/** Roles that work the desk's queues (服务工单), and those that answer 转办 for the county. */
+export const TICKET_ROLES: Role[] = ["county_admin", "township_officer", "station_staff", "guidance_officer"];
+const REFERRAL_ROLES: Role[] = ["county_admin", "station_staff"];
+
+export interface TicketTodo {
+  /** New tickets nobody has accepted yet. */
+  fresh: number;
+  /** Open tickets with a clock past its due time. */
+  breached: number;
+  /** 转办 from other counties waiting for an answer (null: not this role's to answer). */
+  referrals: number | null;
+}
+
+/** The desk's to-do: new tickets, breached ones, referrals waiting (totals only: page_size 1). */
+export async function loadTicketTodo(tenant: string, role: Role): Promise<TicketTodo | null> {
+  try {
+    const [fresh, breached, referrals] = await Promise.all([
+      listTickets(tenant, { status: ["new"], page_size: 1 }),
+      listTickets(tenant, { sla_state: "breached", page_size: 1 }),
+      REFERRAL_ROLES.includes(role)
+        ? listReferrals(tenant, { incoming: true, status: ["pending"], page_size: 1 }).catch((e: unknown) => {
+          if (refused(e)) return null;
+          throw e;
+        })
+        : Promise.resolve(null),
+    ]);
+    return { fresh: fresh.total, breached: breached.total, referrals: referrals ? referrals.total : null };
   } catch (error) {
     if (refused(error)) return null;
     throw error;
