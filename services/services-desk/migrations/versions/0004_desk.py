@@ -18,9 +18,9 @@ branch_labels = None
 depends_on = None
 
 _TABLES = [
-    "desk_orgs", "desk_members", "desk_member_flows", "desk_guests", "work_calendar_years", "work_calendar_days", "ticket_categories",
-    "ticket_counters", "tickets", "ticket_history", "ticket_sla_marks", "desk_duty", "ticket_attachments",
-    "ticket_referrals",
+    "desk_orgs", "desk_members", "desk_member_flows", "desk_guests", "work_calendar_years", "work_calendar_days",
+    "ticket_categories", "ticket_counters", "tickets", "ticket_history", "ticket_sla_marks", "desk_duty",
+    "ticket_attachments", "ticket_referrals",
 ]
 
 
