@@ -47,7 +47,7 @@ def test_services_that_never_decrypt_receive_no_pii_or_blind_index_key(install, 
     envs, material = environments(install)
     secrets = {encode_keyring(material.pii.keys), *(k.hex() for k in material.pii.keys.values()),
                material.blind_index.hex(), "1:c2VjcmV0", "c2VjcmV0"}
-    for name in ("insights", "gateway", "desk", "notifications"):
+    for name in ("insights", "gateway", "notifications"):
         env = envs[name]
         assert not set(PII_VARIABLES) & set(env), name
         assert not any(secret in value for value in env.values() for secret in secrets), name
@@ -56,10 +56,13 @@ def test_services_that_never_decrypt_receive_no_pii_or_blind_index_key(install, 
 
 def test_registry_and_organizations_receive_exactly_the_keys_they_declare(install):
     envs, material = environments(install)
-    registry, organizations = envs["registry"], envs["organizations"]
+    registry, organizations, desk = envs["registry"], envs["organizations"], envs["desk"]
     assert registry["JINQIAO_PII_KEYS"] == encode_keyring(material.pii.keys)
     assert registry["JINQIAO_PII_ACTIVE_KEY"] == str(material.pii.active) == organizations["JINQIAO_PII_ACTIVE_KEY"]
     assert "JINQIAO_BLIND_INDEX_KEY" in registry and "JINQIAO_BLIND_INDEX_KEY" not in organizations
+    # The desk seals attachments: the PII keyring, never the blind index (it looks nobody up by ID number).
+    assert desk["JINQIAO_PII_KEYS"] == encode_keyring(material.pii.keys)
+    assert "JINQIAO_BLIND_INDEX_KEY" not in desk
     signers = {name for name, env in envs.items() if "JINQIAO_JWT_PRIVATE_KEY_FILE" in env}
     assert signers == {e.name for e in catalog.holding("jwt_signing")} == {"gateway"}
     assert all(env["JINQIAO_JWT_PUBLIC_KEY_FILE"] == str(material.jwt.public) for env in envs.values())

@@ -89,6 +89,13 @@ async def calendar_for(*, deps: DeskDeps, tenant: str) -> WorkCalendar:
     return await _load(deps, tenant=tenant, first=first, last=last)
 
 
+def cached_calendar(*, deps: DeskDeps, tenant: str) -> WorkCalendar | None:
+    """The county's calendar if this process holds one (fresh or stale), without reading the database."""
+    kept = deps.calendars.get(tenant)
+    found: WorkCalendar | None = None if kept is None else kept[1]
+    return found
+
+
 async def _load(deps: DeskDeps, *, tenant: str, first: int, last: int) -> WorkCalendar:
     """Read the county's years (one load at a time per county) and keep them."""
     lock = deps.calendars.setdefault(("lock", tenant), asyncio.Lock())

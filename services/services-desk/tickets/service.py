@@ -374,6 +374,7 @@ async def _view(uow: UnitOfWork, row: TicketRow) -> TicketView:
 
 async def get_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str) -> TicketView:
     """One ticket within the caller's reach (a member: their own)."""
+    await _calendar(deps, require_tenant(principal))  # cached for the answer's clock states
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
         row = await visible_ticket(uow, principal, ticket_id, permission=Permission.TICKETS_READ)
         return await _view(uow, row)
@@ -402,6 +403,7 @@ async def list_tickets(*, deps: DeskDeps, principal: Principal, statuses: list[i
     if problems:
         raise invalid(problems)
     who = {"me": principal.user, "none": ""}.get(assignee, assignee) if assignee else None
+    await _calendar(deps, tenant)  # cached for the answer's clock states
     async with deps.db.unit_of_work(tenant=tenant) as uow:
         if _is_member(principal):
             if principal.member is None:

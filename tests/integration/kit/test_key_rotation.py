@@ -48,6 +48,7 @@ class Install:
     members: dict[str, tuple[str, str, str]]  # member id → (county, ID number, phone)
     mentors: dict[tuple[str, int], tuple[str, str]]  # (applicant id, seq) → (county, phone)
     officers: dict[str, tuple[str, str]]  # officer id → (county, phone)
+    attachments: dict[str, tuple[str, bytes]]  # attachment id → (county, content): binary, sealed by the desk
 
 
 def member(county: str, n: int) -> members_domain.NewMember:
@@ -63,7 +64,7 @@ async def seed(config: runtime_config.EmbeddedConfig) -> Install:
     keys = key_commands._open(config)
     ring = keys.pii_keyring()
     cipher = FieldCipher(keys=ring.keys, active=ring.active)
-    install = Install(config=config, members={}, mentors={}, officers={})
+    install = Install(config=config, members={}, mentors={}, officers={}, attachments={})
     async with key_commands.databases(config) as dbs:
         by_service = {db.service: db for db in dbs}
         registry = await Database.connect(by_service["registry"].app_dsn, min_size=1, max_size=2)
@@ -98,6 +99,19 @@ async def seed(config: runtime_config.EmbeddedConfig) -> Install:
                         phone_enc=cipher.encrypt(phone, tenant=county, table="officers", column="phone", row=officer))
                     install.officers[officer] = (county, phone)
                     await uow.commit()
+                # A wage claim's scanned contract: bytes that are not text, as the desk seals them.
+                attachment, content = str(uuid.uuid4()), b"%PDF-1.4\n" + bytes(range(256))
+                conn = await asyncpg.connect(by_service["desk"].admin_dsn)
+                try:
+                    await conn.execute(
+                        "INSERT INTO ticket_attachments (tenant_id, id, ticket_id, filename, content_type, size_bytes,"
+                        " sha256, content_enc, uploaded_by, created_at) VALUES ($1, $2, $3, '合同.pdf',"
+                        " 'application/pdf', $4, '', $5, 'test', now())", county, attachment, str(uuid.uuid4()),
+                        len(content), cipher.encrypt_bytes(content, tenant=county, table="ticket_attachments",
+                                                           column="content", row=attachment))
+                finally:
+                    await conn.close()
+                install.attachments[attachment] = (county, content)
         finally:
             await registry.close()
             await organizations.close()
@@ -118,6 +132,22 @@ async def install() -> AsyncIterator[Install]:
         yield await seed(config)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def attachments_in_clear(install: Install) -> dict[str, tuple[str, bytes]]:
+    """The desk's attachments opened with the keyring as it now stands (bytes, not text)."""
+    ring = key_commands._open(install.config).pii_keyring()
+    cipher = FieldCipher(keys=ring.keys, active=ring.active)
+    async with key_commands.databases(install.config) as dbs:
+        desk = next(db for db in dbs if db.service == "desk")
+        conn = await asyncpg.connect(desk.admin_dsn)
+        try:
+            rows = await conn.fetch("SELECT tenant_id, id, content_enc FROM ticket_attachments")
+            return {str(r["id"]): (r["tenant_id"], cipher.decrypt_bytes(
+                r["content_enc"], tenant=r["tenant_id"], table="ticket_attachments", column="content",
+                row=str(r["id"]))) for r in rows}
+        finally:
+            await conn.close()
 
 
 @dataclass
@@ -143,9 +173,12 @@ async def snapshot(config: runtime_config.EmbeddedConfig) -> Snapshot:
                         blobs[f"mentors/{r['applicant_id']}/{r['seq']}"] = bytes(r["phone_enc"])
                     for r in await conn.fetch("SELECT id, id_number_enc FROM applicants"):
                         blobs[f"applicants/{r['id']}/id"] = bytes(r["id_number_enc"])
-                else:
+                elif db.service == "organizations":
                     for r in await conn.fetch("SELECT id, phone_enc FROM officers"):
                         blobs[f"officers/{r['id']}"] = bytes(r["phone_enc"])
+                else:
+                    for r in await conn.fetch("SELECT id, content_enc FROM ticket_attachments"):
+                        blobs[f"attachments/{r['id']}"] = bytes(r["content_enc"])
                 audit += [dict(r, service=db.service) for r in await conn.fetch(
                     "SELECT * FROM audit_log WHERE action = 'pii.reencrypt' ORDER BY tenant_id, seq")]
             finally:
@@ -209,8 +242,9 @@ async def test_rotation_reencrypts_every_row_to_the_new_version_and_reads_stay_t
 
     # Audited in each county's own chain of each database, one row per batch, naming the column and the count.
     audit = after.audit
-    assert {(r["service"], r["tenant_id"]) for r in audit} == {(s, c) for s in ("registry", "organizations")
+    assert {(r["service"], r["tenant_id"]) for r in audit} == {(s, c) for s in ("registry", "organizations", "desk")
                                                                for c in COUNTIES}
+    assert await attachments_in_clear(install) == install.attachments
     members_rows = [r for r in audit if r["object_id"] == "members.id_number_enc" and r["tenant_id"] == COUNTIES[0]]
     assert len(members_rows) == 2  # 520 rows in batches of 500
     assert sum(int(r["reason"].split()[0]) for r in members_rows) == MEMBERS_PER_COUNTY
@@ -246,6 +280,7 @@ async def test_a_version_still_in_use_cannot_be_retired(install, capsys):
     members, _, officers = await plaintexts(install)
     assert members == {k: (v[1], v[2]) for k, v in install.members.items()}
     assert officers == {k: v[1] for k, v in install.officers.items()}
+    assert await attachments_in_clear(install) == install.attachments
     assert await key_commands.status(install.config) == 0
     shown = capsys.readouterr().out
     assert "v3: 1040" in shown and "retired" in shown
