@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import Request
-from pydantic import AfterValidator, BaseModel, ValidationInfo, field_validator
+from fastapi import Path, Request
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from jinqiao.kit.errors import FieldViolation, InvalidArgument
@@ -71,6 +71,20 @@ def plain_parameters(request: Request) -> None:
         raise InvalidArgument(found)
 
 
+async def read_body(request: Request, *, limit: int) -> bytes | None:
+    """A raw upload's body, or None once it passes ``limit`` (read in pieces: a declared length is no promise)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _instant(value: datetime) -> datetime:
     """An aware instant in UTC that a Timestamp can hold; a naive one is read as UTC (as protobuf reads it)."""
     try:
@@ -81,6 +95,11 @@ def _instant(value: datetime) -> datetime:
         raise _refuse("时间超出可表示的范围（0001-01-01 至 9999-12-31）")
     return aware
 
+
+# What a protobuf int32 field can hold (a version, a count): a bound beyond it is a 422, never a 500.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# A year in a path (the working-day calendar's): four digits.
+Year = Annotated[int, Path(ge=1000, le=9999, description="年份")]
 
 # A date-time field of a request body (its JSON schema is a plain date-time).
 Instant = Annotated[datetime, AfterValidator(_instant)]

@@ -169,24 +169,13 @@ class FieldCipher:
 
     def encrypt(self, plaintext: str, *, tenant: str, table: str, column: str, row: str) -> bytes:
         """Encrypt under the active key with a fresh random nonce, bound to the cell it is stored in."""
-        header = bytes([FORMAT]) + self._active.to_bytes(2, "big")
-        nonce = os.urandom(_NONCE_BYTES)
-        aad = _associated_data(header, tenant, table, column, row)
-        return header + nonce + self._aeads[self._active].encrypt(nonce, plaintext.encode(), aad)
+        return self.encrypt_bytes(plaintext.encode(), tenant=tenant, table=table, column=column, row=row)
 
     def decrypt(self, blob: bytes, *, tenant: str, table: str, column: str, row: str) -> str:
         """Decrypt a blob written for exactly this tenant, table, column and row."""
-        data = bytes(blob)
-        version = self._version_of(data)
-        aead = self._aeads.get(version)
-        if aead is None:
-            raise DecryptionError(f"no key for version {version}")
-        body_start = _HEADER_BYTES + _NONCE_BYTES
-        header, nonce, body = data[:_HEADER_BYTES], data[_HEADER_BYTES:body_start], data[body_start:]
-        aad = _associated_data(header, tenant, table, column, row)
         try:
-            return aead.decrypt(nonce, body, aad).decode()
-        except (InvalidTag, UnicodeDecodeError):
+            return self.decrypt_bytes(blob, tenant=tenant, table=table, column=column, row=row).decode()
+        except UnicodeDecodeError:
             raise DecryptionError("ciphertext failed authentication") from None
 
     def encrypt_bytes(self, plaintext: bytes, *, tenant: str, table: str, column: str, row: str) -> bytes:

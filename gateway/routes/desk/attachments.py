@@ -15,6 +15,7 @@ from jinqiao.desk.v1 import desk_pb2 as pb
 from jinqiao.gateway import problems
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.routes.desk.wire import AttachmentOut
+from jinqiao.gateway.wire import read_body
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tickets"])
 
@@ -40,20 +41,6 @@ def file_name(header: str) -> str:
     return unquote(value, encoding="utf-8", errors="replace")
 
 
-async def _body(request: Request, *, limit: int) -> bytes | None:
-    """The request body, or None once it passes the limit (read in pieces: a declared length is no promise)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post("/tickets/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut,
              description=_UPLOAD_DOC,
              responses={413: {"description": "文件超过 5 MB"}, 422: {"description": "文件类型或内容不符"}},
@@ -68,7 +55,7 @@ async def add_attachment(
     x_file_name: Annotated[str, Header(max_length=600, include_in_schema=False)] = "",
 ) -> Response:
     """上传附件: attach a JPG, PNG or PDF (at most 5 MB) to a ticket."""
-    content = await _body(request, limit=MAX_FILE_BYTES)
+    content = await read_body(request, limit=MAX_FILE_BYTES)
     if content is None:
         return problems.problem(413, "文件太大", "附件不能超过 5 MB，请压缩后再上传")
     reply = await gw.clients.desk.AddTicketAttachment(

@@ -9,7 +9,7 @@ from pydantic import Field
 from jinqiao.desk.v1 import calendar_pb2, desk_pb2
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.routes.desk.wire import CalendarYearOut, WorkCalendarOut
-from jinqiao.gateway.wire import Body
+from jinqiao.gateway.wire import Body, Year
 from jinqiao.kit.errors import NotFound
 
 router = APIRouter(tags=["work-calendar"])
@@ -57,7 +57,7 @@ async def county_calendar_years(tenant: TenantDep, who: CallerDep, gw: GatewayDe
 
 
 @router.get(_T + "/{year}", response_model=WorkCalendarOut)
-async def county_calendar(tenant: TenantDep, year: int, who: CallerDep, gw: GatewayDep) -> WorkCalendarOut:
+async def county_calendar(tenant: TenantDep, year: Year, who: CallerDep, gw: GatewayDep) -> WorkCalendarOut:
     """A year of the county's working-day calendar (the province's arrangement with the county's own days)."""
     reply = await gw.clients.desk.GetWorkCalendar(desk_pb2.GetWorkCalendarRequest(year=year), metadata=who.metadata,
                                                   timeout=gw.clients.timeout)
@@ -65,7 +65,7 @@ async def county_calendar(tenant: TenantDep, year: int, who: CallerDep, gw: Gate
 
 
 @router.put(_T + "/{year}/overrides", response_model=WorkCalendarOut)
-async def set_county_overrides(tenant: TenantDep, year: int, body: CountyOverridesIn, who: CallerDep,
+async def set_county_overrides(tenant: TenantDep, year: Year, body: CountyOverridesIn, who: CallerDep,
                                gw: GatewayDep) -> WorkCalendarOut:
     """Replace the county's own days of a year."""
     reply = await gw.clients.desk.SetCountyCalendarOverrides(
@@ -84,7 +84,7 @@ async def province_calendar_years(scope: str, who: CallerDep, gw: GatewayDep) ->
 
 
 @router.get(_S + "/{year}", response_model=WorkCalendarOut)
-async def province_calendar(scope: str, year: int, who: CallerDep, gw: GatewayDep) -> WorkCalendarOut:
+async def province_calendar(scope: str, year: Year, who: CallerDep, gw: GatewayDep) -> WorkCalendarOut:
     """A year of the province's calendar."""
     _own_province(scope, who)
     reply = await gw.clients.desk.GetWorkCalendar(desk_pb2.GetWorkCalendarRequest(year=year), metadata=who.metadata,
@@ -93,7 +93,7 @@ async def province_calendar(scope: str, year: int, who: CallerDep, gw: GatewayDe
 
 
 @router.put(_S + "/{year}", response_model=WorkCalendarOut)
-async def set_province_calendar(scope: str, year: int, body: ProvinceYearIn, who: CallerDep,
+async def set_province_calendar(scope: str, year: Year, body: ProvinceYearIn, who: CallerDep,
                                 gw: GatewayDep) -> WorkCalendarOut:
     """Enter a year's arrangement for the province (replaces the year)."""
     _own_province(scope, who)

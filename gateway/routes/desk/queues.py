@@ -11,7 +11,7 @@ from pydantic import Field
 from jinqiao.desk.v1 import desk_pb2 as pb
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.routes.desk.wire import DutyOut, QueueOut, TicketOut
-from jinqiao.gateway.wire import Body
+from jinqiao.gateway.wire import INT32_MAX, Body
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tickets"])
 
@@ -33,7 +33,7 @@ class AssignIn(Body):
     assignee: str = Field(default="", max_length=64, description="处理人的登录名（本人或本队列名单中的人）；"
                                                                 "轮流分派时留空")
     round_robin: bool = Field(default=False, description="true：在本队列当前值班人员中轮流分派")
-    version: int = Field(default=0, ge=0, description="工单版本（乐观锁，0 表示不检查）")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本（乐观锁，0 表示不检查）")
 
 
 @router.get("/ticket-queues", response_model=list[QueueOut])

@@ -21,7 +21,7 @@ from jinqiao.gateway.routes.desk.wire import (
     TicketPageOut,
     TicketStatusName,
 )
-from jinqiao.gateway.wire import Body, Instant, enum_in
+from jinqiao.gateway.wire import INT32_MAX, Body, Instant, enum_in
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["tickets"])
 
@@ -48,34 +48,34 @@ class AcceptIn(Body):
     """受理 a ticket, with an optional reply to the member."""
 
     message: str = Field(default="", max_length=2000, description="受理回复（发给党员）")
-    version: int = Field(default=0, ge=0, description="工单版本（防止覆盖他人的修改）")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本（防止覆盖他人的修改）")
 
 
 class VersionIn(Body):
     """A move that needs only the ticket's version."""
 
-    version: int = Field(default=0, ge=0, description="工单版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本")
 
 
 class RequestInfoIn(Body):
     """Ask the member for materials (待补充材料)."""
 
     message: str = Field(max_length=2000, description="需要党员补充的材料（发给党员）")
-    version: int = Field(default=0, ge=0, description="工单版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本")
 
 
 class ResumeIn(Body):
     """Resume a ticket waiting for materials."""
 
     note: str = Field(default="", max_length=2000, description="内部备注")
-    version: int = Field(default=0, ge=0, description="工单版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本")
 
 
 class ResolveIn(Body):
     """办结 a ticket with what was done."""
 
     resolution: str = Field(max_length=2000, description="办理结果（党员可见）")
-    version: int = Field(default=0, ge=0, description="工单版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本")
 
 
 class TicketCloseIn(Body):
@@ -83,7 +83,7 @@ class TicketCloseIn(Body):
 
     reason: CloseReasonName = Field(description="关闭原因：撤回、重复、无法联系、不属于受理范围")
     note: str = Field(default="", max_length=500, description="备注")
-    version: int = Field(default=0, ge=0, description="工单版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="工单版本")
 
 
 class RatingIn(Body):
@@ -149,7 +149,7 @@ class CategoryIn(Body):
     sla: SlaPolicyIn = Field(description="时限")
     enabled: bool = Field(default=True, description="是否启用")
     reopen_days: int = Field(default=15, ge=0, le=365, description="办结后可重新打开的天数（0至90）")
-    version: int = Field(default=0, ge=0, description="类别版本")
+    version: int = Field(default=0, ge=0, le=INT32_MAX, description="类别版本")
 
 
 def _bound(value: int | None) -> int:

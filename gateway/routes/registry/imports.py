@@ -22,6 +22,7 @@ from jinqiao.gateway import problems
 from jinqiao.gateway.deps import Caller, CallerDep, Gateway, GatewayDep, TenantDep
 from jinqiao.gateway.idempotency import RequestIdDep
 from jinqiao.gateway.sheets import to_csv
+from jinqiao.gateway.wire import read_body
 from jinqiao.registry.v1 import imports_pb2
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["imports"])
@@ -97,20 +98,6 @@ async def _template(gw: Gateway, who: Caller) -> imports_pb2.GetImportTemplateRe
     return reply
 
 
-async def _body(request: Request, *, limit: int) -> bytes | None:
-    """The request body, or None once it passes the limit (read in pieces: a liar's Content-Length is no help)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @router.post("/imports", status_code=202, response_model=ImportOut,
              responses={413: {"description": "文件太大"}, 422: {"description": "请求参数无效"}},
              openapi_extra={"requestBody": {"required": True, "content": {
@@ -123,7 +110,7 @@ async def start_import(
 ) -> Response:
     """导入党员: start importing a 台账 file (CSV or XLSX) as the body; poll the Location for progress."""
     limit = (await _template(gw, who)).max_file_bytes
-    content = await _body(request, limit=limit)
+    content = await read_body(request, limit=limit)
     if content is None:
         return problems.problem(413, "文件太大", f"文件不能超过 {limit // (1024 * 1024)} MB，请拆分后分批导入")
     media = content_type.split(";", 1)[0].strip().lower()

@@ -149,3 +149,15 @@ def test_sweep_step_agrees_with_marks_and_next_check() -> None:
         marks, check = sweep_step(sla, cal, now)
         assert marks == due_marks(sla, cal, now)
         assert check == next_check(sla, cal, after=now)
+
+
+def test_a_clock_past_its_warning_point_reads_warned_only_with_the_calendar() -> None:
+    cal = calendar()
+    opened = bj(2026, 12, 1, 9, 0)
+    sla = sla_of(POLICY, open_clocks(policy=POLICY, calendar=cal, at=opened), opened)
+    # 6 of the first response's 7 working hours gone: past 75 %, before the due.
+    now = bj(2026, 12, 1, 16, 30)
+    first = {t.clock: t.state for t in timers(sla, now, calendar=cal)}[SlaClock.FIRST_RESPONSE]
+    assert first is SlaState.WARNED
+    assert {t.clock: t.state for t in timers(sla, bj(2026, 12, 1, 10, 0), calendar=cal)}[
+        SlaClock.FIRST_RESPONSE] is SlaState.RUNNING

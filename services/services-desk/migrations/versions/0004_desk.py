@@ -29,21 +29,7 @@ def upgrade() -> None:
     kit.create_outbox()
     kit.fair_outbox_pending()
     # 0003 made the inbox's pruning function only; the outbox's comes now that the desk publishes.
-    op.execute("CREATE INDEX IF NOT EXISTS outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL")
-    op.execute(
-        """
-        CREATE FUNCTION outbox_prune_sent_all_tenants(older_than interval, batch integer)
-        RETURNS integer LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
-            WITH gone AS (
-                DELETE FROM outbox WHERE ctid = ANY(ARRAY(
-                    SELECT ctid FROM outbox WHERE sent_at IS NOT NULL AND sent_at < now() - older_than
-                    ORDER BY sent_at LIMIT batch FOR UPDATE SKIP LOCKED))
-                RETURNING 1
-            )
-            SELECT count(*)::integer FROM gone
-        $$
-        """
-    )
+    kit.create_retention(outbox=True, inbox=False)
     # ---- replica (registry's and organizations' events; never their databases)
     op.execute(
         """
