@@ -5830,6 +5830,7 @@ export interface operations {
             };
             path: {
                 scope: string;
+                /** @description 年份 */
                 year: number;
             };
             cookie?: never;
@@ -5866,6 +5867,7 @@ export interface operations {
             };
             path: {
                 scope: string;
+                /** @description 年份 */
                 year: number;
             };
             cookie?: never;
@@ -9988,6 +9990,7 @@ export interface operations {
                 authorization?: string | null;
             };
             path: {
+                /** @description 年份 */
                 year: number;
                 tenant: string;
             };
@@ -10024,6 +10027,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description 年份 */
                 year: number;
                 tenant: string;
             };
