@@ -133,6 +133,7 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             other = login(http, "county-411503")
             assert http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=other).status_code == 404
             walk_the_demo_flows(http)
+            walk_the_demo_desk(http)
             the_saga_survives_a_killed_destination_service(env, http, member_id)
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -153,6 +154,32 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             assert len(listed) == len(seeded) + 1  # survived, and the demo seed did not run twice
     finally:
         assert second.stop() == 0
+
+
+def walk_the_demo_desk(http: httpx.Client) -> None:
+    """The demo's service desk: 固始县's tickets in every state, the station's queue, and a referral each way
+    between demo counties — one accepted by the member's home county, one waiting at the county they work in."""
+    county = login(http, "county-411525")
+    tickets = http.get("/api/v1/tenants/411525/tickets?page_size=200", headers=county).json()["tickets"]
+    assert {t["status"] for t in tickets} >= {"new", "accepted", "in_progress", "awaiting_info", "resolved",
+                                               "reviewed", "closed"}, {t["status"] for t in tickets}
+    station = login(http, "station-411525")
+    queues = http.get("/api/v1/tenants/411525/ticket-queues", headers=station).json()
+    assert queues and all(q["org_id"] for q in queues) and sum(q["open"] for q in queues) > 0, queues
+    # The answers reach 固始县 as events: on a busy machine a few seconds after the console is announced.
+    deadline = time.monotonic() + 60
+    while True:
+        sent = http.get("/api/v1/tenants/411525/ticket-referrals?incoming=false", headers=county).json()["referrals"]
+        if {"accepted", "pending"} <= {r["status"] for r in sent} or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    by_direction = {r["direction"]: r for r in sent}
+    assert by_direction["to_home"]["status"] == "accepted", sent
+    assert by_direction["to_station"]["status"] == "pending", sent
+    home = by_direction["to_home"]["to_tenant_id"]
+    received = http.get(f"/api/v1/tenants/{home}/ticket-referrals?incoming=true",
+                        headers=login(http, f"county-{home}")).json()["referrals"]
+    assert any(r["id"] == by_direction["to_home"]["id"] and r["ticket_id"] for r in received), received
 
 
 def walk_the_demo_flows(http: httpx.Client) -> None:
