@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from jinqiao.gateway.routes import desk, insights, integrations, operations, organizations, registry
+from jinqiao.gateway.routes import desk, insights, integrations, loans, operations, organizations, registry
 from jinqiao.gateway.wire import plain_parameters
 
 
@@ -12,7 +12,8 @@ def all_routers() -> list[APIRouter]:
     """Every service's routers, in a stable order (the OpenAPI document lists them so), each refusing a query or
     path parameter no service could take (gateway/wire.py)."""
     return [_plain(router) for router in (*registry.ROUTERS, *insights.ROUTERS, *organizations.ROUTERS,
-                                          *integrations.ROUTERS, *operations.ROUTERS, *desk.ROUTERS)]
+                                          *integrations.ROUTERS, *operations.ROUTERS, *desk.ROUTERS,
+                                          *loans.ROUTERS)]
 
 
 def _plain(router: APIRouter) -> APIRouter:

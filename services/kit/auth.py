@@ -40,6 +40,9 @@ class Role(StrEnum):
     GUIDANCE_OFFICER = "guidance_officer"
     BRANCH_SECRETARY = "branch_secretary"
     MEMBER = "member"
+    # A partner bank's officer (or the bank's own system, by client credentials): the loans of its bank's programmes
+    # in one county; the token's ``org`` names the bank (its code, e.g. ``gsrcb``), not a Party organisation.
+    BANK_OFFICER = "bank_officer"
     # A county's own system calling gRPC with client credentials (a service account, DESIGN §5).
     COUNTY_SYSTEM = "county_system"
     # The platform itself (policy timers, consumers acting for a county); never issued to a caller.
@@ -57,6 +60,7 @@ class Principal:
     role: Role
     scope: str
     tenant: str | None
+    # The caller's organisation (its id); for a bank officer, the partner bank's code.
     org: str | None = None
     # For the member role: the member's own record in the tenant's registry.
     member: str | None = None

@@ -27,6 +27,7 @@ class Reach(StrEnum):
     OWN_ORG = "own_org"  # the caller's organisation only
     SELF = "self"  # the caller's own person
     AGGREGATE = "aggregate"  # counts over a scope inside the caller's, never a person
+    BANK = "bank"  # the objects of the caller's partner bank (the loans of its programmes) in the county
 
 
 class Permission(StrEnum):
@@ -64,6 +65,16 @@ class Permission(StrEnum):
     # The working-day calendar: read by every desk office and analyst; the province enters a year's arrangement.
     CALENDAR_READ = "calendar.read"
     CALENDAR_MANAGE = "calendar.manage"
+    # Micro-loans (issue 14): the county's programmes; applying (a member for themself, staff on their behalf);
+    # reading loans; the public review tiers (支部推荐 → 乡镇审核 → 县级审批); the partner bank's side (credit decision,
+    # disbursement, repayments); the 贴息 claim list for the finance department.
+    LOAN_PROGRAMMES_READ = "loan_programmes.read"
+    LOAN_PROGRAMMES_MANAGE = "loan_programmes.manage"
+    LOANS_APPLY = "loans.apply"
+    LOANS_READ = "loans.read"
+    LOANS_REVIEW = "loans.review"
+    LOANS_BANK = "loans.bank"
+    LOAN_SUBSIDIES_READ = "loan_subsidies.read"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -75,6 +86,7 @@ REACH: dict[Role, Reach] = {
     Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE,
     Role.BRANCH_SECRETARY: Reach.OWN_ORG,
     Role.MEMBER: Reach.SELF,
+    Role.BANK_OFFICER: Reach.BANK,
 }
 
 _COUNTY = {Role.COUNTY_ADMIN: Reach.COUNTY}
@@ -88,6 +100,9 @@ _SYSTEM = {Role.COUNTY_SYSTEM: Reach.COUNTY}
 # station (驻城党建工作站, 服务中心, its grid leaders) and a guidance office for the queues in their subtree.
 _DESK = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
          Role.STATION_STAFF: Reach.ORG_SUBTREE, Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE}
+# The offices a loan application passes (支部推荐 → 乡镇审核 → 县级审批), each over the members of its reach.
+_LOAN_PATH = {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+              Role.BRANCH_SECRETARY: Reach.OWN_ORG}
 
 # Permission → {role: the scope rule of its grant}. A role not named holds no grant (denied by default).
 TABLE: dict[Permission, dict[Role, Reach]] = {
@@ -139,6 +154,18 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.CALENDAR_READ: {**_DESK, Role.PROVINCE_ANALYST: Reach.AGGREGATE, Role.CITY_ANALYST: Reach.AGGREGATE},
     # The State Council's notice is entered once, by the province, for every county.
     Permission.CALENDAR_MANAGE: {Role.PROVINCE_ANALYST: Reach.AGGREGATE},
+    # Programmes are public terms: every office on the review path, the member and the partner bank read them; the
+    # county department sets them.
+    Permission.LOAN_PROGRAMMES_READ: {**_LOAN_PATH, Role.MEMBER: Reach.SELF, Role.BANK_OFFICER: Reach.BANK},
+    Permission.LOAN_PROGRAMMES_MANAGE: _COUNTY,
+    # A member applies for themself; the offices on the review path apply on behalf of members in their reach.
+    Permission.LOANS_APPLY: {**_LOAN_PATH, Role.MEMBER: Reach.SELF},
+    Permission.LOANS_READ: {**_LOAN_PATH, Role.MEMBER: Reach.SELF, Role.BANK_OFFICER: Reach.BANK},
+    # Each office decides its own tier only (the branch recommends, the township reviews, the county approves).
+    Permission.LOANS_REVIEW: dict(_LOAN_PATH),
+    Permission.LOANS_BANK: {Role.BANK_OFFICER: Reach.BANK},
+    # 贴息 is claimed from public finance by the county (with the bank that lent).
+    Permission.LOAN_SUBSIDIES_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.BANK_OFFICER: Reach.BANK},
 }
 
 # The permissions a county administrator may give a county system's service account (each in its own county).
@@ -253,12 +280,32 @@ METHODS: dict[str, Permission] = {
         "ListCalendarYears": Permission.CALENDAR_READ,
         "SetProvinceCalendar": Permission.CALENDAR_MANAGE,
         "SetCountyCalendarOverrides": Permission.DESK_CONFIGURE,
+        "CreateLoanProgramme": Permission.LOAN_PROGRAMMES_MANAGE,
+        "UpdateLoanProgramme": Permission.LOAN_PROGRAMMES_MANAGE,
+        "GetLoanProgramme": Permission.LOAN_PROGRAMMES_READ,
+        "ListLoanProgrammes": Permission.LOAN_PROGRAMMES_READ,
+        "CheckLoanEligibility": Permission.LOANS_APPLY,
+        "CreateLoanApplication": Permission.LOANS_APPLY,
+        "GetLoan": Permission.LOANS_READ,
+        "ListLoans": Permission.LOANS_READ,
+        "ReviewLoanApplication": Permission.LOANS_REVIEW,
+        "WithdrawLoanApplication": Permission.LOANS_APPLY,
+        "RecordLoanCreditDecision": Permission.LOANS_BANK,
+        "DisburseLoan": Permission.LOANS_BANK,
+        "RecordLoanRepayment": Permission.LOANS_BANK,
+        "GetLoanSchedule": Permission.LOANS_READ,
+        "ListLoanHistory": Permission.LOANS_READ,
+        "AddLoanAttachment": Permission.LOANS_APPLY,
+        "ListLoanAttachments": Permission.LOANS_READ,
+        "GetLoanAttachment": Permission.LOANS_READ,
+        "ListLoanSubsidyClaims": Permission.LOAN_SUBSIDIES_READ,
     }.items()},
     _INSIGHTS + "GetMemberCounts": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetFlowMatrix": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetDashboard": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetDashboardVersion": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetTicketStats": Permission.INSIGHTS_READ,
+    _INSIGHTS + "GetLoanStats": Permission.INSIGHTS_READ,
     **{_DEAD_LETTERS + m: Permission.DEAD_LETTERS_MANAGE
        for m in ("ListDeadLetters", "GetDeadLetter", "ReplayDeadLetter")},
 }

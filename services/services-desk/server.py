@@ -8,10 +8,15 @@ from jinqiao.desk.attachments.api import AttachmentsApi
 from jinqiao.desk.calendar.api import CalendarApi
 from jinqiao.desk.categories.api import CategoriesApi
 from jinqiao.desk.deps import SERVICE, DeskDeps
+from jinqiao.desk.loans import timers as loan_timers
+from jinqiao.desk.loans.api import LoansApi
+from jinqiao.desk.programmes.api import ProgrammesApi
 from jinqiao.desk.queues.api import QueuesApi
 from jinqiao.desk.referrals import consumers as referral_consumers
 from jinqiao.desk.referrals import timers as referral_timers
 from jinqiao.desk.referrals.api import ReferralsApi
+from jinqiao.desk.repayments import timers as repayment_timers
+from jinqiao.desk.repayments.api import RepaymentsApi
 from jinqiao.desk.replica import consumers as replica_consumers
 from jinqiao.desk.sla import timers as sla_timers
 from jinqiao.desk.tickets.api import TicketsApi
@@ -22,8 +27,8 @@ from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 
 SERVICE_NAME = desk_pb2.DESCRIPTOR.services_by_name["DeskService"].full_name
 
-class DeskServicer(TicketsApi, CategoriesApi, QueuesApi, AttachmentsApi, ReferralsApi, CalendarApi,
-                   desk_pb2_grpc.DeskServiceServicer):
+class DeskServicer(TicketsApi, CategoriesApi, QueuesApi, AttachmentsApi, ReferralsApi, CalendarApi, ProgrammesApi,
+                   LoansApi, RepaymentsApi, desk_pb2_grpc.DeskServiceServicer):
     """jinqiao.desk.v1.DeskService: each concept's RPCs over the same deps."""
 
     def __init__(self, deps: DeskDeps) -> None:
@@ -41,6 +46,8 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
         interval = ctx.settings.timer_interval_seconds
         ctx.run_in_background(lambda: sla_timers.run_forever(deps=deps, interval=interval))
         ctx.run_in_background(lambda: referral_timers.run_forever(deps=deps, interval=interval))
+        ctx.run_in_background(lambda: loan_timers.run_forever(deps=deps, interval=interval))
+        ctx.run_in_background(lambda: repayment_timers.run_forever(deps=deps, interval=interval))
     servicer = DeskServicer(deps)
     return [lambda server: desk_pb2_grpc.add_DeskServiceServicer_to_server(servicer, server)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 # Kinds (organizations' OrgKind names without the prefix) whose queue is a station's.
 STATION_KINDS = frozenset({"TOWN_STATION", "SERVICE_CENTER"})
@@ -38,6 +39,28 @@ class ReplicaMember:
     placing_tenant_id: str
     placed_org_id: str | None
     placed_org_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """What a loan programme's rules are checked against: a member's facts from registry's MemberProfileChanged
+    (CONTRACT, issue 14). Birth year only: the platform holds no full birth date beside a masked ID number."""
+
+    member_id: str
+    name: str
+    home_org_id: str | None
+    township: str
+    active: bool
+    # "MEMBERSHIP_STATUS_FULL", "MEMBERSHIP_STATUS_PROBATIONARY", or "" when registry has not said yet.
+    membership_status: str
+    join_date: date | None
+    birth_year: int
+    # EXCELLENT, COMPETENT, BASICALLY_COMPETENT, INCOMPETENT or "" (none complete), and its year.
+    latest_grade: str
+    latest_grade_year: int
+    returned: bool
+    # When the facts were last learned (None: only MemberRegistered is known, so no facts yet).
+    facts_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinqiao.desk.replica.domain import Guest, ReplicaMember, ReplicaOrg
+from jinqiao.desk.replica.domain import Guest, MemberFacts, ReplicaMember, ReplicaOrg
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -34,4 +34,14 @@ def guest_from_record(r: Mapping[str, Any]) -> Guest:
         flow_id=str(r["flow_id"]), origin_tenant_id=r["origin_tenant_id"], member_id=str(r["member_id"]),
         member_name=r["member_name"], id_number_masked=r["id_number_masked"], org_id=_text_or_none(r["org_id"]),
         org_name=r["org_name"], status=r["status"],
+    )
+
+
+def facts_from_record(r: Mapping[str, Any]) -> MemberFacts:
+    """A desk_members row's loan-relevant facts (issue 14) as MemberFacts."""
+    return MemberFacts(
+        member_id=str(r["id"]), name=r["name"], home_org_id=_text_or_none(r["home_org_id"]), township=r["township"],
+        active=r["active"], membership_status=r["membership_status"], join_date=r["join_date"],
+        birth_year=int(r["birth_year"]), latest_grade=r["latest_grade"],
+        latest_grade_year=int(r["latest_grade_year"]), returned=r["returned"], facts_at=r["facts_at"],
     )

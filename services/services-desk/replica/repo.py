@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jinqiao.desk.replica.domain import GUEST_RANK, Guest, ReplicaMember, ReplicaOrg
-from jinqiao.desk.replica.models import guest_from_record, member_from_record, org_from_record
+from jinqiao.desk.replica.domain import GUEST_RANK, Guest, MemberFacts, ReplicaMember, ReplicaOrg
+from jinqiao.desk.replica.models import facts_from_record, guest_from_record, member_from_record, org_from_record
 from jinqiao.kit.db import UnitOfWork
 
 # Deep enough for any real tree; stops a walk should a corrupted replica ever hold a cycle.
@@ -259,3 +259,12 @@ async def open_guest(uow: UnitOfWork, *, origin_tenant_id: str, member_id: str,
         uow.tenant, origin_tenant_id, member_id, sorted(shut),
     )
     return None if r is None else guest_from_record(r)
+
+
+async def member_facts(uow: UnitOfWork, *, member_id: str) -> MemberFacts | None:
+    """A member's loan-relevant facts (issue 14), or None."""
+    r = await uow.conn.fetchrow(
+        "SELECT id, name, home_org_id, township, active, membership_status, join_date, birth_year, latest_grade,"
+        " latest_grade_year, returned, facts_at FROM desk_members WHERE tenant_id = $1 AND id = $2",
+        uow.tenant, member_id)
+    return None if r is None else facts_from_record(r)

@@ -12,6 +12,7 @@ from jinqiao.desk.replica.domain import (
     PLACED_RANK,
     STATION_KINDS,
     Guest,
+    MemberFacts,
     ReplicaMember,
     ReplicaOrg,
     hosts_guest,
@@ -42,6 +43,13 @@ async def home_member(uow: UnitOfWork, *, member_id: str) -> ReplicaMember | Non
     if not _is_uuid(member_id):
         return None
     return await repo.get_member(uow, member_id=member_id)
+
+
+async def member_facts(uow: UnitOfWork, *, member_id: str) -> MemberFacts | None:
+    """CONTRACT (issue 14): a member of ``uow.tenant`` with the facts loan rules are checked against, or None."""
+    if not _is_uuid(member_id):
+        return None
+    return await repo.member_facts(uow, member_id=member_id)
 
 
 async def guest(uow: UnitOfWork, *, origin_tenant_id: str, member_id: str) -> Guest | None:
