@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jinqiao.demo import desk as demo_desk
 from jinqiao.demo import flows as demo_flows
+from jinqiao.demo import loans as demo_loans
 from jinqiao.demo.flows import bearer
 from jinqiao.gateway import integrations
 from jinqiao.gateway.accounts import Account, upsert_account
@@ -250,6 +251,14 @@ async def seed(settings: GatewaySettings) -> int:
             await db.close()
     # The service desk (issue 13): tickets at every station, the demo member's requests, both referrals.
     await demo_desk.seed_desk(settings=settings, issuer=issuer, counties=COUNTIES, member_login=member_login)
+    # 党员先锋贷 (issue 14): the partner bank's login, programmes and loans in every state.
+    db = await Database.connect(settings.database_url, min_size=1, max_size=1)
+    try:
+        for account in demo_loans.bank_logins():
+            await upsert_account(db=db, account=account, password=password)
+    finally:
+        await db.close()
+    await demo_loans.seed_loans(settings=settings, issuer=issuer, member_login=member_login)
     return created
 
 

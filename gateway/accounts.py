@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jinqiao.kit import passwords
-from jinqiao.kit.auth import Role
+from jinqiao.kit.auth import BANK_CODE, Role
 from jinqiao.kit.db import Database
-from jinqiao.kit.errors import Unauthenticated
+from jinqiao.kit.errors import FieldViolation, InvalidArgument, Unauthenticated
 
 # Verifying against a dummy hash when the user is unknown keeps login timing uniform.
 _DUMMY_HASH = passwords.hash_password("jinqiao-timing-equaliser")
@@ -53,8 +53,26 @@ async def authenticate(*, db: Database, username: str, password: str) -> Account
                    acting_member=record["acting_member"])
 
 
+def validate_binding(account: Account) -> None:
+    """Refuse an account whose token could not be verified: a bank officer acts for one bank (its code in
+    ``acting_org``) in the one county of its scope."""
+    if account.role is not Role.BANK_OFFICER:
+        return
+    violations: list[FieldViolation] = []
+    if len(account.scope) != 6 or account.acting_tenant != account.scope:
+        violations.append(FieldViolation("acting_tenant", "合作银行信贷员须绑定一个县（区），且与其范围相同"))
+    if not account.acting_org or not BANK_CODE.fullmatch(account.acting_org):
+        violations.append(FieldViolation(
+            "acting_org", "合作银行信贷员须填写银行代码：2 至 32 位小写字母、数字或连字符，如 gsrcb"))
+    if account.acting_member is not None:
+        violations.append(FieldViolation("acting_member", "合作银行信贷员不绑定党员"))
+    if violations:
+        raise InvalidArgument(violations)
+
+
 async def upsert_account(*, db: Database, account: Account, password: str) -> None:
     """Create or reset an account (used by the demo seed and by operators)."""
+    validate_binding(account)
     async with db.unit_of_work_in_scope(scope=account.scope) as uow:
         await uow.conn.execute(
             "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name,"

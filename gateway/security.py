@@ -41,7 +41,8 @@ IMPORT_BODY_LIMIT = 32 * MIB
 # A ticket's attachment: the desk takes 5 MiB; the route answers its own 413 up to this bound.
 ATTACHMENT_BODY_LIMIT = 5 * MIB + 64 * 1024
 BODY_LIMITS: dict[str, int] = {"POST /api/v1/tenants/{tenant}/imports": IMPORT_BODY_LIMIT,
-                               "POST /api/v1/tenants/{tenant}/tickets/{ticket_id}/attachments": ATTACHMENT_BODY_LIMIT}
+                               "POST /api/v1/tenants/{tenant}/tickets/{ticket_id}/attachments": ATTACHMENT_BODY_LIMIT,
+                               "POST /api/v1/tenants/{tenant}/loans/{loan_id}/attachments": ATTACHMENT_BODY_LIMIT}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "

@@ -5,16 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from jinqiao.desk.v1 import loans_pb2
 from jinqiao.gateway import accounts, sessions
-from jinqiao.gateway.deps import CallerDep, Gateway, GatewayDep
+from jinqiao.gateway.deps import Caller, CallerDep, Gateway, GatewayDep
 from jinqiao.gateway.problems import problem
 from jinqiao.gateway.ratelimit import Refusal, app_limiter
 from jinqiao.gateway.wire import Body
+from jinqiao.kit import telemetry
+from jinqiao.kit.auth import Role
 from jinqiao.kit.errors import Unauthenticated
 from jinqiao.kit.regions import name_of
 from jinqiao.kit.revocation import RevokedSessions
 
 router = APIRouter(prefix="/api/v1", tags=["session"])
+log = telemetry.get_logger("jinqiao.gateway.session")
 
 
 class TokenRequest(Body):
@@ -48,8 +52,12 @@ class MeResponse(BaseModel):
     scope: str
     scope_name: str
     tenant: str | None
-    org: str | None = None
+    org: str | None = Field(None, description="所在党组织编号；合作银行信贷员为其银行代码（如 gsrcb）")
     member: str | None = None
+    # Only a bank officer's answer carries these (the others' stays as it was).
+    bank_code: str | None = Field(default=None, description="合作银行信贷员的银行代码（仅合作银行信贷员）")
+    bank_name: str | None = Field(default=None,
+                                  description="合作银行名称，取自本县该行的贷款项目（仅信贷员；未找到时为空）")
 
 
 def _too_many(refusal: Refusal) -> Response:
@@ -119,9 +127,25 @@ def _token_response(gw: Gateway, grant: sessions.Grant) -> TokenResponse:
                          refresh_expires_in=grant.refresh_expires_in)
 
 
-@router.get("/me", response_model=MeResponse)
-async def me(who: CallerDep) -> MeResponse:
-    """Who the token says the caller is."""
+@router.get("/me", response_model=MeResponse, response_model_exclude_unset=True)
+async def me(who: CallerDep, gw: GatewayDep) -> MeResponse:
+    """Who the token says the caller is (a bank officer: its bank's code and, when known, name)."""
     p = who.principal
+    if p.role is Role.BANK_OFFICER and p.org:
+        return MeResponse(user=p.user, role=p.role.value, scope=p.scope, scope_name=name_of(p.scope),
+                          tenant=p.tenant, org=p.org, member=p.member, bank_code=p.org,
+                          bank_name=await _bank_name(gw, who, p.org))
     return MeResponse(user=p.user, role=p.role.value, scope=p.scope, scope_name=name_of(p.scope), tenant=p.tenant,
                       org=p.org, member=p.member)
+
+
+async def _bank_name(gw: Gateway, who: Caller, bank_code: str) -> str | None:
+    """The bank's name as the county's programmes with it spell it; None when none names it or the desk is away."""
+    # Who-am-I must answer even while the desk is down: the name is a courtesy, never a reason to fail.
+    try:
+        reply = await gw.clients.desk.ListLoanProgrammes(loans_pb2.ListLoanProgrammesRequest(),
+                                                         metadata=who.metadata, timeout=min(gw.clients.timeout, 2.0))
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the name out
+        log.info("me.bank_name_unavailable", bank_code=bank_code, error=type(exc).__name__)
+        return None
+    return next((p.bank_name for p in reply.programmes if p.bank_code == bank_code and p.bank_name), None)

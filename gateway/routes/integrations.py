@@ -5,6 +5,9 @@ bearer token of at most five minutes, scoped to the client's county and named pe
 services' gRPC endpoints (docs/integrators.md), which every HTTP route here refuses. Repeated failures are limited
 like the login (gateway/ratelimit.py). The routes under ``/tenants/{tenant}/integrations`` let the county department
 make, list, rotate and disable its systems' accounts; a secret is shown once.
+
+A partner bank's system (kind ``bank``, issue 14) is registered the same way with its bank code instead of
+permissions; its token carries the bank_officer role and the bank code, and it may call the HTTP loan routes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Request, Response
@@ -23,7 +26,7 @@ from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.problems import problem
 from jinqiao.gateway.ratelimit import Refusal, app_limiter
 from jinqiao.gateway.wire import Body
-from jinqiao.kit.auth import Role
+from jinqiao.kit import authz
 from jinqiao.kit.errors import FieldViolation, InvalidArgument, Unauthenticated
 
 token_router = APIRouter(prefix="/api/v1/auth", tags=["integrations"])
@@ -50,21 +53,29 @@ _TOKEN_BODY: dict[str, Any] = {
 }
 
 
+ClientKind = Literal["county_system", "bank"]
+
+
 class ClientTokenResponse(BaseModel):
     """A bearer token for the gRPC services (RFC 6749 §5.1)."""
 
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
-    scope: str = Field(description="the permissions the token names, space-separated")
+    scope: str = Field(description="the permissions the token names, space-separated (a bank client: those of the"
+                                   " bank_officer role)")
 
 
 class ClientIn(Body):
-    """A county system to register and the permissions it is given."""
+    """A county system to register and the permissions it is given, or a partner bank's system and its bank code."""
 
-    name: str = Field(max_length=200, description="系统名称，如“固始县党员信息系统”")
+    name: str = Field(max_length=200, description="系统名称，如“固始县党员信息系统”“固始农商银行信贷系统”")
+    kind: ClientKind = Field("county_system", description="客户端类型：county_system 县级系统；bank 合作银行系统")
     permissions: list[Annotated[str, Field(max_length=64)]] = Field(
-        max_length=32, description="授予的权限，须为可授予县级系统的权限（见列表接口的 grantable）")
+        default_factory=list, max_length=32,
+        description="授予的权限，须为可授予县级系统的权限（见列表接口的 grantable）；合作银行客户端不填")
+    bank_code: str | None = Field(
+        None, max_length=64, description="合作银行代码（2 至 32 位小写字母、数字或连字符，如 gsrcb），仅银行客户端填写")
 
 
 class ClientOut(BaseModel):
@@ -72,6 +83,8 @@ class ClientOut(BaseModel):
 
     client_id: str
     name: str
+    kind: ClientKind = Field(description="county_system 县级系统（仅 gRPC）；bank 合作银行系统（以合作银行信贷员身份）")
+    bank_code: str | None = Field(description="合作银行代码（仅合作银行客户端）")
     permissions: list[str]
     created_by: str
     created_at: datetime
@@ -84,7 +97,9 @@ class ClientOut(BaseModel):
     @classmethod
     def of(cls, a: integrations.ServiceAccount) -> ClientOut:
         """Map the account."""
-        return cls(client_id=a.client_id, name=a.name, permissions=list(a.permissions), created_by=a.created_by,
+        kind: ClientKind = "bank" if a.kind == integrations.BANK else "county_system"
+        return cls(client_id=a.client_id, name=a.name, kind=kind, bank_code=a.bank_code,
+                   permissions=list(a.permissions), created_by=a.created_by,
                    created_at=a.created_at, rotated_at=a.rotated_at,
                    previous_secret_valid_until=a.previous_secret_expires_at, disabled=a.disabled,
                    disabled_at=a.disabled_at, last_token_at=a.last_token_at)
@@ -161,7 +176,8 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
                429: {"description": "认证失败次数过多：客户端已暂时锁定或该地址尝试过多（见 Retry-After）"}},
 )
 async def client_token(request: Request, gw: GatewayDep) -> ClientTokenResponse | Response:
-    """OAuth2 client credentials → a bearer token (at most 5 minutes) for a county system's gRPC calls."""
+    """OAuth2 client credentials → a bearer token (at most 5 minutes) for a county system's gRPC calls, or for a
+    partner bank's system acting as a bank officer of its bank."""
     form = await _form(request)
     grant = form.get("grant_type", "")
     if grant != GRANT_TYPE:
@@ -186,8 +202,17 @@ async def client_token(request: Request, gw: GatewayDep) -> ClientTokenResponse 
         return _unauthorized()
     await limiter.succeeded(username=key)
     permissions = integrations.requested_scope(account, form.get("scope"))
+    if account.kind == integrations.BANK:
+        # No perms claim: the token holds what the bank_officer role holds, for the bank its org names.
+        token, expires_in = gw.issuer.issue(
+            user=account.client_id, role=account.role, scope=account.tenant, tenant=account.tenant,
+            org=account.bank_code, ttl_seconds=gw.settings.client_token_ttl_seconds,
+        )
+        held = sorted(g.permission.value for g in authz.grants()
+                      if g.role is account.role and g.permission is not authz.Permission.SESSION)
+        return ClientTokenResponse(access_token=token, expires_in=expires_in, scope=" ".join(held))
     token, expires_in = gw.issuer.issue(
-        user=account.client_id, role=Role.COUNTY_SYSTEM, scope=account.tenant, tenant=account.tenant,
+        user=account.client_id, role=account.role, scope=account.tenant, tenant=account.tenant,
         permissions=permissions, ttl_seconds=gw.settings.client_token_ttl_seconds,
     )
     return ClientTokenResponse(access_token=token, expires_in=expires_in, scope=" ".join(sorted(permissions)))
@@ -202,9 +227,9 @@ async def list_clients(tenant: TenantDep, gw: GatewayDep) -> ClientList:
 
 @router.post("/clients", status_code=201, response_model=ClientSecretOut)
 async def create_client(tenant: TenantDep, body: ClientIn, who: CallerDep, gw: GatewayDep) -> ClientSecretOut:
-    """Register a county system: its client id, and its secret shown this once."""
+    """Register a county system or a partner bank's system: its client id, and its secret shown this once."""
     made = await integrations.create_account(db=gw.db, principal=who.principal, tenant=tenant, name=body.name,
-                                             permissions=body.permissions)
+                                             permissions=body.permissions, kind=body.kind, bank_code=body.bank_code)
     return ClientSecretOut(client=ClientOut.of(made.account), client_secret=made.client_secret)
 
 

@@ -107,6 +107,22 @@ class InsightsServicer(insights_pb2_grpc.InsightsServiceServicer):
         )
 
 
+    async def GetLoanStats(
+        self, request: insights_pb2.GetLoanStatsRequest, context: Context
+    ) -> insights_pb2.GetLoanStatsResponse:
+        """The 党员先锋贷 figures of a scope: per county, per programme and in total; counts and sums only."""
+        stats, updated = await service.loan_stats(deps=self._deps, principal=current_principal(),
+                                                  scope=request.scope)
+        response = insights_pb2.GetLoanStatsResponse(
+            scope=stats.scope, total=_loans(stats.total, stats.threshold),
+            counties=[_loan_row(r, stats.threshold) for r in stats.counties],
+            programmes=[_loan_row(r, stats.threshold) for r in stats.programmes], threshold=stats.threshold,
+        )
+        if updated is not None:
+            response.update_time.FromDatetime(updated)
+        return response
+
+
 def _shower(threshold: int) -> Callable[[Tally], insights_pb2.Figure]:
     def shown(tally: Tally) -> insights_pb2.Figure:
         return insights_pb2.Figure(value=tally.value, hidden_cells=tally.hidden, display=tally.display(threshold))
@@ -139,3 +155,17 @@ def _ticket_row(
 ) -> insights_pb2.TicketStatsRow:
     return insights_pb2.TicketStatsRow(key=row.key if key is None else key, name=row.name,
                                        figures=_tickets(row, shown))
+
+
+def _loans(row: domain.LoanTally, threshold: int) -> insights_pb2.LoanFigures:
+    figures: dict[str, insights_pb2.Figure] = {}
+    for name, tally in row.figures.items():
+        text = domain.money_text(tally, threshold=threshold) if name.endswith("_fen") else tally.display(threshold)
+        figures[name] = insights_pb2.Figure(value=tally.value, hidden_cells=tally.hidden, display=text)
+    return insights_pb2.LoanFigures(**figures, overdue_rate=row.overdue_rate.ratio,
+                                    overdue_rate_display=row.overdue_rate.text)
+
+
+def _loan_row(row: domain.LoanTally, threshold: int) -> insights_pb2.LoanStatsRow:
+    return insights_pb2.LoanStatsRow(key=row.key, name=row.name, product=row.product,
+                                     figures=_loans(row, threshold))

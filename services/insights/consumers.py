@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jinqiao.events.v1 import desk_events_pb2 as desk_events
+from jinqiao.events.v1 import loan_events_pb2 as loan_events
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import service
@@ -38,6 +39,16 @@ SUBSCRIPTIONS = (
     Subscription("insights-tickets-closed", "desk", desk_events.TicketClosed, service.on_ticket_closed),
     Subscription("insights-tickets-sla-breached", "desk", desk_events.TicketSlaBreached,
                  service.on_ticket_sla_breached),
+    # The desk publishes a loan's events in the loan's county: a loan's row of facts lives there (issue 14).
+    Subscription("insights-loans-applied", "desk", loan_events.LoanApplied, service.on_loan_applied),
+    Subscription("insights-loans-reviewed", "desk", loan_events.LoanReviewed, service.on_loan_reviewed),
+    Subscription("insights-loans-refused", "desk", loan_events.LoanRefused, service.on_loan_refused),
+    Subscription("insights-loans-withdrawn", "desk", loan_events.LoanWithdrawn, service.on_loan_withdrawn),
+    Subscription("insights-loans-disbursed", "desk", loan_events.LoanDisbursed, service.on_loan_disbursed),
+    Subscription("insights-loans-repayment-recorded", "desk", loan_events.LoanRepaymentRecorded,
+                 service.on_loan_repayment_recorded),
+    Subscription("insights-loans-settled", "desk", loan_events.LoanSettled, service.on_loan_settled),
+    Subscription("insights-loans-overdue", "desk", loan_events.LoanOverdue, service.on_loan_overdue),
     # Station names for the desk's figures per station.
     Subscription("insights-org-names-created", "organizations", org_events.OrgCreated, service.on_org_created),
     Subscription("insights-org-names-renamed", "organizations", org_events.OrgRenamed, service.on_org_renamed),

@@ -1006,3 +1006,321 @@ def ticket_month(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(BEIJING).strftime("%Y-%m")
+
+
+# ------------------------------------------------------------------------------------------------ loans
+#
+# The desk's 党员先锋贷 figures (issue 14 §6). One row of facts per loan, merged from the loan events in any order
+# (lifecycle flags only turn on; the money figures are the newest word by the event's occur_time), never naming
+# the member. A cell is one county's loans of one programme key (the shared code of a city's or the province's
+# programme, else "programme:<id>"). For a scope wider than a county the one rule of the dashboard and the desk's
+# tickets holds: a cell with 1 … threshold − 1 borrowers (disbursed loans) publishes none of its figures; inside a
+# published cell, counts and sums derivable from one another go through ``hidden_figures`` (complementary
+# suppression) so that no published difference covers a small number of loans; every row (county, programme,
+# total) is a Tally of published cells only, so a row total minus its published cells gives nothing back.
+
+
+class LoanState(StrEnum):
+    """Where a loan stands as the read model sees it (derived, never merged)."""
+
+    PENDING = "PENDING"  # applied, under review or approved, not yet paid out
+    WITHDRAWN = "WITHDRAWN"
+    REFUSED = "REFUSED"
+    ACTIVE = "ACTIVE"  # disbursed, principal outstanding, nothing overdue
+    OVERDUE = "OVERDUE"
+    SETTLED = "SETTLED"
+
+
+DISBURSED_STATES = frozenset({LoanState.ACTIVE, LoanState.OVERDUE, LoanState.SETTLED})
+OUTSTANDING_STATES = frozenset({LoanState.ACTIVE, LoanState.OVERDUE})
+PROGRAMME_KEY_PREFIX = "programme:"
+
+
+@dataclass(frozen=True, slots=True)
+class LoanFigures:
+    """A loan's money position at one moment: outstanding principal, amount overdue, and whether it is overdue."""
+
+    at: datetime
+    outstanding_fen: int
+    overdue_fen: int
+    overdue: bool
+
+    def newer_than(self, other: LoanFigures | None) -> bool:
+        """The newest word wins; at the same instant the smaller outstanding (principal only ever goes down)."""
+        if other is None:
+            return True
+        return (self.at, -self.outstanding_fen, self.overdue_fen, self.overdue) > (
+            other.at, -other.outstanding_fen, other.overdue_fen, other.overdue)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanFact:
+    """What one loan event says about a loan."""
+
+    programme_id: str = ""
+    product: str = ""
+    shared_code: str = ""
+    programme_name: str = ""
+    applied: bool = False
+    approved: bool = False
+    refused: bool = False
+    withdrawn: bool = False
+    disbursed: bool = False
+    settled: bool = False
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+    figures: LoanFigures | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoanFacts:
+    """Everything known about one loan, merged from facts in any order and any number of times (a join)."""
+
+    programme_id: str = ""
+    product: str = ""
+    shared_code: str = ""
+    programme_name: str = ""
+    applied: bool = False
+    approved: bool = False
+    refused: bool = False
+    withdrawn: bool = False
+    disbursed: bool = False
+    settled: bool = False
+    amount_fen: int = 0
+    subsidy_fen: int = 0
+    figures: LoanFigures | None = None
+
+    def apply(self, fact: LoanFact) -> LoanFacts:
+        """The facts after one more event (commutative, associative, idempotent)."""
+        figures = fact.figures if fact.figures is not None and fact.figures.newer_than(self.figures) else self.figures
+        return LoanFacts(
+            # Descriptions never change for a loan; max keeps the merge commutative should two copies disagree.
+            programme_id=max(self.programme_id, fact.programme_id.strip()),
+            product=max(self.product, fact.product.strip().upper()),
+            shared_code=max(self.shared_code, fact.shared_code.strip()),
+            programme_name=max(self.programme_name, fact.programme_name.strip()),
+            applied=self.applied or fact.applied, approved=self.approved or fact.approved or fact.disbursed,
+            refused=self.refused or fact.refused, withdrawn=self.withdrawn or fact.withdrawn,
+            disbursed=self.disbursed or fact.disbursed, settled=self.settled or fact.settled,
+            amount_fen=max(self.amount_fen, fact.amount_fen), subsidy_fen=max(self.subsidy_fen, fact.subsidy_fen),
+            figures=figures,
+        )
+
+    @property
+    def programme_key(self) -> str:
+        """The programme's cell key: its shared code, else ``programme:<id>``; "" until an event names it."""
+        if self.shared_code:
+            return self.shared_code
+        return f"{PROGRAMME_KEY_PREFIX}{self.programme_id}" if self.programme_id else ""
+
+    @property
+    def known(self) -> bool:
+        """Counted only once the application or the disbursement (the events naming the shared code) arrived."""
+        return bool(self.programme_id) and (self.applied or self.disbursed)
+
+    @property
+    def state(self) -> LoanState:
+        """The derived state the aggregates count."""
+        if self.settled:
+            return LoanState.SETTLED
+        if self.disbursed:
+            return LoanState.OVERDUE if self.figures is not None and self.figures.overdue else LoanState.ACTIVE
+        if self.refused:
+            return LoanState.REFUSED
+        if self.withdrawn:
+            return LoanState.WITHDRAWN
+        return LoanState.PENDING
+
+    @property
+    def outstanding_fen(self) -> int:
+        """Principal still owed: none once settled or before disbursement."""
+        if self.state not in OUTSTANDING_STATES:
+            return 0
+        return self.figures.outstanding_fen if self.figures is not None else self.amount_fen
+
+    @property
+    def overdue_fen(self) -> int:
+        """The amount past due of an overdue loan."""
+        return self.figures.overdue_fen if self.state is LoanState.OVERDUE and self.figures is not None else 0
+
+
+def loan_figures(*, at: datetime, outstanding_fen: int, overdue_fen: int, days_past_due: int) -> LoanFigures:
+    """A repayment's or an overdue sweep's word on where a loan stands (negative amounts are broken events)."""
+    if outstanding_fen < 0 or overdue_fen < 0 or days_past_due < 0:
+        raise ValueError("金额与逾期天数不能为负数")
+    return LoanFigures(at=at, outstanding_fen=outstanding_fen, overdue_fen=overdue_fen,
+                       overdue=overdue_fen > 0 or days_past_due > 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanAtom:
+    """The loans of one cell in one derived state (ever approved or not), with their sums."""
+
+    tenant_id: str
+    programme_key: str
+    state: LoanState
+    approved: bool
+    loans: int
+    lent_fen: int = 0
+    outstanding_fen: int = 0
+    overdue_fen: int = 0
+    subsidy_fen: int = 0
+    programme_name: str = ""
+    product: str = ""
+
+
+# Count figures as sets of atoms (state, approved), most useful first for the audit.
+LOAN_COUNT_FIGURES = ("applications", "disbursed", "approved", "settled", "overdue_loans", "refused")
+LOAN_MONEY_FIGURES = ("lent_fen", "outstanding_fen", "overdue_outstanding_fen", "overdue_fen", "subsidy_fen")
+
+
+_PRINCIPAL_FIGURES = {
+    "lent_fen": frozenset(s.value for s in DISBURSED_STATES),
+    "outstanding_fen": frozenset(s.value for s in OUTSTANDING_STATES),
+    "overdue_outstanding_fen": frozenset({LoanState.OVERDUE.value}),
+}
+_PRINCIPAL_PRIORITY = ("lent_fen", "outstanding_fen", "overdue_outstanding_fen")
+
+
+def _count_figures_of(state: LoanState, approved: bool) -> set[str]:
+    figures = {"applications"}
+    if approved or state in DISBURSED_STATES:
+        figures.add("approved")
+    if state is LoanState.REFUSED:
+        figures.add("refused")
+    if state in DISBURSED_STATES:
+        figures.add("disbursed")
+    if state is LoanState.SETTLED:
+        figures.add("settled")
+    if state is LoanState.OVERDUE:
+        figures.add("overdue_loans")
+    return figures
+
+
+@dataclass(frozen=True, slots=True)
+class LoanCell:
+    """One county's loans of one programme key: counts, sums and which of them are hidden."""
+
+    tenant_id: str
+    programme_key: str
+    programme_name: str
+    product: str
+    counts: dict[str, int]
+    money: dict[str, int]
+    hidden: frozenset[str]  # figures (count or money) not published
+
+    @property
+    def borrowers(self) -> int:
+        """Disbursed loans."""
+        return self.counts["disbursed"]
+
+
+def loan_cells(atoms: list[LoanAtom], *, threshold: int) -> list[LoanCell]:
+    """The cells of the atoms, each with its hidden figures under ``threshold`` (0: none hidden)."""
+    grouped: dict[tuple[str, str], list[LoanAtom]] = {}
+    for atom in atoms:
+        grouped.setdefault((atom.tenant_id, atom.programme_key), []).append(atom)
+    return [_loan_cell(parts, threshold=threshold) for _, parts in sorted(grouped.items())]
+
+
+def _loan_cell(parts: list[LoanAtom], *, threshold: int) -> LoanCell:
+    counts = dict.fromkeys(LOAN_COUNT_FIGURES, 0)
+    money = dict.fromkeys(LOAN_MONEY_FIGURES, 0)
+    atoms: dict[str, int] = {}
+    figures: dict[str, set[str]] = {name: set() for name in LOAN_COUNT_FIGURES}
+    for part in parts:
+        key = f"{part.state.value}/{part.approved}"
+        atoms[key] = atoms.get(key, 0) + part.loans
+        for name in _count_figures_of(part.state, part.approved):
+            counts[name] += part.loans
+            figures[name].add(key)
+        if part.state in DISBURSED_STATES:
+            money["lent_fen"] += part.lent_fen
+            money["subsidy_fen"] += part.subsidy_fen
+        if part.state in OUTSTANDING_STATES:
+            money["outstanding_fen"] += part.outstanding_fen
+        if part.state is LoanState.OVERDUE:
+            money["overdue_outstanding_fen"] += part.outstanding_fen
+            money["overdue_fen"] += part.overdue_fen
+    first = parts[0]
+    cell = LoanCell(tenant_id=first.tenant_id, programme_key=first.programme_key,
+                    programme_name=max(p.programme_name for p in parts), product=max(p.product for p in parts),
+                    counts=counts, money=money, hidden=frozenset())
+    if not threshold:
+        return cell
+    if is_small(counts["disbursed"], threshold=threshold):
+        # A cell of one or two borrowers: every figure of it would point at them.
+        return _with_hidden(cell, frozenset(LOAN_COUNT_FIGURES + LOAN_MONEY_FIGURES))
+    hidden = set(hidden_figures(figures={k: frozenset(v) for k, v in figures.items()}, atoms=atoms,
+                                priority=LOAN_COUNT_FIGURES, threshold=threshold))
+    # Principal sums over nested loan sets (lent ⊇ outstanding ⊇ overdue outstanding): a sum or a difference over
+    # one or two loans is one person's amount — lent − outstanding is the settled loans' principal when nothing
+    # else was repaid yet — so they go through the same audit, with the loans as atoms.
+    loans_in = {state: sum(p.loans for p in parts if p.state is state) for state in LoanState}
+    principal_atoms = {state.value: loans_in[state] for state in DISBURSED_STATES}
+    hidden |= hidden_figures(figures=_PRINCIPAL_FIGURES, atoms=principal_atoms, priority=_PRINCIPAL_PRIORITY,
+                             threshold=threshold)
+    if is_small(loans_in[LoanState.OVERDUE], threshold=threshold):
+        hidden.add("overdue_fen")
+    return _with_hidden(cell, frozenset(hidden))
+
+
+def _with_hidden(cell: LoanCell, hidden: frozenset[str]) -> LoanCell:
+    return LoanCell(tenant_id=cell.tenant_id, programme_key=cell.programme_key, programme_name=cell.programme_name,
+                    product=cell.product, counts=cell.counts, money=cell.money, hidden=hidden)
+
+
+def money_text(tally: Tally, *, threshold: int) -> str:
+    """A money figure's text in 分: the sum; ``12345+`` when a cell is left out; ``<3`` when every cell is."""
+    if not tally.hidden:
+        return str(tally.value)
+    return f"{tally.value}+" if tally.value else small_text(threshold)
+
+
+@dataclass(slots=True)
+class LoanTally:
+    """The published loan figures of one row: a county, a programme or the total."""
+
+    key: str
+    name: str = ""
+    product: str = ""
+    figures: dict[str, Tally] = dataclass_field(
+        default_factory=lambda: dict.fromkeys(LOAN_COUNT_FIGURES + LOAN_MONEY_FIGURES, Tally()))
+    overdue_rate: Rate = dataclass_field(default_factory=Rate)
+
+    def add(self, cell: LoanCell) -> None:
+        """One cell: each figure its value if published, else one more cell left out."""
+        for name, value in (*cell.counts.items(), *cell.money.items()):
+            self.figures[name] = self.figures[name].add(value=value, suppressed=name in cell.hidden)
+        self.overdue_rate.add(part=cell.money["overdue_outstanding_fen"], whole=cell.money["outstanding_fen"],
+                              published=not cell.hidden & {"outstanding_fen", "overdue_outstanding_fen"})
+        if self.key == cell.programme_key:
+            # A programme row: a name and product any of its cells knows (max: the same whatever the order).
+            self.name, self.product = max(self.name, cell.programme_name), max(self.product, cell.product)
+
+
+@dataclass(frozen=True, slots=True)
+class LoanStats:
+    """The loan figures of a scope as published; counts and sums only."""
+
+    scope: str
+    total: LoanTally
+    counties: list[LoanTally]
+    programmes: list[LoanTally]
+    threshold: int
+
+
+def build_loan_stats(*, scope: str, atoms: list[LoanAtom], threshold: int) -> LoanStats:
+    """The published figures of a scope from its loans' atoms (already restricted to the scope)."""
+    total = LoanTally(key=scope)
+    counties: dict[str, LoanTally] = {}
+    programmes: dict[str, LoanTally] = {}
+    for cell in loan_cells(atoms, threshold=threshold):
+        for row in (total, counties.setdefault(cell.tenant_id, LoanTally(key=cell.tenant_id)),
+                    programmes.setdefault(cell.programme_key, LoanTally(key=cell.programme_key))):
+            row.add(cell)
+    return LoanStats(
+        scope=scope, total=total, counties=[counties[k] for k in sorted(counties)],
+        programmes=sorted(programmes.values(), key=lambda p: (-p.figures["lent_fen"].value, p.key)),
+        threshold=threshold,
+    )

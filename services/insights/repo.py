@@ -12,15 +12,20 @@ from jinqiao.insights.domain import (
     FlowMatrix,
     FlowState,
     FlowStatus,
+    LoanFacts,
     MatrixFilter,
     MonthCell,
 )
 from jinqiao.insights.models import (
     FLOW_DERIVED_COLUMNS,
     FLOW_STATE_COLUMNS,
+    LOAN_DERIVED_COLUMNS,
+    LOAN_FACT_COLUMNS,
     county_count_from_record,
     flow_state_from_record,
     flow_state_values,
+    loan_facts_from_record,
+    loan_facts_values,
 )
 from jinqiao.kit.db import UnitOfWork
 
@@ -152,9 +157,11 @@ async def version(uow: UnitOfWork) -> str:
     record = await uow.conn.fetchrow(
         "SELECT (SELECT max(updated_at) FROM flow_facts) AS flows, (SELECT count(*) FROM flow_facts) AS n,"
         " (SELECT max(updated_at) FROM member_counts) AS members, (SELECT count(*) FROM flow_months) AS months,"
-        " (SELECT max(updated_at) FROM ticket_months) AS tickets, (SELECT max(updated_at) FROM ticket_breaches) AS b"
+        " (SELECT max(updated_at) FROM ticket_months) AS tickets, (SELECT max(updated_at) FROM ticket_breaches) AS b,"
+        " (SELECT max(updated_at) FROM loan_facts) AS loans"
     )
-    parts = [record["flows"], record["n"], record["members"], record["months"], record["tickets"], record["b"]]
+    parts = [record["flows"], record["n"], record["members"], record["months"], record["tickets"], record["b"],
+             record["loans"]]
     return "|".join("" if p is None else (p.isoformat() if hasattr(p, "isoformat") else str(p)) for p in parts)
 
 
@@ -272,3 +279,57 @@ async def station_names(uow: UnitOfWork) -> dict[str, str]:
     kinds = sorted(domain.STATION_KINDS)
     records = await uow.conn.fetch("SELECT org_id, name FROM org_names WHERE kind = ANY($1::text[])", kinds)
     return {r["org_id"]: r["name"] for r in records}
+
+
+# ------------------------------------------------------------------------------------------------ loans
+
+# Creates the row of a loan's first event (whichever it is) and otherwise touches it: the row stays locked until
+# commit, so consumers of different events of one loan merge one after the other.
+_LOCK_LOAN = (
+    "INSERT INTO loan_facts (tenant_id, loan_id) VALUES ($1, $2)"
+    " ON CONFLICT (tenant_id, loan_id) DO UPDATE SET updated_at = now()"
+    f" RETURNING {', '.join(LOAN_FACT_COLUMNS)}"
+)
+_SAVE_LOAN = (
+    "UPDATE loan_facts SET "
+    + ", ".join(f"{c} = ${i}" for i, c in enumerate(LOAN_FACT_COLUMNS + LOAN_DERIVED_COLUMNS, start=3))
+    + ", updated_at = now() WHERE tenant_id = $1 AND loan_id = $2"
+)
+# The parts of every cell: known loans per county, programme key, derived state and approval, with their sums.
+_LOAN_ATOMS = """
+SELECT tenant_id, programme_key, state, approved, count(*) AS loans,
+       coalesce(sum(amount_fen) FILTER (WHERE disbursed), 0) AS lent_fen,
+       coalesce(sum(outstanding_now_fen), 0) AS outstanding_fen, coalesce(sum(overdue_now_fen), 0) AS overdue_fen,
+       coalesce(sum(subsidy_fen) FILTER (WHERE disbursed), 0) AS subsidy_fen,
+       max(programme_name) AS programme_name, max(product) AS product
+  FROM loan_facts
+ WHERE known
+ GROUP BY tenant_id, programme_key, state, approved
+"""
+
+
+async def lock_loan(uow: UnitOfWork, *, loan_id: str) -> LoanFacts:
+    """The merged facts of a loan of the unit of work's county, locked; empty facts if it was unknown."""
+    record = await uow.conn.fetchrow(_LOCK_LOAN, uow.tenant, loan_id)
+    return loan_facts_from_record(record)
+
+
+async def save_loan(uow: UnitOfWork, *, loan_id: str, facts: LoanFacts) -> None:
+    """Store a loan's merged facts and the figures derived from them."""
+    await uow.conn.execute(_SAVE_LOAN, uow.tenant, loan_id, *loan_facts_values(facts))
+
+
+async def loan_atoms(uow: UnitOfWork) -> list[domain.LoanAtom]:
+    """The cells' parts of every county the scope's RLS lets through."""
+    return [domain.LoanAtom(tenant_id=r["tenant_id"], programme_key=r["programme_key"],
+                            state=domain.LoanState(r["state"]), approved=r["approved"], loans=r["loans"],
+                            lent_fen=int(r["lent_fen"]), outstanding_fen=int(r["outstanding_fen"]),
+                            overdue_fen=int(r["overdue_fen"]), subsidy_fen=int(r["subsidy_fen"]),
+                            programme_name=r["programme_name"] or "", product=r["product"] or "")
+            for r in await uow.conn.fetch(_LOAN_ATOMS)]
+
+
+async def loans_updated_at(uow: UnitOfWork) -> datetime | None:
+    """When a loan of the scope last changed (None when there is none)."""
+    value: datetime | None = await uow.conn.fetchval("SELECT max(updated_at) FROM loan_facts")
+    return value

@@ -9,12 +9,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jinqiao.events.v1 import desk_events_pb2 as desk_events
 from jinqiao.events.v1 import handover_pb2
+from jinqiao.events.v1 import loan_events_pb2 as loan_events
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as reg_events
 from jinqiao.insights import domain, repo
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.broker import Delivery, PoisonMessage
 from jinqiao.kit.db import Database, UnitOfWork
+from jinqiao.kit.errors import ForgedEvent
 
 SERVICE = "insights"
 
@@ -305,3 +307,108 @@ async def ticket_stats(
         names = await repo.station_names(uow) if len(readable) >= 6 else {}
     return domain.build_ticket_stats(scope=readable, cells=cells, window=window, current_month=current,
                                      station_names=names, threshold=threshold)
+
+
+# ------------------------------------------------------------------------------------------------ loans
+#
+# The desk publishes a loan's events in the loan's county (not routed). Each event is merged into the loan's row
+# of facts (any order, any number of times); the member the events name is never kept.
+
+LoanEvent = (
+    loan_events.LoanApplied | loan_events.LoanReviewed | loan_events.LoanRefused | loan_events.LoanWithdrawn
+    | loan_events.LoanDisbursed | loan_events.LoanRepaymentRecorded | loan_events.LoanSettled
+    | loan_events.LoanOverdue
+)
+
+
+async def _merge_loan(uow: UnitOfWork, event: LoanEvent, delivery: Delivery, fact: domain.LoanFact) -> None:
+    """Merge one loan event's fact into the loan's row, after checking it comes from the loan's own county."""
+    if event.meta.tenant_id != delivery.tenant or uow.tenant != delivery.tenant:
+        # A county only speaks for its own loans (the kit checks the subject too; this keeps it true here).
+        raise ForgedEvent(f"贷款事件来自 {delivery.tenant}，但声称属于 {event.meta.tenant_id or '（未指明）'}")
+    if not event.loan_id.strip():
+        raise PoisonMessage("the event names no loan")
+    current = await repo.lock_loan(uow, loan_id=event.loan_id.strip())
+    merged = current.apply(fact)
+    if merged != current:
+        await repo.save_loan(uow, loan_id=event.loan_id.strip(), facts=merged)
+
+
+def _figures(event: loan_events.LoanRepaymentRecorded | loan_events.LoanOverdue) -> domain.LoanFigures:
+    try:
+        return domain.loan_figures(at=_occurred(event.meta.occur_time),
+                                   outstanding_fen=event.outstanding_principal_fen, overdue_fen=event.overdue_fen,
+                                   days_past_due=event.days_past_due)
+    except ValueError as exc:
+        raise PoisonMessage(str(exc)) from exc
+
+
+def _amount(value: int) -> int:
+    if value < 0:
+        raise PoisonMessage("金额不能为负数")
+    return value
+
+
+async def on_loan_applied(uow: UnitOfWork, event: loan_events.LoanApplied, delivery: Delivery) -> None:
+    """An application filed: the loan's programme (and its shared code) becomes known."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(
+        programme_id=event.programme_id, product=event.product, shared_code=event.shared_code, applied=True))
+
+
+async def on_loan_reviewed(uow: UnitOfWork, event: loan_events.LoanReviewed, delivery: Delivery) -> None:
+    """A public tier passed the loan on; the final public approval (quota committed) counts as approved."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id,
+                                                             approved=event.quota_committed))
+
+
+async def on_loan_refused(uow: UnitOfWork, event: loan_events.LoanRefused, delivery: Delivery) -> None:
+    """Refused at a tier (the bank's decline included)."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id, refused=True))
+
+
+async def on_loan_withdrawn(uow: UnitOfWork, event: loan_events.LoanWithdrawn, delivery: Delivery) -> None:
+    """Withdrawn by the applicant before disbursement."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id, withdrawn=True))
+
+
+async def on_loan_disbursed(uow: UnitOfWork, event: loan_events.LoanDisbursed, delivery: Delivery) -> None:
+    """Paid out: the amount lent, its 贴息, the programme's name, and the whole principal outstanding as of now."""
+    amount = _amount(event.amount_fen)
+    await _merge_loan(uow, event, delivery, domain.LoanFact(
+        programme_id=event.programme_id, product=event.product, shared_code=event.shared_code,
+        programme_name=event.programme_name, disbursed=True, amount_fen=amount,
+        subsidy_fen=_amount(event.total_subsidy_fen),
+        figures=domain.LoanFigures(at=_occurred(event.meta.occur_time), outstanding_fen=amount, overdue_fen=0,
+                                   overdue=False),
+    ))
+
+
+async def on_loan_repayment_recorded(
+    uow: UnitOfWork, event: loan_events.LoanRepaymentRecorded, delivery: Delivery
+) -> None:
+    """A repayment: where the loan stands after it (the newest word wins)."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id,
+                                                             figures=_figures(event)))
+
+
+async def on_loan_settled(uow: UnitOfWork, event: loan_events.LoanSettled, delivery: Delivery) -> None:
+    """Fully repaid (已结清): nothing outstanding or overdue from now on."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id, settled=True))
+
+
+async def on_loan_overdue(uow: UnitOfWork, event: loan_events.LoanOverdue, delivery: Delivery) -> None:
+    """The overdue sweep's word: amounts past due as of the sweep (the newest word wins)."""
+    await _merge_loan(uow, event, delivery, domain.LoanFact(programme_id=event.programme_id,
+                                                             figures=_figures(event)))
+
+
+async def loan_stats(
+    *, deps: InsightsDeps, principal: Principal, scope: str
+) -> tuple[domain.LoanStats, datetime | None]:
+    """The 党员先锋贷 figures of a scope the caller may read; small cells hidden unless it is the own county."""
+    readable = domain.readable_scope(requested=scope, principal_scope=principal.scope, role=principal.role)
+    threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
+    async with deps.db.scope_reader(scope=readable) as uow:
+        atoms = await repo.loan_atoms(uow)
+        updated = await repo.loans_updated_at(uow)
+    return domain.build_loan_stats(scope=readable, atoms=atoms, threshold=threshold), updated

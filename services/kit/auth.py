@@ -27,6 +27,8 @@ ALGORITHM = "EdDSA"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 # tenancy's patterns use \d and $, which admit Unicode digits and a trailing newline.
 _ASCII_CODE = re.compile(r"[0-9]{2,6}")
+# A partner bank's code, as a bank officer's token carries it in ``org`` (e.g. ``gsrcb``).
+BANK_CODE = re.compile(r"[a-z0-9-]{2,32}")
 
 
 class Role(StrEnum):
@@ -296,6 +298,10 @@ def _principal_from(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("身份凭证无效")
     # A county system acts only through the permissions named in its token; nobody else carries any.
     if (perms is None) == (parsed_role is Role.COUNTY_SYSTEM):
+        raise Unauthenticated("身份凭证无效")
+    # A bank officer acts for one bank in one county: a token naming no bank or no county is no bank's.
+    if parsed_role is Role.BANK_OFFICER and (tenant is None or not isinstance(org, str)
+                                             or not BANK_CODE.fullmatch(org)):
         raise Unauthenticated("身份凭证无效")
     permissions: frozenset[str] | None = None
     if perms is not None:

@@ -79,11 +79,27 @@ FIELD_LABELS: dict[str, str] = {
     "received_time": "受理时间", "member_home_tenant_id": "户籍地",
     "assignee": "处理人", "display_name": "显示名称", "queue": "队列", "content": "附件", "content_type": "文件类型",
     "filename": "文件名",
+    # Loan programmes (issue 14): "programme.name" is the programme's, not a person's 姓名 (exact paths win).
+    "programme.name": "项目名称", "programme.description": "项目说明", "product": "贷款产品", "sponsor": "项目主体",
+    "shared_code": "共享项目代码", "bank_code": "合作银行代码", "bank_name": "合作银行",
+    "cap_per_person_fen": "单户（人）贷款上限", "min_amount_fen": "最低申请金额", "max_term_months": "最长期限（月）",
+    "methods": "还款方式", "rate_bp": "年利率（基点）", "subsidy_bp": "贴息（基点）", "total_quota_fen": "项目总额度",
+    "window_start": "申请开始日期", "window_end": "申请截止日期", "township_final_up_to_fen": "乡镇终审金额上限",
+    "review_days": "每级审核时限（工作日）", "bank_days": "银行审批时限（工作日）", "min_party_years": "入党年限",
+    "min_grade": "双向评议等次", "min_age": "年龄下限", "max_age": "年龄上限",
+    # Loan applications (issue 14).
+    "programme_id": "贷款项目", "amount_fen": "申请金额", "term_months": "贷款期限", "method": "还款方式",
+    "purpose": "贷款用途", "business_plan": "经营计划", "decision": "审批意见", "granted_amount_fen": "授信金额",
+    "statuses": "贷款状态", "query": "搜索词",
+    # Disbursement, repayments and the 贴息 claim list (issue 14).
+    "disbursed_on": "放款日期", "first_due_date": "首次还款日", "paid_on": "还款日期", "period": "期间（月份或季度）",
 }
 
 
 def field_label(field: str) -> str:
     """The Chinese name of a field path (``mentors.0.name`` → its last known part), or '' when none is known."""
+    if field in FIELD_LABELS:
+        return FIELD_LABELS[field]
     for part in reversed(field.split(".")):
         if part in FIELD_LABELS:
             return FIELD_LABELS[part]

@@ -200,7 +200,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         @asynccontextmanager
         async def authenticated(_: Any, context: Context) -> AsyncIterator[None]:
             principal = self._verifier.verify(bearer_token(authorization))
-            if self._limiter is not None and principal.role is Role.COUNTY_SYSTEM:
+            if self._limiter is not None and principal.role in _RATE_LIMITED:
                 wait = await self._limiter.retry_after(principal.user)
                 if wait is not None:
                     refused = exhausted_status(wait, self._limiter.rate)
@@ -217,6 +217,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                     _principal.reset(token)
 
         return wrap_unary(handler, authenticated)
+
+
+# The roles outside systems call with client credentials: a county system, and a partner bank (its system, or an
+# officer — who never comes near the limit by hand).
+_RATE_LIMITED = frozenset({Role.COUNTY_SYSTEM, Role.BANK_OFFICER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """`make bench`: the platform's figures against the raw-component floor, measured in the same run.
 
-``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [desk] [memory]`` runs the sections
+``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [desk] [loans] [memory]`` runs the sections
 named.
 """
 
@@ -39,6 +39,7 @@ from jinqiao.registry import server as registry_server
 from jinqiao.registry.v1 import registry_pb2_grpc
 from tests.bench.desk import bench_desk
 from tests.bench.imports import bench_import
+from tests.bench.loans import bench_loans
 from tests.bench.retention import bench_retention
 from tests.bench.saga import bench_saga, event_floor
 from tests.flood import flood
@@ -281,7 +282,7 @@ def _pids(run: dict) -> list[tuple[str, int]]:
     return found
 
 
-SECTIONS = ("write", "import", "subtree", "saga", "retention", "desk", "memory")
+SECTIONS = ("write", "import", "subtree", "saga", "retention", "desk", "loans", "memory")
 
 
 async def main(sections: tuple[str, ...] = SECTIONS) -> None:
@@ -335,6 +336,10 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
             await bench_desk(box_admin_dsn=box.admin_dsn, base=settings, nats_password=box.nats_login("desk").password,
                              issuer=issuer, floor=floor, load=load, summary=summary, calls=CALLS, warmup=WARMUP,
                              concurrency=CONCURRENCY)
+        if "loans" in sections:
+            await bench_loans(box_admin_dsn=box.admin_dsn, base=settings, nats_password=box.nats_login("desk").password,
+                              issuer=issuer, floor=floor, load=load, summary=summary, calls=CALLS, warmup=WARMUP,
+                              concurrency=CONCURRENCY)
     if "memory" in sections:
         stack_memory(root)
 

@@ -12,6 +12,11 @@ ids sent on X's own paths; routes naming no object are asked on Y's path). Narro
 before writes and destructive writes last, so that a legitimate write never consumes an object before a narrower
 role was tried on it.
 
+A partner bank's officer (issue 14) acts for its bank, named by its code in the token's ``org``: its "own" objects are
+the loans of its bank's programme in X (of A's member), "sibling" ones another bank's programme and loan in X (of B's
+member), "foreign" ones a loan in Y. Programmes are a county's public terms: every other role that reads them reads
+all of its county's, so for those roles a sibling programme is their own.
+
 A county system (issue 10, finding 5) is walked with a token naming every permission a county system may be given:
 it must be refused every HTTP route (it calls gRPC only) and held to the table on every gRPC method. Its service
 accounts' own routes are walked too, with an account of X (own and sibling) and one of Y (foreign).
@@ -40,19 +45,23 @@ from jinqiao.organizations.v1 import organizations_pb2 as orgs_pb
 from jinqiao.registry.v1 import development_pb2 as dev_pb
 from jinqiao.registry.v1 import flows_pb2 as flows_pb
 from tests.integration.conftest import bearer, eventually
+from tests.integration.desk.loan_fixtures import BANK, add_loan, add_programme
 from tests.support import member_request
 
 X, Y, X_SIBLING_COUNTY = "411528", "410108", "411527"  # 息县, 惠济区; 淮滨县 (same city as X, for aggregates)
 TAG = uuid.uuid4().hex[:6]
 RELATIONS = ("foreign", "sibling", "own")
 # Narrow first: a legitimate county-wide write must not use up an object a narrower role has yet to be tried on.
-ROLES = (Role.SERVICE, Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.MEMBER, Role.BRANCH_SECRETARY,
-         Role.GUIDANCE_OFFICER, Role.STATION_STAFF, Role.TOWNSHIP_OFFICER, Role.COUNTY_SYSTEM, Role.COUNTY_ADMIN)
-DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse|disable|close|resolve|rating|decline)$|Dissolve"
-                         r"|Move|Return|Transfer|End|Refuse|CloseTicket|ResolveTicket|RateTicket|DeclineReferral")
+ROLES = (Role.SERVICE, Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.MEMBER, Role.BANK_OFFICER,
+         Role.BRANCH_SECRETARY, Role.GUIDANCE_OFFICER, Role.STATION_STAFF, Role.TOWNSHIP_OFFICER, Role.COUNTY_SYSTEM,
+         Role.COUNTY_ADMIN)
+DESTRUCTIVE = re.compile(r"/(dissolve|move|return|transfer|end|refuse|disable|close|resolve|rating|decline|withdraw)$"
+                         r"|Dissolve|Move|Return|Transfer|End|Refuse|CloseTicket|ResolveTicket|RateTicket"
+                         r"|DeclineReferral|WithdrawLoan")
 ANALYSTS = {Role.PROVINCE_ANALYST, Role.CITY_ANALYST}
 ID_PARAMS = {"member_id", "flow_id", "applicant_id", "org_id", "membership_id", "meeting_id", "appointment_id",
-             "import_id", "client_id", "ticket_id", "attachment_id", "referral_id", "queue"}
+             "import_id", "client_id", "ticket_id", "attachment_id", "referral_id", "queue", "programme_id", "loan_id"}
+OTHER_BANK = "hnnx"  # the sibling programme's partner bank: another bank than the officer's
 
 
 @dataclass
@@ -63,6 +72,11 @@ class Objects:
     params: dict[str, str]
     township: str
     leaks: set[str] = field(default_factory=set)
+    # Ids only a partner bank's officer must not see: another bank's programme in its county is public terms to
+    # everyone else there.
+    bank_leaks: set[str] = field(default_factory=set)
+    # The partner bank of the relation's programme (what a programme's PUT body keeps).
+    bank: str = BANK
 
 
 @dataclass
@@ -183,9 +197,20 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
         params["queue"] = town
         # No referral of a known relation is built here: a fresh id stands for each.
         params["referral_id"] = str(uuid.uuid4())
+    # Micro-loans: the officer's bank's programme and an approved loan of A's member in X (own), another bank's in X
+    # of B's member (sibling), and the officer's bank's in Y (foreign), each waiting for the bank.
+    desk = await admin_conn_factory("desk")
+    for params, county, branch, bank in ((own, X, branch_a, BANK), (sibling, X, branch_b, OTHER_BANK),
+                                         (foreign, Y, branch_y, BANK)):
+        params["programme_id"] = await add_programme(desk, county, name=f"矩阵先锋贷{TAG}", bank_code=bank,
+                                                     bank_name=f"矩阵银行{bank}", committed_fen=10_000_000)
+        params["loan_id"] = await add_loan(desk, county, programme_id=params["programme_id"],
+                                           member_id=params["member_id"], home_org_id=branch, status=4,
+                                           pending_tier=4, committed_fen=10_000_000)
     objects = {
         "own": Objects(X, own, town_a, leaks=set()),
-        "sibling": Objects(X, sibling, town_b, leaks={town_b, names["sibling"], *sibling.values()}),
+        "sibling": Objects(X, sibling, town_b, bank=OTHER_BANK, bank_leaks={sibling["programme_id"]},
+                           leaks={town_b, names["sibling"], *(v for k, v in sibling.items() if k != "programme_id")}),
         "foreign": Objects(Y, foreign, town_y, leaks={town_y, names["foreign"], *foreign.values()}),
     }
     binding: dict[Role, dict[str, Any]] = {
@@ -193,6 +218,7 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
         Role.PROVINCE_ANALYST: {"scope": "41"},
         Role.CITY_ANALYST: {"scope": "4115"},
         Role.MEMBER: {"scope": X, "member": own["member_id"]},
+        Role.BANK_OFFICER: {"scope": X, "org": BANK},
         Role.BRANCH_SECRETARY: {"scope": X, "org": branch_a},
         Role.GUIDANCE_OFFICER: {"scope": X, "org": town_a},
         Role.STATION_STAFF: {"scope": X, "org": town_a},
@@ -203,7 +229,7 @@ async def world(platform: Any, issuer: TokenIssuer, county_token: Callable[[str]
     }
     tokens = {role: issuer.issue(user=f"matrix-{role.value}", role=role, **kw)[0] for role, kw in binding.items()}
     principals = {role: Principal(user=f"matrix-{role.value}", role=role, scope=kw["scope"], tenant=X,
-                                  permissions=kw.get("permissions")) for role, kw in binding.items()}
+                                  org=kw.get("org"), permissions=kw.get("permissions")) for role, kw in binding.items()}
     headers = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
     policy = (await platform.http.get(f"/api/v1/tenants/{X}/flow-policy", headers=headers[Role.COUNTY_ADMIN])).json()
     rules = (await platform.http.get(f"/api/v1/tenants/{X}/orgs/placement-rules/in_province",
@@ -280,6 +306,25 @@ def _bodies(world: World, rel: Objects) -> dict[str, Any]:
         f"PUT {t}/ticket-queues/{{queue}}/duty": {"on_duty": True, "display_name": "矩阵值班"},
         f"PUT {t}/work-calendar/{{year}}/overrides": {"days": []},
         "PUT /api/v1/scopes/{scope}/work-calendar/{year}": {"notice": "矩阵测试通知", "days": []},
+        # Micro-loans (issue 14). A programme's PUT keeps the relation's bank, so that no later call sees its loan
+        # change hands.
+        f"POST {t}/loan-programmes": {"name": f"矩阵新项目{uuid.uuid4().hex[:6]}", "product": "pioneer",
+                                      "bank_code": rel.bank, "bank_name": "矩阵银行", "total_quota_fen": 100_000_000},
+        f"PUT {t}/loan-programmes/{{programme_id}}": {
+            "name": f"矩阵改名项目{uuid.uuid4().hex[:6]}", "product": "pioneer", "bank_code": rel.bank,
+            "bank_name": f"矩阵银行{rel.bank}", "cap_per_person_fen": 30_000_000, "max_term_months": 36,
+            "methods": ["equal_instalment"], "rate_bp": 435, "total_quota_fen": 500_000_000, "version": 1},
+        f"POST {t}/loan-programmes/{{programme_id}}/eligibility": {"member_id": p["member_id"],
+                                                                   "amount_fen": 5_000_000, "term_months": 12},
+        f"POST {t}/loans": {"programme_id": p["programme_id"], "member_id": p["member_id"], "amount_fen": 5_000_000,
+                            "term_months": 12, "method": "equal_instalment", "purpose": "矩阵养殖场扩建",
+                            "business_plan": "矩阵测试"},
+        f"POST {t}/loans/{{loan_id}}/review": {"decision": "approve", "reason": "", "version": 1},
+        f"POST {t}/loans/{{loan_id}}/withdraw": {"reason": "矩阵撤回", "version": 1},
+        f"POST {t}/loans/{{loan_id}}/credit-decision": {"decision": "approve", "granted_amount_fen": 10_000_000,
+                                                        "version": 1},
+        f"POST {t}/loans/{{loan_id}}/disbursement": {"disbursed_on": "2026-11-20"},
+        f"POST {t}/loans/{{loan_id}}/repayments": {"amount_fen": 100_000, "paid_on": "2026-12-01"},
     }
 
 
@@ -319,15 +364,24 @@ def _http_scope(world: World, role: Role, permission: Permission | None) -> Reac
     return None if role in authz.GRPC_ONLY else _grpc_scope(world, role, permission)
 
 
+def _county_wide(role: Role, named: set[str], relation: str) -> str:
+    """The relation as the role's grant sees it: a programme (public terms) is its county's own to all but a bank."""
+    if relation == "sibling" and named == {"programme_id"} and role is not Role.BANK_OFFICER:
+        return "own"
+    return relation
+
+
 def _allowed(role: Role, permission: Permission | None, relation: str, template: str, world: World) -> bool:
     if permission is None:
         return True
     rule = _http_scope(world, role, permission)
     if "{" not in template:
         return rule is not None  # a route about the caller itself names no object
-    if relation == "sibling" and not set(re.findall(r"{(\w+)}", template)) & ID_PARAMS:
+    named = set(re.findall(r"{(\w+)}", template)) & ID_PARAMS
+    if relation == "sibling" and not named:
         # A list names no object: its sibling call is its own call, and the leak check holds its rows to the reach.
         relation = "own"
+    relation = _county_wide(role, named, relation)
     if "/scopes/" in template:
         code = {"own": world.scopes[role], "sibling": X_SIBLING_COUNTY, "foreign": "35"}[relation]
         return rule is not None and code.startswith(world.scopes[role])
@@ -336,7 +390,8 @@ def _allowed(role: Role, permission: Permission | None, relation: str, template:
 
 def _beyond(rule: Reach | None, world: World) -> set[str]:
     """Ids a 2xx under this scope rule must never carry: those of every relation the rule does not reach."""
-    return {i for name, rel in world.objects.items() if not authz.covers(rule, name) for i in rel.leaks}
+    return {i for name, rel in world.objects.items() if not authz.covers(rule, name)
+            for i in (rel.leaks | rel.bank_leaks if rule is Reach.BANK else rel.leaks)}
 
 
 async def test_every_route_and_method_declares_a_permission(platform):
@@ -412,10 +467,10 @@ async def _walk_http(platform: Any, world: World, tally: Tally) -> None:
                         tally.unexpected.append(f"{where} (carries ids beyond its reach: {leaked[:3]})")
 
 
-def _grpc_request(cls: Any, rel: Objects) -> tuple[Any, bool]:
-    """The method's request with every id field it has filled from the relation's objects; whether it names one."""
+def _grpc_request(cls: Any, rel: Objects) -> tuple[Any, set[str]]:
+    """The method's request with every id field it has filled from the relation's objects; the objects it names."""
     request = cls()
-    named = False
+    named: set[str] = set()
     names = {f.name for f in cls.DESCRIPTOR.fields}
     fill = {**rel.params, "parent_id": rel.township, "new_parent_id": rel.township}
     for name in names:
@@ -424,16 +479,18 @@ def _grpc_request(cls: Any, rel: Objects) -> tuple[Any, bool]:
             continue
         if name in fill:
             setattr(request, name, fill[name])
-            named = True
+            named.add(name)
         elif name == "id":
             kind = cls.DESCRIPTOR.name
-            for key, param in (("Applicant", "applicant_id"), ("Flow", "flow_id"), ("Membership", "membership_id"),
+            # Programme before Loan: GetLoanProgramme names a programme.
+            for key, param in (("Programme", "programme_id"), ("Loan", "loan_id"), ("Applicant", "applicant_id"),
+                               ("Flow", "flow_id"), ("Membership", "membership_id"),
                                ("Import", "import_id"), ("Member", "member_id"), ("Org", "org_id"),
                                ("Checklist", "org_id"), ("Appointment", "appointment_id"), ("Ticket", "ticket_id"),
                                ("Referral", "referral_id")):
                 if key in kind:
                     setattr(request, name, rel.params[param])
-                    named = True
+                    named.add(param)
                     break
     return request, named
 
@@ -451,7 +508,7 @@ async def _walk_grpc(platform: Any, world: World, tally: Tally) -> None:
                 for relation in RELATIONS:
                     request, named = _grpc_request(cls, world.objects[relation])
                     # The county comes from the token: a request naming no object is the caller's own call.
-                    reached = relation if named else "own"
+                    reached = _county_wide(role, named, relation) if named else "own"
                     tally.walked += 1
                     try:
                         answer = await call(request, metadata=bearer(world.tokens[role]), timeout=10)

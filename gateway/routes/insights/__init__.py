@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from jinqiao.gateway.routes.insights import aggregates
+from jinqiao.gateway.routes.insights import aggregates, loans
 
-ROUTERS = [aggregates.router]
+ROUTERS = [aggregates.router, loans.router]

@@ -7,7 +7,7 @@ Field names are the proto's; enums travel as snake_case names without their pref
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -48,9 +48,12 @@ class RulesModel(Body):
     @classmethod
     def from_proto(cls, r: loans_pb2.EligibilityRules) -> RulesModel:
         """Map the wire form."""
-        return cls(allow_probationary=r.allow_probationary, min_party_years=r.min_party_years,
-                   min_grade=r.min_grade if r.min_grade in ("EXCELLENT", "COMPETENT", "BASICALLY_COMPETENT")
-                   else "", require_no_overdue=r.require_no_overdue, min_age=r.min_age, max_age=r.max_age,
+        grade: GradeName = ""
+        for known in get_args(GradeName):
+            if r.min_grade == known:
+                grade = known
+        return cls(allow_probationary=r.allow_probationary, min_party_years=r.min_party_years, min_grade=grade,
+                   require_no_overdue=r.require_no_overdue, min_age=r.min_age, max_age=r.max_age,
                    require_returnee=r.require_returnee)
 
     def to_proto(self) -> loans_pb2.EligibilityRules:

@@ -3,7 +3,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
 import Shell from "@/layout/Shell.vue";
 import { loadMe, type Role } from "@/session";
-import type { PageRoutes } from "@/lib/nav";
+import { OWN_PAGES_ONLY, type PageRoutes } from "@/lib/nav";
 
 const modules = import.meta.glob<{ default: PageRoutes }>("./pages/*/routes.ts", { eager: true });
 const pages: RouteRecordRaw[] = Object.values(modules).flatMap((m) => m.default);
@@ -14,7 +14,14 @@ const shellPages = pages.filter((r) => !r.meta?.public);
 export function homeOf(role: Role): string {
   if (role === "province_analyst" || role === "city_analyst") return "/dashboard";
   if (role === "member") return "/m";
+  if (role === "bank_officer") return "/loans/bank";
   return "/workbench";
+}
+
+/** Whether a role may open a page: pages naming roles admit those; the rest admit every role but the outside
+ * parties (a partner bank's officer), who see only the pages that name them. */
+function opens(role: Role, roles: Role[]): boolean {
+  return roles.length ? roles.includes(role) : !OWN_PAGES_ONLY.includes(role);
 }
 
 export const router = createRouter({
@@ -33,8 +40,9 @@ router.beforeEach(async (to) => {
   const me = await loadMe();
   if (!me) return { name: "login", query: to.fullPath !== "/" ? { next: to.fullPath } : {} };
   if (to.path === "/") return homeOf(me.role);
+  if (to.name === "not-found") return true;
   const roles = to.matched.flatMap((r) => r.meta.roles ?? []);
-  if (roles.length && !roles.includes(me.role)) return homeOf(me.role);
+  if (!opens(me.role, roles)) return homeOf(me.role);
   return true;
 });
 
@@ -45,7 +53,7 @@ router.afterEach((to) => {
 /** The routes a role sees in its menu, in their groups' order. */
 export function menuOf(role: Role): RouteRecordRaw[] {
   return shellPages
-    .filter((r) => r.meta?.nav && (!r.meta.roles || r.meta.roles.includes(role)))
+    .filter((r) => r.meta?.nav && opens(role, r.meta.roles ?? []))
     .sort((a, b) => (a.meta!.nav!.order - b.meta!.nav!.order));
 }
 

@@ -5,7 +5,7 @@ import { tokens } from "@/api/tokens";
 
 export type Role =
   | "province_analyst" | "city_analyst" | "county_admin" | "township_officer" | "station_staff"
-  | "guidance_officer" | "branch_secretary" | "member";
+  | "guidance_officer" | "branch_secretary" | "member" | "bank_officer";
 
 export interface Principal {
   user: string;
@@ -13,8 +13,12 @@ export interface Principal {
   scope: string;
   scope_name: string;
   tenant: string | null;
+  /** An organisation's id; for a bank officer, its bank's code (e.g. "gsrcb"). */
   org: string | null;
   member: string | null;
+  /** A bank officer's bank: its code, and its name when a programme of the county names it. */
+  bank_code?: string | null;
+  bank_name?: string | null;
 }
 
 const state = reactive<{ me: Principal | null }>({ me: null });

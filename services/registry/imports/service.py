@@ -204,6 +204,10 @@ async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, impo
         events.append(new_event(members.member_registered(member_row), service=SERVICE, tenant=tenant,
                                 aggregate_id=member_row.id, aggregate_version=member_row.version,
                                 traceparent=traceparent))
+        # A new member's facts are the row's alone (no 双向评议, never away yet).
+        events.append(new_event(members.member_profile(member_row), service=SERVICE, tenant=tenant,
+                                aggregate_id=member_row.id, aggregate_version=member_row.version,
+                                traceparent=traceparent))
     try:
         async with deps.db.unit_of_work(tenant=tenant) as uow:
             await imports_repo.copy_members(uow, rows=rows)

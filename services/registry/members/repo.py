@@ -211,3 +211,26 @@ async def upsert_org(uow: UnitOfWork, *, org_id: str, name: str | None = None, k
         " dissolved = org_replica.dissolved OR $5",
         uow.tenant, org_id, name, kind, dissolved,
     )
+
+
+# ---- the facts other services decide on (MemberProfileChanged)
+
+
+async def latest_complete_evaluation(uow: UnitOfWork, *, member_id: str) -> tuple[int, int, int] | None:
+    """(year, destination grade, home grade) of the member's latest 双向评议 with both sides in, or None."""
+    record = await uow.conn.fetchrow(
+        "SELECT year, destination_grade, home_grade FROM evaluations WHERE member_id = $1"
+        " AND destination_grade > 0 AND home_grade > 0 ORDER BY year DESC LIMIT 1", member_id,
+    )
+    return None if record is None else (record["year"], record["destination_grade"], record["home_grade"])
+
+
+async def latest_flow_status(uow: UnitOfWork, *, member_id: str, open_statuses: Sequence[int]) -> int | None:
+    """The status of the member's open flow if any, else of the flow closed last; None when never away."""
+    # At most one flow is open (flows_one_open); among closed ones the latest closing day, then the latest created.
+    status: int | None = await uow.conn.fetchval(
+        "SELECT status FROM flows WHERE member_id = $1"
+        " ORDER BY (status = ANY($2::smallint[])) DESC, closed_on DESC NULLS LAST, created_at DESC, id DESC LIMIT 1",
+        member_id, list(open_statuses),
+    )
+    return status

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from jinqiao.events.v1 import handover_pb2, registry_events_pb2
-from jinqiao.kit import authz, pagination, pii
+from jinqiao.kit import authz, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.authz import Permission, Reach
 from jinqiao.kit.clock import china_date
@@ -23,8 +23,10 @@ from jinqiao.kit.errors import (
 from jinqiao.kit.events import new_event
 from jinqiao.kit.usecases import parse_id, parse_id_or_none, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
+from jinqiao.registry.flows import domain as flows_domain
 from jinqiao.registry.members import domain, repo
 from jinqiao.registry.members.models import MEMBERS, MemberRow
+from jinqiao.registry.notebook import domain as notebook_domain
 
 NOT_FOUND = "未找到该党员"
 # The table a transferred member's sealed numbers are bound to (the origin seals them for this county alone).
@@ -99,6 +101,7 @@ async def create_member(
         await record_act(uow, principal, service=SERVICE,
                          action="member.create", object_type="member", object_id=row.id,
                          event=member_registered(row), aggregate_version=row.version)
+        queue_new_member_profile(uow, row=row)
         await uow.commit()
     return row.to_domain()
 
@@ -314,6 +317,8 @@ async def update_member(*, deps: RegistryDeps, principal: Principal, member_id: 
         await record_act(uow, principal, service=SERVICE,
                          action="member.update", object_type="member", object_id=row.id,
                          reason=",".join(h["field"] for h in history))
+        if PROFILE_FIELDS.intersection(changes):
+            await publish_profile(uow, member_id=row.id)
         updated = await repo.get_member(uow, member_id=row.id)
         await uow.commit()
     assert updated is not None
@@ -458,3 +463,68 @@ async def register_transferred_member(*, deps: RegistryDeps, uow: UnitOfWork, fl
     await repo.insert_member(uow, row=row)
     uow.add_event(new_event(member_registered(row), service=SERVICE, tenant=tenant, aggregate_id=row.id,
                             aggregate_version=1, traceparent=traceparent or None))
+    queue_new_member_profile(uow, row=row, traceparent=traceparent)
+
+
+# ------------------------------------------------------------------------------------------------ MemberProfileChanged
+
+# The member columns a MemberProfileChanged carries: an update touching none of them says nothing new.
+PROFILE_FIELDS = frozenset({"name", "membership_status", "township", "home_branch_id", "join_date"})
+
+
+def member_profile(row: MemberRow, *, grade_year: int = 0, grade: int = 0,
+                   returned: bool = False) -> registry_events_pb2.MemberProfileChanged:
+    """The full fact set of a member as an event (no meta yet). Birth YEAR only: a full birth date beside the masked
+    ID number would break masking (DESIGN §5)."""
+    return registry_events_pb2.MemberProfileChanged(
+        member_id=row.id, name=row.name, home_org_id=row.home_branch_id or "", township=row.township,
+        membership_status="MEMBERSHIP_STATUS_" + domain.MembershipStatus(row.membership_status).name,
+        join_date=row.join_date.isoformat() if row.join_date else "", birth_year=row.birth_date.year,
+        latest_grade_year=grade_year if grade else 0,
+        latest_grade=notebook_domain.Grade(grade).name if grade else "",
+        returned=returned, active=row.record_status == domain.RecordStatus.ACTIVE,
+    )
+
+
+def queue_new_member_profile(uow: UnitOfWork, *, row: MemberRow, traceparent: str = "") -> None:
+    """Queue a just-inserted member's MemberProfileChanged: their facts are the row's alone (no 双向评议, never away
+    yet), so the hot path of registration reads nothing more."""
+    uow.add_event(new_event(member_profile(row), service=SERVICE, tenant=uow.tenant, aggregate_id=row.id,
+                            aggregate_version=row.version,
+                            traceparent=traceparent or telemetry.current_traceparent() or None))
+
+
+async def current_profile(uow: UnitOfWork, *, member_id: str,
+                          lock: bool = False) -> tuple[MemberRow, registry_events_pb2.MemberProfileChanged] | None:
+    """The member's row and current facts, read inside the unit of work (``lock``: under the member's row lock, so
+    that two acts on one member publish their facts in the order they commit); None for no such member."""
+    row = await repo.get_member(uow, member_id=member_id, for_update=lock)
+    if row is None:
+        return None
+    evaluation = await repo.latest_complete_evaluation(uow, member_id=row.id)
+    grade_year, grade = 0, 0
+    if evaluation is not None:
+        grade, _ = notebook_domain.merged_grade(evaluation[1], evaluation[2])
+        grade_year = evaluation[0] if grade else 0
+    status = await repo.latest_flow_status(uow, member_id=row.id,
+                                           open_statuses=sorted(int(s) for s in flows_domain.OPEN))
+    return row, member_profile(row, grade_year=grade_year, grade=grade,
+                               returned=status == flows_domain.FlowStatus.RETURNED)
+
+
+async def publish_profile(uow: UnitOfWork, *, member_id: str,
+                          before: registry_events_pb2.MemberProfileChanged | None = None,
+                          traceparent: str = "") -> bool:
+    """Queue MemberProfileChanged with the member's full current facts in the unit of work's outbox (the same
+    transaction as the change); with ``before``, only when the facts differ from it. True when queued."""
+    # The row lock comes before the event's occur_time is taken: consumers keep the newest by it.
+    found = await current_profile(uow, member_id=member_id, lock=True)
+    if found is None:
+        return False
+    row, profile = found
+    if before is not None and before == profile:
+        return False
+    uow.add_event(new_event(profile, service=SERVICE, tenant=uow.tenant, aggregate_id=row.id,
+                            aggregate_version=row.version,
+                            traceparent=traceparent or telemetry.current_traceparent() or None))
+    return True

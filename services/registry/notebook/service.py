@@ -46,8 +46,11 @@ async def record_home_assessment(*, deps: RegistryDeps, principal: Principal, me
     clean_year, parsed, note = notebook.validate_assessment(year=year, grade=grade, comment=comment,
                                                             today=china_date(deps.clock()))
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        member = await members.active_member(uow, member_id=member_id)
+        member = await members.active_member(uow, member_id=member_id, for_update=True)
+        facts = await members.current_profile(uow, member_id=member.id)
         await repo.save_home_assessment(uow, member_id=member.id, year=clean_year, grade=int(parsed), comment=note)
+        # A 双向评议 completed (or its merged grade changed) is a fact loan programmes decide on.
+        await members.publish_profile(uow, member_id=member.id, before=None if facts is None else facts[1])
         await record_act(uow, principal, service=SERVICE,
                          action="evaluation.home", object_type="member", object_id=member.id,
                          reason=f"{clean_year}:{parsed.name}")
@@ -144,5 +147,7 @@ async def record_destination_assessment(*, uow: UnitOfWork, member_id: str, year
     if not 1900 < year < 10000 or not notebook.placed_in(held_in, placements=await _placements(uow, member),
                                                          on=date(year, 1, 1)):
         raise ForgedEvent(f"评议来自 {held_in}，但该党员 {year} 年没有安置在该县的外出登记")
+    facts = await members.current_profile(uow, member_id=member, lock=True)
     await repo.save_destination_assessment(uow, member_id=member, year=year, grade=int(notebook.Grade[grade]),
                                            comment=comment, org_name=org_name)
+    await members.publish_profile(uow, member_id=member, before=None if facts is None else facts[1])

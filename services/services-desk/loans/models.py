@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from jinqiao.kit.crypto import EncryptedColumn
+
 LOANS = "loans"
 
 LOAN_COLUMNS = (
@@ -74,3 +76,44 @@ class LoanRow:
         raw = values["eligibility"]
         values["eligibility"] = json.loads(raw) if isinstance(raw, str) else list(raw or [])
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """One entry of a loan's history (``loan_steps``)."""
+
+    id: str
+    action: str
+    tier: int
+    actor: str
+    body: str
+    created_at: datetime
+
+
+LOAN_ATTACHMENTS = "loan_attachments"
+# The content is sealed bound to (tenant, "loan_attachments", "content", attachment id); the key rotation re-seals it.
+CONTENT_BINDING = "content"
+ENCRYPTED_COLUMNS = (EncryptedColumn(table=LOAN_ATTACHMENTS, column="content_enc", bound_as=CONTENT_BINDING,
+                                     binary=True),)
+ATTACHMENT_META = "id, loan_id, filename, content_type, size_bytes, sha256, uploaded_by, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class LoanAttachmentRow:
+    """A file of a loan application, without its content."""
+
+    id: str
+    loan_id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, r: asyncpg.Record) -> LoanAttachmentRow:
+        """Map the meta columns (uuids as text)."""
+        return cls(id=str(r["id"]), loan_id=str(r["loan_id"]), filename=r["filename"],
+                   content_type=r["content_type"], size_bytes=int(r["size_bytes"]), sha256=r["sha256"],
+                   uploaded_by=r["uploaded_by"], created_at=r["created_at"])

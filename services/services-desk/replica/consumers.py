@@ -12,6 +12,7 @@ from datetime import UTC
 
 from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.replica import service
+from jinqiao.desk.replica.domain import profile_facts
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as registry_events
 from jinqiao.kit import broker as kit_broker
@@ -53,6 +54,22 @@ async def on_member_registered(uow: UnitOfWork, event: registry_events.MemberReg
     """A member registered (created, imported, transferred in)."""
     await service.mirror_member(uow=uow, member_id=event.member_id, name=event.name,
                                 home_org_id=event.home_org_id, township=event.township)
+
+
+async def on_member_profile_changed(uow: UnitOfWork, event: registry_events.MemberProfileChanged,
+                                    delivery: Delivery) -> None:
+    """The facts loan programmes decide on (issue 14): the full current set, the newest by occur time kept."""
+    at = event.meta.occur_time.ToDatetime(tzinfo=UTC) if event.meta.HasField("occur_time") else None
+    if at is None:
+        return
+    await service.member_profile(
+        uow=uow, publisher=delivery.tenant, event_tenant=event.meta.tenant_id,
+        facts=profile_facts(member_id=event.member_id, name=event.name, home_org_id=event.home_org_id,
+                            township=event.township, active=event.active,
+                            membership_status_name=event.membership_status, join_date=event.join_date,
+                            birth_year=event.birth_year, latest_grade=event.latest_grade,
+                            latest_grade_year=event.latest_grade_year, returned=event.returned, at=at),
+    )
 
 
 async def on_member_transferred(uow: UnitOfWork, event: registry_events.MemberTransferred,
@@ -175,6 +192,8 @@ def subscribe(ctx: ServiceContext, deps: DeskDeps) -> None:
         Subscription("desk-org-dissolved", "organizations", org_events.OrgDissolved, on_org_dissolved),
         Subscription("desk-org-moved", "organizations", org_events.OrgMoved, on_org_moved),
         Subscription("desk-member-registered", "registry", registry_events.MemberRegistered, on_member_registered),
+        Subscription("desk-replica-member-profile", "registry", registry_events.MemberProfileChanged,
+                     on_member_profile_changed),
         Subscription("desk-member-transferred", "registry", registry_events.MemberTransferred,
                      on_member_transferred),
         Subscription("desk-member-flow-registered", "registry", registry_events.FlowRegistered, on_flow_opened),

@@ -97,3 +97,45 @@ def hosts_guest(*, origin_tenant_id: str, placing_tenant_id: str, here: str) -> 
     """True when ``here`` places a member of another county: a county never hosts its own member as a guest (a flow
     out of the province is placed by the origin's own 驻外 organisations) and a flow placed nowhere is no one's."""
     return bool(placing_tenant_id) and placing_tenant_id == here and origin_tenant_id != here
+
+
+# ---- member facts (issue 14): registry's MemberProfileChanged as the desk keeps it
+
+_STATUS_PREFIX = "MEMBERSHIP_STATUS_"
+MEMBERSHIP_STATUSES = frozenset({"MEMBERSHIP_STATUS_FULL", "MEMBERSHIP_STATUS_PROBATIONARY"})
+GRADES = frozenset({"EXCELLENT", "COMPETENT", "BASICALLY_COMPETENT", "INCOMPETENT"})
+# A birth or grade year outside these is no year registry could have meant: kept as unknown (0).
+MIN_YEAR, MAX_YEAR = 1900, 9999
+
+
+def membership_status(name: str) -> str:
+    """registry's status as MemberFacts keeps it (with the proto enum's prefix, which registry's domain names
+    lack); anything else is unknown ('')."""
+    full = name if name.startswith(_STATUS_PREFIX) else _STATUS_PREFIX + name
+    return full if full in MEMBERSHIP_STATUSES else ""
+
+
+def _year(value: int) -> int:
+    return value if MIN_YEAR <= value <= MAX_YEAR else 0
+
+
+def _iso_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def profile_facts(*, member_id: str, name: str, home_org_id: str | None, township: str, active: bool,
+                  membership_status_name: str, join_date: str, birth_year: int, latest_grade: str,
+                  latest_grade_year: int, returned: bool, at: datetime) -> MemberFacts:
+    """A MemberProfileChanged's fields, checked, as the facts the desk keeps: an unknown status or grade, a date
+    that is not one, or a year out of range is kept as unknown rather than trusted."""
+    grade = latest_grade if latest_grade in GRADES else ""
+    grade_year = _year(latest_grade_year) if grade else 0
+    return MemberFacts(
+        member_id=member_id, name=name, home_org_id=home_org_id, township=township, active=active,
+        membership_status=membership_status(membership_status_name), join_date=_iso_date(join_date),
+        birth_year=_year(birth_year), latest_grade=grade if grade_year else "", latest_grade_year=grade_year,
+        returned=returned, facts_at=at,
+    )

@@ -88,13 +88,40 @@ async def stations(uow: UnitOfWork, *, kinds: frozenset[str]) -> list[ReplicaOrg
 
 async def upsert_member(uow: UnitOfWork, *, member_id: str, name: str, home_org_id: str | None,
                         township: str) -> None:
-    """A registered member (the flow columns are the flows' business and are left alone)."""
+    """A registered member (the flow columns are the flows' business and are left alone).
+
+    The fact columns are MemberProfileChanged's: once a profile arrived (facts_at set) it is at least as new as the
+    registration (registry queues both in one transaction, the profile last), so a late MemberRegistered changes
+    nothing, not even the name, home branch or township a later profile moved.
+    """
     await uow.conn.execute(
         "INSERT INTO desk_members (tenant_id, id, name, home_org_id, township, active) VALUES ($1, $2, $3, $4, $5,"
         " true) ON CONFLICT (tenant_id, id) DO UPDATE SET name = $3, home_org_id = $4, township = $5,"
-        " updated_at = now()",
+        " updated_at = now() WHERE desk_members.facts_at IS NULL",
         uow.tenant, member_id, name, home_org_id, township,
     )
+
+
+async def upsert_member_facts(uow: UnitOfWork, *, facts: MemberFacts) -> bool:
+    """A member's full fact set as of ``facts.facts_at``: applied only when newer than what the row holds (an older
+    or replayed profile changes nothing); a member the replica does not know yet gets a row. True when applied.
+
+    Leaving the roster (转出) is for good: a profile never makes an inactive member active again (MemberTransferred
+    may have deactivated the row before an older profile arrives).
+    """
+    f = facts
+    status: str = await uow.conn.execute(
+        "INSERT INTO desk_members AS m (tenant_id, id, name, home_org_id, township, active, membership_status,"
+        " join_date, birth_year, latest_grade, latest_grade_year, returned, facts_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        " ON CONFLICT (tenant_id, id) DO UPDATE SET name = $3, home_org_id = $4, township = $5,"
+        " active = m.active AND $6, membership_status = $7, join_date = $8, birth_year = $9, latest_grade = $10,"
+        " latest_grade_year = $11, returned = $12, facts_at = $13, updated_at = now()"
+        " WHERE m.facts_at IS NULL OR m.facts_at < $13",
+        uow.tenant, f.member_id, f.name, f.home_org_id, f.township, f.active, f.membership_status, f.join_date,
+        f.birth_year, f.latest_grade, f.latest_grade_year, f.returned, f.facts_at,
+    )
+    return status.endswith(" 1")
 
 
 async def deactivate_member(uow: UnitOfWork, *, member_id: str) -> None:

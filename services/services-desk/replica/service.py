@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from jinqiao.desk.replica import repo
@@ -127,6 +128,20 @@ async def mirror_member(*, uow: UnitOfWork, member_id: str, name: str, home_org_
         return
     await repo.upsert_member(uow, member_id=member_id, name=name,
                              home_org_id=home_org_id if _is_uuid(home_org_id) else None, township=township)
+
+
+async def member_profile(*, uow: UnitOfWork, publisher: str, event_tenant: str, facts: MemberFacts) -> bool:
+    """registry's full fact set of a member of this county (MemberProfileChanged), newest by occur time wins.
+
+    The replica learns only its own county's members: a profile the publisher (verified from the subject) sent about
+    another county, or one naming no uuid, is skipped (False); so is one older than what the row holds.
+    """
+    if publisher != uow.tenant or event_tenant != uow.tenant or facts.facts_at is None:
+        return False
+    if not _uuids(facts.member_id):
+        return False
+    home = facts.home_org_id if facts.home_org_id and _is_uuid(facts.home_org_id) else None
+    return await repo.upsert_member_facts(uow, facts=replace(facts, home_org_id=home))
 
 
 async def member_left(*, uow: UnitOfWork, member_id: str) -> None:

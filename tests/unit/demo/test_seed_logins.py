@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from jinqiao.demo.loans import bank_logins
 from jinqiao.demo.seed import demo_accounts, org_logins
 from jinqiao.kit.auth import Role
 
@@ -12,7 +13,7 @@ ORGS = {"township": "t", "branch": "b", "station": "s", "external": "e"}
 
 
 def test_every_role_but_the_service_account_has_a_demo_login():
-    accounts = [*demo_accounts(), *org_logins("411525", ORGS)]
+    accounts = [*demo_accounts(), *org_logins("411525", ORGS), *bank_logins()]
     # A county system is no login: the demo registers one as a service account (demo/seed.py DEMO_CLIENT_ID).
     assert {a.role for a in accounts} | {Role.MEMBER, Role.COUNTY_SYSTEM} == set(Role) - {Role.SERVICE}
 

@@ -15,7 +15,8 @@ export interface paths {
         put?: never;
         /**
          * Client Token
-         * @description OAuth2 client credentials → a bearer token (at most 5 minutes) for a county system's gRPC calls.
+         * @description OAuth2 client credentials → a bearer token (at most 5 minutes) for a county system's gRPC calls, or for a
+         *     partner bank's system acting as a bank officer of its bank.
          */
         post: operations["client_token_api_v1_auth_client_token_post"];
         delete?: never;
@@ -93,7 +94,7 @@ export interface paths {
         };
         /**
          * Me
-         * @description Who the token says the caller is.
+         * @description Who the token says the caller is (a bank officer: its bank's code and, when known, name).
          */
         get: operations["me_api_v1_me_get"];
         put?: never;
@@ -136,6 +137,26 @@ export interface paths {
          * @description Flows by origin, destination, month and industry, with coverage (a scope outside the caller's answers 404).
          */
         get: operations["flow_matrix_api_v1_scopes__scope__insights_flows_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scopes/{scope}/insights/loans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Loan Stats
+         * @description 党员先锋贷统计：各县、各贷款项目与合计；省、市视图抑制借款户数过少的单元格（范围外的区域答 404）。
+         */
+        get: operations["loan_stats_api_v1_scopes__scope__insights_loans_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -691,7 +712,7 @@ export interface paths {
         put?: never;
         /**
          * Create Client
-         * @description Register a county system: its client id, and its secret shown this once.
+         * @description Register a county system or a partner bank's system: its client id, and its secret shown this once.
          */
         post: operations["create_client_api_v1_tenants__tenant__integrations_clients_post"];
         delete?: never;
@@ -820,6 +841,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/ledgers/loan-subsidy-claims.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subsidy Claims Ledger
+         * @description 贴息清单 as a spreadsheet, for the finance department.
+         */
+        get: operations["subsidy_claims_ledger_api_v1_tenants__tenant__ledgers_loan_subsidy_claims__fmt__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/ledgers/loans.{fmt}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Loans Ledger
+         * @description 党员先锋贷台账: every loan within the caller's reach, oldest first, every page of it.
+         */
+        get: operations["loans_ledger_api_v1_tenants__tenant__ledgers_loans__fmt__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/ledgers/returnees.{fmt}": {
         parameters: {
             query?: never;
@@ -874,6 +935,324 @@ export interface paths {
         get: operations["village_cadres_ledger_api_v1_tenants__tenant__ledgers_village_cadres__fmt__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loan-programmes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Programmes
+         * @description The county's loan programmes (a partner bank: its own).
+         */
+        get: operations["list_programmes_api_v1_tenants__tenant__loan_programmes_get"];
+        put?: never;
+        /**
+         * Create Programme
+         * @description Create a programme of the county with its partner bank (the same Idempotency-Key returns the same one).
+         */
+        post: operations["create_programme_api_v1_tenants__tenant__loan_programmes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loan-programmes/{programme_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Programme
+         * @description One programme of the county.
+         */
+        get: operations["get_programme_api_v1_tenants__tenant__loan_programmes__programme_id__get"];
+        /**
+         * Update Programme
+         * @description Replace a programme's terms (409 when someone changed it since ``version``; the quota never below what
+         *     approvals hold).
+         */
+        put: operations["update_programme_api_v1_tenants__tenant__loan_programmes__programme_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loan-programmes/{programme_id}/eligibility": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Eligibility
+         * @description Check a member against a programme before applying: every rule with what was found.
+         */
+        post: operations["check_eligibility_api_v1_tenants__tenant__loan_programmes__programme_id__eligibility_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loan-subsidy-claims": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subsidy Claims
+         * @description 贴息清单: the 贴息 of the instalments due in a month or quarter (the county department: all; a bank: its own).
+         */
+        get: operations["subsidy_claims_api_v1_tenants__tenant__loan_subsidy_claims_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Loans
+         * @description 贷款申请列表: the loans within the caller's reach, newest first, with the count of all that match.
+         */
+        get: operations["list_loans_api_v1_tenants__tenant__loans_get"];
+        put?: never;
+        /**
+         * Apply
+         * @description 申请贷款: a member for themself, or staff on a member's behalf; an ineligible member is told which rules
+         *     failed (422, one error per rule: eligibility.<rule>).
+         */
+        post: operations["apply_api_v1_tenants__tenant__loans_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Loan
+         * @description 贷款详情: one loan within the caller's reach.
+         */
+        get: operations["get_loan_api_v1_tenants__tenant__loans__loan_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Attachments
+         * @description 申请材料列表: an application's files, oldest first.
+         */
+        get: operations["list_attachments_api_v1_tenants__tenant__loans__loan_id__attachments_get"];
+        put?: never;
+        /**
+         * Add Attachment
+         * @description 上传申请材料（营业执照、经营计划等）：请求体就是文件本身（不用 multipart），Content-Type 写文件类型（image/jpeg、image/png、application/pdf；以文件内容为准）。文件名放在 X-File-Name 请求头（RFC 5987 或百分号编码的 UTF-8）。文件不能超过 5 MB，每份申请最多 10 个附件；党员本人仅可在申请办结前上传。
+         */
+        post: operations["add_attachment_api_v1_tenants__tenant__loans__loan_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Attachment
+         * @description 下载申请材料: the file as stored, offered as a download (never rendered in the console's origin).
+         */
+        get: operations["get_attachment_api_v1_tenants__tenant__loans__loan_id__attachments__attachment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/credit-decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credit Decision
+         * @description 银行授信: the partner bank grants (maybe less than approved) or declines an approved application.
+         */
+        post: operations["credit_decision_api_v1_tenants__tenant__loans__loan_id__credit_decision_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/disbursement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disburse
+         * @description 放款 (the partner bank): the schedule is built and stored; the same Idempotency-Key changes nothing.
+         */
+        post: operations["disburse_api_v1_tenants__tenant__loans__loan_id__disbursement_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Loan History
+         * @description 办理记录: a loan's steps, oldest first.
+         */
+        get: operations["loan_history_api_v1_tenants__tenant__loans__loan_id__history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/repayments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Repayment
+         * @description 还款 (the partner bank): allocated to the oldest instalment first, interest before principal.
+         */
+        post: operations["record_repayment_api_v1_tenants__tenant__loans__loan_id__repayments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review
+         * @description 审核: the pending public tier's decision (支部推荐, 乡镇审核 or 县级审批).
+         */
+        post: operations["review_api_v1_tenants__tenant__loans__loan_id__review_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Schedule
+         * @description A loan's repayment schedule (还款计划), its totals and its repayments.
+         */
+        get: operations["schedule_api_v1_tenants__tenant__loans__loan_id__schedule_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/loans/{loan_id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw
+         * @description 撤回申请: before disbursement (the member, or staff for them); committed quota is released.
+         */
+        post: operations["withdraw_api_v1_tenants__tenant__loans__loan_id__withdraw_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2434,6 +2813,51 @@ export interface components {
             next_page_token: string;
         };
         /**
+         * ApplyIn
+         * @description 贷款申请: the programme, the member (staff applying on their behalf; a member's own token names them), the
+         *     amount in 分, the term, the repayment method and the purpose.
+         */
+        ApplyIn: {
+            /**
+             * Amount Fen
+             * @description 申请金额（分）
+             */
+            amount_fen: number;
+            /**
+             * Business Plan
+             * @description 经营计划
+             * @default
+             */
+            business_plan: string;
+            /**
+             * Member Id
+             * @description 申请党员（工作人员代为申请时必填）
+             * @default
+             */
+            member_id: string;
+            /**
+             * Method
+             * @description 还款方式
+             * @enum {string}
+             */
+            method: "equal_instalment" | "equal_principal" | "interest_only";
+            /**
+             * Programme Id
+             * @description 贷款项目
+             */
+            programme_id: string;
+            /**
+             * Purpose
+             * @description 贷款用途
+             */
+            purpose: string;
+            /**
+             * Term Months
+             * @description 贷款期限（月）
+             */
+            term_months: number;
+        };
+        /**
          * AppointIn
          * @description A new person (name and phone), or one on record (officer_id).
          */
@@ -2855,20 +3279,74 @@ export interface components {
             entries: components["schemas"]["ChecklistEntryOut"][];
         };
         /**
+         * ClaimLineOut
+         * @description One loan's 贴息 for one period.
+         */
+        ClaimLineOut: {
+            /** Bank Name */
+            bank_name: string;
+            /** Due Date */
+            due_date: string;
+            /** Interest Fen */
+            interest_fen: number;
+            /** Loan Id */
+            loan_id: string;
+            /** Member Name */
+            member_name: string;
+            /** Paid */
+            paid: boolean;
+            /** Principal Fen */
+            principal_fen: number;
+            /** Programme Name */
+            programme_name: string;
+            /** Seq */
+            seq: number;
+            /** Subsidy Fen */
+            subsidy_fen: number;
+        };
+        /**
+         * ClaimsOut
+         * @description The 贴息 claim list of a month or quarter.
+         */
+        ClaimsOut: {
+            /** Lines */
+            lines: components["schemas"]["ClaimLineOut"][];
+            /** Period End */
+            period_end: string;
+            /** Period Start */
+            period_start: string;
+            /** Total Interest Fen */
+            total_interest_fen: number;
+            /** Total Subsidy Fen */
+            total_subsidy_fen: number;
+        };
+        /**
          * ClientIn
-         * @description A county system to register and the permissions it is given.
+         * @description A county system to register and the permissions it is given, or a partner bank's system and its bank code.
          */
         ClientIn: {
             /**
+             * Bank Code
+             * @description 合作银行代码（2 至 32 位小写字母、数字或连字符，如 gsrcb），仅银行客户端填写
+             */
+            bank_code?: string | null;
+            /**
+             * Kind
+             * @description 客户端类型：county_system 县级系统；bank 合作银行系统
+             * @default county_system
+             * @enum {string}
+             */
+            kind: "county_system" | "bank";
+            /**
              * Name
-             * @description 系统名称，如“固始县党员信息系统”
+             * @description 系统名称，如“固始县党员信息系统”“固始农商银行信贷系统”
              */
             name: string;
             /**
              * Permissions
-             * @description 授予的权限，须为可授予县级系统的权限（见列表接口的 grantable）
+             * @description 授予的权限，须为可授予县级系统的权限（见列表接口的 grantable）；合作银行客户端不填
              */
-            permissions: string[];
+            permissions?: string[];
         };
         /**
          * ClientList
@@ -2885,6 +3363,11 @@ export interface components {
          * @description A service account, never its secret.
          */
         ClientOut: {
+            /**
+             * Bank Code
+             * @description 合作银行代码（仅合作银行客户端）
+             */
+            bank_code: string | null;
             /** Client Id */
             client_id: string;
             /**
@@ -2898,6 +3381,12 @@ export interface components {
             disabled: boolean;
             /** Disabled At */
             disabled_at: string | null;
+            /**
+             * Kind
+             * @description county_system 县级系统（仅 gRPC）；bank 合作银行系统（以合作银行信贷员身份）
+             * @enum {string}
+             */
+            kind: "county_system" | "bank";
             /** Last Token At */
             last_token_at: string | null;
             /** Name */
@@ -2935,7 +3424,7 @@ export interface components {
             expires_in: number;
             /**
              * Scope
-             * @description the permissions the token names, space-separated
+             * @description the permissions the token names, space-separated (a bank client: those of the bank_officer role)
              */
             scope: string;
             /**
@@ -3063,6 +3552,36 @@ export interface components {
              * @description figures suppressed (each reads 0): small, or a small count could be derived from them
              */
             suppressed_fields?: string[];
+        };
+        /**
+         * CreditDecisionIn
+         * @description 银行授信: grant (maybe a lower amount) or decline with the reason.
+         */
+        CreditDecisionIn: {
+            /**
+             * Decision
+             * @description 授信意见：approve 授信，refuse 不予授信
+             * @enum {string}
+             */
+            decision: "approve" | "refuse";
+            /**
+             * Granted Amount Fen
+             * @description 授信金额（分；0 为按审批金额）
+             * @default 0
+             */
+            granted_amount_fen: number;
+            /**
+             * Reason
+             * @description 理由（不予授信时必填）
+             * @default
+             */
+            reason: string;
+            /**
+             * Version
+             * @description 所见版本（0 为不校验）
+             * @default 0
+             */
+            version: number;
         };
         /**
          * DashboardOut
@@ -3200,6 +3719,22 @@ export interface components {
             reason: string;
         };
         /**
+         * DisburseIn
+         * @description 放款: the day the bank paid the loan out, and the first due date if not a month later.
+         */
+        DisburseIn: {
+            /**
+             * Disbursed On
+             * @description 放款日期（不填为今天）
+             */
+            disbursed_on?: string | null;
+            /**
+             * First Due Date
+             * @description 首次还款日（不填为放款日一个月后）
+             */
+            first_due_date?: string | null;
+        };
+        /**
          * DissolveIn
          * @description Why it is dissolved.
          */
@@ -3243,6 +3778,38 @@ export interface components {
             since: string | null;
             /** User */
             user: string;
+        };
+        /**
+         * EligibilityIn
+         * @description Whom to check (staff name the member; a member checks themself), for what amount and term.
+         */
+        EligibilityIn: {
+            /**
+             * Amount Fen
+             * @description 申请金额（分）
+             */
+            amount_fen: number;
+            /**
+             * Member Id
+             * @description 党员编号（党员本人不填）
+             * @default
+             */
+            member_id: string;
+            /**
+             * Term Months
+             * @description 期限（月）
+             */
+            term_months: number;
+        };
+        /**
+         * EligibilityOut
+         * @description Whether the member may apply, and every rule checked with what was found.
+         */
+        EligibilityOut: {
+            /** Eligible */
+            eligible: boolean;
+            /** Results */
+            results: components["schemas"]["RuleResultOut"][];
         };
         /**
          * EndIn
@@ -3736,6 +4303,36 @@ export interface components {
             summary: string;
         };
         /**
+         * InstalmentOut
+         * @description One period of a repayment schedule.
+         */
+        InstalmentOut: {
+            /** Balance After Fen */
+            balance_after_fen: number;
+            /** Borrower Interest Fen */
+            borrower_interest_fen: number;
+            /** Due Date */
+            due_date: string;
+            /** Due Fen */
+            due_fen: number;
+            /** Interest Fen */
+            interest_fen: number;
+            /** Overdue */
+            overdue: boolean;
+            /** Paid Interest Fen */
+            paid_interest_fen: number;
+            /** Paid On */
+            paid_on: string;
+            /** Paid Principal Fen */
+            paid_principal_fen: number;
+            /** Principal Fen */
+            principal_fen: number;
+            /** Seq */
+            seq: number;
+            /** Subsidy Fen */
+            subsidy_fen: number;
+        };
+        /**
          * LinkOut
          * @description Flows from one area of the level shown to one destination city (or a municipality).
          */
@@ -3763,13 +4360,258 @@ export interface components {
             origin_name: string;
         };
         /**
+         * LoanAttachmentOut
+         * @description A file of a loan application (its content at ``…/attachments/{id}``).
+         */
+        LoanAttachmentOut: {
+            /** Content Type */
+            content_type: string;
+            /** Created At */
+            created_at: string | null;
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: string;
+            /** Loan Id */
+            loan_id: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Uploaded By */
+            uploaded_by: string;
+        };
+        /**
+         * LoanFiguresOut
+         * @description 一行的党员先锋贷数字：每个数字都是已公开单元格（县 × 贷款项目）之和；金额单位为分。
+         */
+        LoanFiguresOut: {
+            /** @description 申请笔数 */
+            applications: components["schemas"]["FigureOut"];
+            /** @description 经县乡村各级审批通过（已占用额度）的笔数 */
+            approved: components["schemas"]["FigureOut"];
+            /** @description 已放款笔数（借款户数） */
+            disbursed: components["schemas"]["FigureOut"];
+            /** @description 累计放款金额（分） */
+            lent_fen: components["schemas"]["FigureOut"];
+            /** @description 贷款余额：未还本金（分） */
+            outstanding_fen: components["schemas"]["FigureOut"];
+            /** @description 逾期应还金额（分） */
+            overdue_fen: components["schemas"]["FigureOut"];
+            /** @description 当前逾期笔数 */
+            overdue_loans: components["schemas"]["FigureOut"];
+            /** @description 逾期贷款的未还本金（分） */
+            overdue_outstanding_fen: components["schemas"]["FigureOut"];
+            /**
+             * Overdue Rate
+             * @description 逾期率：逾期贷款本金 ÷ 贷款余额，只计两项都公开的单元格
+             */
+            overdue_rate: number;
+            /**
+             * Overdue Rate Display
+             * @description 如“1.2%”（四舍五入到 0.1%）；无可计算的单元格时为“—”
+             */
+            overdue_rate_display: string;
+            /** @description 在任一环节被拒绝的笔数（含银行拒贷） */
+            refused: components["schemas"]["FigureOut"];
+            /** @description 已结清笔数 */
+            settled: components["schemas"]["FigureOut"];
+            /** @description 已放款贷款还款计划中的贴息合计（分） */
+            subsidy_fen: components["schemas"]["FigureOut"];
+        };
+        /**
+         * LoanOut
+         * @description A loan application and, once disbursed, the loan.
+         */
+        LoanOut: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Applied By */
+            applied_by: string;
+            /** Attachment Count */
+            attachment_count: number;
+            /** Bank Code */
+            bank_code: string;
+            /** Bank Name */
+            bank_name: string;
+            /** Business Plan */
+            business_plan: string;
+            /** Channel */
+            channel: string;
+            /** Created At */
+            created_at: string | null;
+            /** Days Past Due */
+            days_past_due: number;
+            /** Disbursed On */
+            disbursed_on: string;
+            /** Eligibility */
+            eligibility: components["schemas"]["RuleResultOut"][];
+            /** Granted Amount Fen */
+            granted_amount_fen: number;
+            /** Home Org Id */
+            home_org_id: string;
+            /** Id */
+            id: string;
+            /** Member Id */
+            member_id: string;
+            /** Member Name */
+            member_name: string;
+            /** Method */
+            method: string;
+            /** Next Due Date */
+            next_due_date: string;
+            /** Next Due Fen */
+            next_due_fen: number;
+            /** Number */
+            number: string;
+            /** Outstanding Principal Fen */
+            outstanding_principal_fen: number;
+            /** Overdue Fen */
+            overdue_fen: number;
+            /** Pending Tier */
+            pending_tier: string;
+            /** Product */
+            product: string;
+            /** Programme Id */
+            programme_id: string;
+            /** Programme Name */
+            programme_name: string;
+            /** Purpose */
+            purpose: string;
+            /** Rate Bp */
+            rate_bp: number;
+            /** Refusal Reason */
+            refusal_reason: string;
+            /** Refused Tier */
+            refused_tier: string;
+            /** Settled On */
+            settled_on: string;
+            /** Status */
+            status: string;
+            /** Step Due At */
+            step_due_at: string | null;
+            /** Step Overdue */
+            step_overdue: boolean;
+            /** Subsidy Bp */
+            subsidy_bp: number;
+            /** Tenant Id */
+            tenant_id: string;
+            /** Term Months */
+            term_months: number;
+            /** Township */
+            township: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Version */
+            version: number;
+        };
+        /**
+         * LoanPageOut
+         * @description A page of loans and the count of all that match.
+         */
+        LoanPageOut: {
+            /** Loans */
+            loans: components["schemas"]["LoanOut"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * LoanRowOut
+         * @description 一行：一个县，或一个贷款项目（共享项目按项目代码，县自有项目按 programme:<ID>）。
+         */
+        LoanRowOut: {
+            figures: components["schemas"]["LoanFiguresOut"];
+            /**
+             * Key
+             * @description 县代码，或项目代码（共享代码，或 programme:<项目 ID>）
+             */
+            key: string;
+            /**
+             * Name
+             * @description 县名或项目名称（尚无放款的项目可能为空）
+             */
+            name: string;
+            /**
+             * Product
+             * @description PIONEER、MICRO_CREDIT 或 STARTUP_GUARANTEE（项目行）
+             */
+            product: string;
+        };
+        /**
+         * LoanStatsOut
+         * @description 范围内的党员先锋贷统计：只有笔数与金额合计，没有贷款或人员。
+         */
+        LoanStatsOut: {
+            /**
+             * Counties
+             * @description 各县
+             */
+            counties: components["schemas"]["LoanRowOut"][];
+            /**
+             * Level
+             * @description province、city 或 county
+             */
+            level: string;
+            /**
+             * Programmes
+             * @description 各贷款项目，放款多的在前
+             */
+            programmes: components["schemas"]["LoanRowOut"][];
+            /** Scope */
+            scope: string;
+            /** Scope Name */
+            scope_name: string;
+            /**
+             * Threshold
+             * @description 借款户数小于此数的单元格被抑制；0 为精确数字（本县）
+             */
+            threshold: number;
+            total: components["schemas"]["LoanFiguresOut"];
+            /**
+             * Update Time
+             * @description 数字最近一次变化的时间（RFC 3339；尚无数据时为空）
+             */
+            update_time: string;
+        };
+        /**
+         * LoanStepOut
+         * @description One entry of a loan's history.
+         */
+        LoanStepOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** Body */
+            body: string;
+            /** Created At */
+            created_at: string | null;
+            /** Id */
+            id: string;
+            /** Tier */
+            tier: string;
+        };
+        /**
          * MeResponse
          * @description The verified principal.
          */
         MeResponse: {
+            /**
+             * Bank Code
+             * @description 合作银行信贷员的银行代码（仅合作银行信贷员）
+             */
+            bank_code?: string | null;
+            /**
+             * Bank Name
+             * @description 合作银行名称，取自本县该行的贷款项目（仅信贷员；未找到时为空）
+             */
+            bank_name?: string | null;
             /** Member */
             member?: string | null;
-            /** Org */
+            /**
+             * Org
+             * @description 所在党组织编号；合作银行信贷员为其银行代码（如 gsrcb）
+             */
             org?: string | null;
             /** Role */
             role: string;
@@ -4484,6 +5326,308 @@ export interface components {
             transfer_due_months: number;
         };
         /**
+         * ProgrammeIn
+         * @description A programme's terms; amounts 0 and empty lists take the product's defaults (党员先锋贷 30 万元 36 个月,
+         *     创业担保贷款 20 万元 36 个月 with 贴息 from the LPR, every repayment method, 5 and 10 working days). A new
+         *     programme takes applications within its window; the county stops it by an update (``active``: false).
+         */
+        ProgrammeIn: {
+            /**
+             * Bank Code
+             * @description 合作银行代码（小写字母、数字、连字符），如 gsrcb
+             */
+            bank_code: string;
+            /**
+             * Bank Days
+             * @description 银行审批时限（工作日）；0 为 10 个工作日
+             * @default 0
+             */
+            bank_days: number;
+            /**
+             * Bank Name
+             * @description 合作银行名称
+             */
+            bank_name: string;
+            /**
+             * Cap Per Person Fen
+             * @description 单户（人）贷款上限（分）；0 取产品默认
+             * @default 0
+             */
+            cap_per_person_fen: number;
+            /**
+             * Description
+             * @description 项目说明
+             * @default
+             */
+            description: string;
+            /**
+             * Max Term Months
+             * @description 最长期限（月）；0 取产品默认
+             * @default 0
+             */
+            max_term_months: number;
+            /**
+             * Methods
+             * @description 可选还款方式；空则三种均可
+             */
+            methods?: ("equal_instalment" | "equal_principal" | "interest_only")[];
+            /**
+             * Min Amount Fen
+             * @description 最低申请金额（分）
+             * @default 0
+             */
+            min_amount_fen: number;
+            /**
+             * Name
+             * @description 项目名称（2–60 个字）
+             */
+            name: string;
+            /**
+             * Product
+             * @description 贷款产品：pioneer 党员先锋贷、micro_credit 小额信用贷款、startup_guarantee 创业担保贷款
+             * @enum {string}
+             */
+            product: "pioneer" | "micro_credit" | "startup_guarantee";
+            /**
+             * Rate Bp
+             * @description 年利率（基点，1 基点 = 0.01%）
+             * @default 0
+             */
+            rate_bp: number;
+            /**
+             * Review Days
+             * @description 每级审核时限（工作日）；0 为 5 个工作日
+             * @default 0
+             */
+            review_days: number;
+            /** @description 申请条件 */
+            rules?: components["schemas"]["RulesModel"];
+            /**
+             * Shared Code
+             * @description 共享项目代码（市、省统筹项目在各县相同）
+             * @default
+             */
+            shared_code: string;
+            /**
+             * Sponsor
+             * @description 项目主体：county 县（区）、city 市（州）、province 省
+             * @default county
+             * @enum {string}
+             */
+            sponsor: "county" | "city" | "province";
+            /**
+             * Subsidy Bp
+             * @description 贴息（基点）；创业担保贷款为 0 时按 LPR−150 基点以上部分计
+             * @default 0
+             */
+            subsidy_bp: number;
+            /**
+             * Total Quota Fen
+             * @description 项目总额度（分）
+             */
+            total_quota_fen: number;
+            /**
+             * Township Final Up To Fen
+             * @description 不超过此金额由乡镇终审（分）；0 为均由县级审批
+             * @default 0
+             */
+            township_final_up_to_fen: number;
+            /**
+             * Window End
+             * @description 申请截止日期；不填为长期
+             */
+            window_end?: string | null;
+            /**
+             * Window Start
+             * @description 申请开始日期；不填为今天
+             */
+            window_start?: string | null;
+        };
+        /**
+         * ProgrammeOut
+         * @description A loan programme (贷款项目) of a county.
+         */
+        ProgrammeOut: {
+            /** Active */
+            active: boolean;
+            /** Bank Code */
+            bank_code: string;
+            /** Bank Days */
+            bank_days: number;
+            /** Bank Name */
+            bank_name: string;
+            /** Cap Per Person Fen */
+            cap_per_person_fen: number;
+            /** Committed Fen */
+            committed_fen: number;
+            /** Created At */
+            created_at: string | null;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Max Term Months */
+            max_term_months: number;
+            /** Methods */
+            methods: string[];
+            /** Min Amount Fen */
+            min_amount_fen: number;
+            /** Name */
+            name: string;
+            /** Product */
+            product: string;
+            /** Rate Bp */
+            rate_bp: number;
+            /** Review Days */
+            review_days: number;
+            rules: components["schemas"]["RulesModel"];
+            /** Shared Code */
+            shared_code: string;
+            /** Sponsor */
+            sponsor: string;
+            /** Subsidy Bp */
+            subsidy_bp: number;
+            /** Tenant Id */
+            tenant_id: string;
+            /** Total Quota Fen */
+            total_quota_fen: number;
+            /** Township Final Up To Fen */
+            township_final_up_to_fen: number;
+            /** Version */
+            version: number;
+            /** Window End */
+            window_end: string;
+            /** Window Start */
+            window_start: string;
+        };
+        /**
+         * ProgrammeUpdateIn
+         * @description A programme's new terms (they replace the old ones) and the version they were read at.
+         */
+        ProgrammeUpdateIn: {
+            /**
+             * Active
+             * @description 是否受理申请（停办为 false）
+             * @default true
+             */
+            active: boolean;
+            /**
+             * Bank Code
+             * @description 合作银行代码（小写字母、数字、连字符），如 gsrcb
+             */
+            bank_code: string;
+            /**
+             * Bank Days
+             * @description 银行审批时限（工作日）；0 为 10 个工作日
+             * @default 0
+             */
+            bank_days: number;
+            /**
+             * Bank Name
+             * @description 合作银行名称
+             */
+            bank_name: string;
+            /**
+             * Cap Per Person Fen
+             * @description 单户（人）贷款上限（分）；0 取产品默认
+             * @default 0
+             */
+            cap_per_person_fen: number;
+            /**
+             * Description
+             * @description 项目说明
+             * @default
+             */
+            description: string;
+            /**
+             * Max Term Months
+             * @description 最长期限（月）；0 取产品默认
+             * @default 0
+             */
+            max_term_months: number;
+            /**
+             * Methods
+             * @description 可选还款方式；空则三种均可
+             */
+            methods?: ("equal_instalment" | "equal_principal" | "interest_only")[];
+            /**
+             * Min Amount Fen
+             * @description 最低申请金额（分）
+             * @default 0
+             */
+            min_amount_fen: number;
+            /**
+             * Name
+             * @description 项目名称（2–60 个字）
+             */
+            name: string;
+            /**
+             * Product
+             * @description 贷款产品：pioneer 党员先锋贷、micro_credit 小额信用贷款、startup_guarantee 创业担保贷款
+             * @enum {string}
+             */
+            product: "pioneer" | "micro_credit" | "startup_guarantee";
+            /**
+             * Rate Bp
+             * @description 年利率（基点，1 基点 = 0.01%）
+             * @default 0
+             */
+            rate_bp: number;
+            /**
+             * Review Days
+             * @description 每级审核时限（工作日）；0 为 5 个工作日
+             * @default 0
+             */
+            review_days: number;
+            /** @description 申请条件 */
+            rules?: components["schemas"]["RulesModel"];
+            /**
+             * Shared Code
+             * @description 共享项目代码（市、省统筹项目在各县相同）
+             * @default
+             */
+            shared_code: string;
+            /**
+             * Sponsor
+             * @description 项目主体：county 县（区）、city 市（州）、province 省
+             * @default county
+             * @enum {string}
+             */
+            sponsor: "county" | "city" | "province";
+            /**
+             * Subsidy Bp
+             * @description 贴息（基点）；创业担保贷款为 0 时按 LPR−150 基点以上部分计
+             * @default 0
+             */
+            subsidy_bp: number;
+            /**
+             * Total Quota Fen
+             * @description 项目总额度（分）
+             */
+            total_quota_fen: number;
+            /**
+             * Township Final Up To Fen
+             * @description 不超过此金额由乡镇终审（分）；0 为均由县级审批
+             * @default 0
+             */
+            township_final_up_to_fen: number;
+            /**
+             * Version
+             * @description 读取时的版本号（他人已修改则冲突）
+             */
+            version: number;
+            /**
+             * Window End
+             * @description 申请截止日期；不填为长期
+             */
+            window_end?: string | null;
+            /**
+             * Window Start
+             * @description 申请开始日期；不填为今天
+             */
+            window_start?: string | null;
+        };
+        /**
          * ProvinceYearIn
          * @description A year's arrangement as the State Council's notice gives it.
          */
@@ -4537,6 +5681,14 @@ export interface components {
              * @description 满意度，1至5分
              */
             score: number;
+        };
+        /**
+         * RecordedRepaymentOut
+         * @description The loan after a repayment, and the repayment as allocated.
+         */
+        RecordedRepaymentOut: {
+            loan: components["schemas"]["LoanOut"];
+            repayment: components["schemas"]["RepaymentOut"];
         };
         /**
          * RedirectIn
@@ -4690,6 +5842,42 @@ export interface components {
              * @description 重新打开的理由
              */
             reason: string;
+        };
+        /**
+         * RepaymentIn
+         * @description 还款: the amount the bank received and the day.
+         */
+        RepaymentIn: {
+            /**
+             * Amount Fen
+             * @description 还款金额（分）
+             */
+            amount_fen: number;
+            /**
+             * Paid On
+             * @description 还款日期（不填为今天）
+             */
+            paid_on?: string | null;
+        };
+        /**
+         * RepaymentOut
+         * @description One repayment as the bank recorded it and the platform allocated it.
+         */
+        RepaymentOut: {
+            /** Amount Fen */
+            amount_fen: number;
+            /** Id */
+            id: string;
+            /** Interest Fen */
+            interest_fen: number;
+            /** Loan Id */
+            loan_id: string;
+            /** Paid On */
+            paid_on: string;
+            /** Principal Fen */
+            principal_fen: number;
+            /** Recorded By */
+            recorded_by: string;
         };
         /**
          * ReplayOut
@@ -4873,12 +6061,99 @@ export interface components {
             id_number: string;
         };
         /**
+         * ReviewIn
+         * @description 审核意见: approve or refuse (with the reason), on the version the reviewer saw.
+         */
+        ReviewIn: {
+            /**
+             * Decision
+             * @description 审核意见：approve 通过，refuse 不予通过
+             * @enum {string}
+             */
+            decision: "approve" | "refuse";
+            /**
+             * Reason
+             * @description 理由（不予通过时必填）
+             * @default
+             */
+            reason: string;
+            /**
+             * Version
+             * @description 所见版本（0 为不校验）
+             * @default 0
+             */
+            version: number;
+        };
+        /**
+         * RuleResultOut
+         * @description One eligibility rule checked: its key, wording, outcome and what was found.
+         */
+        RuleResultOut: {
+            /** Detail */
+            detail: string;
+            /** Label */
+            label: string;
+            /** Passed */
+            passed: boolean;
+            /** Rule */
+            rule: string;
+        };
+        /**
          * RulesIn
          * @description A county's rule order for one scope.
          */
         RulesIn: {
             /** Rules */
             rules: ("employer_branch" | "residence_community_branch" | "fringe_village_branch" | "station_temporary_branch" | "external_branch_in_city" | "industry_branch" | "online_branch")[];
+        };
+        /**
+         * RulesModel
+         * @description A programme's eligibility rules; zero/empty/false means no such rule.
+         */
+        RulesModel: {
+            /**
+             * Allow Probationary
+             * @description 预备党员可申请
+             * @default false
+             */
+            allow_probationary: boolean;
+            /**
+             * Max Age
+             * @description 年龄上限（按出生年份计，0 为不限）
+             * @default 0
+             */
+            max_age: number;
+            /**
+             * Min Age
+             * @description 年龄下限（按出生年份计）
+             * @default 0
+             */
+            min_age: number;
+            /**
+             * Min Grade
+             * @description 最近一次双向评议等次不低于
+             * @default
+             * @enum {string}
+             */
+            min_grade: "" | "EXCELLENT" | "COMPETENT" | "BASICALLY_COMPETENT";
+            /**
+             * Min Party Years
+             * @description 入党年限（整年）不少于
+             * @default 0
+             */
+            min_party_years: number;
+            /**
+             * Require No Overdue
+             * @description 本县（区）无逾期贷款
+             * @default true
+             */
+            require_no_overdue: boolean;
+            /**
+             * Require Returnee
+             * @description 须为返乡创业（回归）党员
+             * @default false
+             */
+            require_returnee: boolean;
         };
         /**
          * RulesOut
@@ -4891,6 +6166,24 @@ export interface components {
             rules: string[];
             /** Scope */
             scope: string;
+        };
+        /**
+         * ScheduleOut
+         * @description A loan's schedule, totals and repayments.
+         */
+        ScheduleOut: {
+            /** Instalments */
+            instalments: components["schemas"]["InstalmentOut"][];
+            /** Repayments */
+            repayments: components["schemas"]["RepaymentOut"][];
+            /** Total Due Fen */
+            total_due_fen: number;
+            /** Total Interest Fen */
+            total_interest_fen: number;
+            /** Total Principal Fen */
+            total_principal_fen: number;
+            /** Total Subsidy Fen */
+            total_subsidy_fen: number;
         };
         /**
          * SelfCheckInOut
@@ -5389,6 +6682,24 @@ export interface components {
             version: number;
         };
         /**
+         * WithdrawIn
+         * @description 撤回申请: why (optional).
+         */
+        WithdrawIn: {
+            /**
+             * Reason
+             * @description 撤回理由
+             * @default
+             */
+            reason: string;
+            /**
+             * Version
+             * @description 所见版本（0 为不校验）
+             * @default 0
+             */
+            version: number;
+        };
+        /**
          * WorkCalendarOut
          * @description A year's working-day calendar.
          */
@@ -5672,6 +6983,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FlowMatrixOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    loan_stats_api_v1_scopes__scope__insights_loans_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                scope: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanStatsOut"];
                 };
             };
             /** @description Validation Error */
@@ -7064,6 +8408,79 @@ export interface operations {
             };
         };
     };
+    subsidy_claims_ledger_api_v1_tenants__tenant__ledgers_loan_subsidy_claims__fmt__get: {
+        parameters: {
+            query?: {
+                /** @description 月份（YYYY-MM）或季度（YYYY-Qn），如 2026-03、2026-Q1；不填为本月 */
+                period?: string | null;
+                /** @description 贷款项目（不填为全部） */
+                programme_id?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                fmt: "csv" | "xlsx";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    loans_ledger_api_v1_tenants__tenant__ledgers_loans__fmt__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                fmt: "csv" | "xlsx";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     returnees_ledger_api_v1_tenants__tenant__ledgers_returnees__fmt__get: {
         parameters: {
             query?: never;
@@ -7153,6 +8570,744 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_programmes_api_v1_tenants__tenant__loan_programmes_get: {
+        parameters: {
+            query?: {
+                /** @description 只列今天受理申请的项目 */
+                open_only?: boolean;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgrammeOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_programme_api_v1_tenants__tenant__loan_programmes_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgrammeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgrammeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_programme_api_v1_tenants__tenant__loan_programmes__programme_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                programme_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgrammeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_programme_api_v1_tenants__tenant__loan_programmes__programme_id__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                programme_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgrammeUpdateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgrammeOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    check_eligibility_api_v1_tenants__tenant__loan_programmes__programme_id__eligibility_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                programme_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EligibilityIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EligibilityOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    subsidy_claims_api_v1_tenants__tenant__loan_subsidy_claims_get: {
+        parameters: {
+            query?: {
+                /** @description 月份（YYYY-MM）或季度（YYYY-Qn），如 2026-03、2026-Q1；不填为本月 */
+                period?: string | null;
+                /** @description 贷款项目（不填为全部） */
+                programme_id?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClaimsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_loans_api_v1_tenants__tenant__loans_get: {
+        parameters: {
+            query?: {
+                /** @description 贷款状态 */
+                status?: ("submitted" | "recommended" | "reviewed" | "approved" | "credit_granted" | "disbursed" | "settled" | "refused" | "withdrawn")[] | null;
+                /** @description 贷款项目 */
+                programme_id?: string;
+                /** @description 只看待我审批的 */
+                awaiting_me?: boolean;
+                /** @description 只看逾期的 */
+                overdue_only?: boolean;
+                /** @description 党员 */
+                member_id?: string;
+                /** @description 党员姓名、用途或贷款编号 */
+                q?: string;
+                /** @description 页码（从 1 起） */
+                page?: number;
+                /** @description 每页条数 */
+                page_size?: number;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanPageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    apply_api_v1_tenants__tenant__loans_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
+                };
+            };
+            /** @description 填写有误，或不符合申请条件（errors 逐条列出未满足的条件） */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_loan_api_v1_tenants__tenant__loans__loan_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_attachments_api_v1_tenants__tenant__loans__loan_id__attachments_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanAttachmentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_attachment_api_v1_tenants__tenant__loans__loan_id__attachments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "content-type"?: string;
+                authorization?: string | null;
+                /** @description 文件名（RFC 5987 或百分号编码的 UTF-8） */
+                "X-File-Name"?: string;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/pdf": string;
+                "image/jpeg": string;
+                "image/png": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanAttachmentOut"];
+                };
+            };
+            /** @description 文件超过 5 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 文件类型或内容不符 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_attachment_api_v1_tenants__tenant__loans__loan_id__attachments__attachment_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                loan_id: string;
+                attachment_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description 文件内容 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/pdf": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    credit_decision_api_v1_tenants__tenant__loans__loan_id__credit_decision_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditDecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    disburse_api_v1_tenants__tenant__loans__loan_id__disbursement_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisburseIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    loan_history_api_v1_tenants__tenant__loans__loan_id__history_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanStepOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_repayment_api_v1_tenants__tenant__loans__loan_id__repayments_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepaymentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordedRepaymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    review_api_v1_tenants__tenant__loans__loan_id__review_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    schedule_api_v1_tenants__tenant__loans__loan_id__schedule_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    withdraw_api_v1_tenants__tenant__loans__loan_id__withdraw_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                loan_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WithdrawIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoanOut"];
                 };
             };
             /** @description Validation Error */

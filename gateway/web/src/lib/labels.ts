@@ -9,6 +9,7 @@ export const ROLE_NAMES = {
   guidance_officer: "党建指导员",
   branch_secretary: "党支部书记",
   member: "党员",
+  bank_officer: "合作银行信贷员",
 };
 
 export const STATUS_NAMES = { full: "正式党员", probationary: "预备党员" };

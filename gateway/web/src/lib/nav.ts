@@ -31,3 +31,7 @@ export const COUNTY_STAFF: Role[] = [
   "county_admin", "township_officer", "station_staff", "guidance_officer", "branch_secretary",
 ];
 export const ANALYSTS: Role[] = ["province_analyst", "city_analyst"];
+/** A partner bank's officer (the token's org is the bank's code, e.g. "gsrcb"): no Party work, only loan pages. */
+export const BANK_OFFICER: Role = "bank_officer";
+/** Roles that open only the pages naming them (a page without roles is not theirs): the outside parties. */
+export const OWN_PAGES_ONLY: Role[] = [BANK_OFFICER];

@@ -1,5 +1,5 @@
-// The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本, 我的诉求.
-import { Camera, Notebook, Position, Service, User } from "@element-plus/icons-vue";
+// The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本, 我的诉求, 我的贷款.
+import { Camera, Notebook, Position, Service, User, Wallet } from "@element-plus/icons-vue";
 import type { PageRoutes } from "@/lib/nav";
 
 export default [
@@ -20,4 +20,11 @@ export default [
     meta: { title: "我要求助", roles: ["member"], parent: "me-tickets" } },
   { path: "m/tickets/:id", name: "me-ticket", component: () => import("./tickets/MyTicketPage.vue"),
     meta: { title: "诉求详情", roles: ["member"], parent: "me-tickets" } },
+  // 我的贷款 (issue 14): the member's own loan applications and loans, the open programmes, the schedule.
+  { path: "m/loans", name: "me-loans", component: () => import("./loans/MyLoansPage.vue"),
+    meta: { title: "我的贷款", roles: ["member"], nav: { group: "工作台", order: 905, icon: Wallet } } },
+  { path: "m/loans/apply", name: "me-loan-apply", component: () => import("./loans/ApplyLoanPage.vue"),
+    meta: { title: "申请贷款", roles: ["member"], parent: "me-loans" } },
+  { path: "m/loans/:id", name: "me-loan", component: () => import("./loans/MyLoanPage.vue"),
+    meta: { title: "贷款详情", roles: ["member"], parent: "me-loans" } },
 ] satisfies PageRoutes;

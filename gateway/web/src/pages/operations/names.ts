@@ -20,6 +20,12 @@ export const PERMISSION_NAMES: Record<string, string> = {
 
 export const permissionName = (p: string): string => PERMISSION_NAMES[p] || p;
 
+/** What an API client is the credentials of (gateway/integrations.py KINDS). */
+export const CLIENT_KIND_NAMES = { county_system: "县级系统", bank: "合作银行系统" } as const;
+
+/** A partner bank's code, as the gateway checks it (kit/auth.py BANK_CODE). */
+export const BANK_CODE = /^[a-z0-9-]{2,32}$/;
+
 /** What a replay did, as a notice: kind, title, explanation. */
 export const REPLAY_OUTCOMES: Record<string, ["success" | "error", string, string]> = {
   applied: ["success", "已重新处理", "事件已应用，记录已标记为已处理。"],

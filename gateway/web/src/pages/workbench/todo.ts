@@ -4,6 +4,7 @@ import { api, data, Problem, type paths } from "@/api/client";
 import type { components } from "@/api/schema";
 import type { Role } from "@/session";
 import { listReferrals, listTickets } from "@/pages/tickets/desk";
+import { listLoans } from "@/pages/loans/api";
 
 type Membership = components["schemas"]["MembershipOut"];
 
@@ -102,6 +103,30 @@ export async function loadTicketTodo(tenant: string, role: Role): Promise<Ticket
         : Promise.resolve(null),
     ]);
     return { fresh: fresh.total, breached: breached.total, referrals: referrals ? referrals.total : null };
+  } catch (error) {
+    if (refused(error)) return null;
+    throw error;
+  }
+}
+
+/** Roles that review loan applications (贷款待审: 支部推荐, 乡镇审核, 县级审批), each its own tier. */
+export const LOAN_ROLES: Role[] = ["county_admin", "township_officer", "branch_secretary"];
+
+export interface LoanTodo {
+  /** Applications waiting for the caller's own tier. */
+  awaiting: number;
+  /** Of those, past their step's time limit (null: not counted). */
+  overdue: number | null;
+}
+
+/** 贷款待审: applications at the caller's tier, and loans past due (totals only: page_size 1). */
+export async function loadLoanTodo(tenant: string): Promise<LoanTodo | null> {
+  try {
+    const [awaiting, overdue] = await Promise.all([
+      listLoans(tenant, { awaiting_me: true, page_size: 1 }),
+      listLoans(tenant, { overdue_only: true, page_size: 1 }).catch(() => null),
+    ]);
+    return { awaiting: awaiting.total, overdue: overdue ? overdue.total : null };
   } catch (error) {
     if (refused(error)) return null;
     throw error;
