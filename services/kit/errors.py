@@ -88,7 +88,7 @@ FIELD_LABELS: dict[str, str] = {
     "review_days": "每级审核时限（工作日）", "bank_days": "银行审批时限（工作日）", "min_party_years": "入党年限",
     "min_grade": "双向评议等次", "min_age": "年龄下限", "max_age": "年龄上限",
     # Loan applications (issue 14).
-    "programme_id": "贷款项目", "amount_fen": "申请金额", "term_months": "贷款期限", "method": "还款方式",
+    "programme_id": "贷款项目", "amount_fen": "金额", "term_months": "贷款期限", "method": "还款方式",
     "purpose": "贷款用途", "business_plan": "经营计划", "decision": "审批意见", "granted_amount_fen": "授信金额",
     "statuses": "贷款状态", "query": "搜索词",
     # Disbursement, repayments and the 贴息 claim list (issue 14).

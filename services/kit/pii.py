@@ -18,6 +18,12 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _MIN_BIRTH_YEAR = 1900
 
+# Where registry seals a member's birth year in MemberProfileChanged (with the county and the member as the rest of
+# the associated data), and where the desk opens it: a year beside a masked ID number leaves too few candidates to
+# travel in the clear (DESIGN §5).
+PROFILE_SEAL_TABLE = "member_profile"
+PROFILE_SEAL_COLUMN = "birth_year"
+
 # One pass for both shapes so a masked ID number is never rescanned for phone numbers. The digit
 # look-arounds keep longer runs (order numbers, bank cards) intact; a phone may carry +86 and 3-4-4
 # separators, the forms validate_phone accepts, so those are masked too.

@@ -37,7 +37,7 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
     )
     await kit_broker.ensure_stream(ctx.broker, service="organizations")
     flow_consumers.subscribe(ctx)
-    notebook_consumers.subscribe(ctx)
+    notebook_consumers.subscribe(ctx, deps)
     member_consumers.subscribe(ctx, deps)
     if ctx.settings.timer_interval_seconds > 0:
         ctx.run_in_background(lambda: timers.run_forever(deps=deps, interval=ctx.settings.timer_interval_seconds))

@@ -134,6 +134,7 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             assert http.get(f"/api/v1/tenants/411525/members/{member_id}", headers=other).status_code == 404
             walk_the_demo_flows(http)
             walk_the_demo_desk(http)
+            walk_the_demo_loans(http)
             the_saga_survives_a_killed_destination_service(env, http, member_id)
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -180,6 +181,28 @@ def walk_the_demo_desk(http: httpx.Client) -> None:
     received = http.get(f"/api/v1/tenants/{home}/ticket-referrals?incoming=true",
                         headers=login(http, f"county-{home}")).json()["referrals"]
     assert any(r["id"] == by_direction["to_home"]["id"] and r["ticket_id"] for r in received), received
+
+
+def walk_the_demo_loans(http: httpx.Client) -> None:
+    """The demo's 党员先锋贷: 固始县's three programmes, its loans in every state (one overdue), the partner bank seeing
+    its own bank's loans only, and the demo member their own."""
+    county = login(http, "county-411525")
+    programmes = http.get("/api/v1/tenants/411525/loan-programmes", headers=county).json()
+    assert {p["product"] for p in programmes} == {"pioneer", "micro_credit", "startup_guarantee"}, programmes
+    loans = http.get("/api/v1/tenants/411525/loans?page_size=200", headers=county).json()["loans"]
+    assert {x["status"] for x in loans} >= {"submitted", "recommended", "reviewed", "approved", "credit_granted",
+                                             "disbursed", "settled", "refused", "withdrawn"}, loans
+    assert any(x["overdue_fen"] > 0 and x["days_past_due"] > 0 for x in loans), loans
+    bank = login(http, "bank-411525")
+    seen = http.get("/api/v1/tenants/411525/loans?page_size=200", headers=bank).json()["loans"]
+    assert seen and {x["bank_code"] for x in seen} == {"gsrcb"}
+    assert {x["id"] for x in seen} <= {x["id"] for x in loans}
+    me = login(http, "member-411525")
+    mine = http.get("/api/v1/tenants/411525/loans", headers=me).json()["loans"]
+    assert len(mine) >= 2 and len({x["member_id"] for x in mine}) == 1, mine
+    schedule = http.get(f"/api/v1/tenants/411525/loans/{next(x['id'] for x in mine if x['status'] == 'disbursed')}"
+                        "/schedule", headers=me).json()
+    assert sum(i["principal_fen"] for i in schedule["instalments"]) == schedule["total_principal_fen"] > 0
 
 
 def walk_the_demo_flows(http: httpx.Client) -> None:

@@ -139,7 +139,8 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
                              handover=handover(deps, member=member, row=row), start_date=row.start_date.isoformat(),
                              expected_months=row.expected_months, certificate_serial=row.certificate_serial))
         # Away again: a returnee (回归) no longer counts as one.
-        await members.publish_profile(uow, member_id=member.id, before=None if facts is None else facts[1])
+        await members.publish_profile(uow, cipher=deps.cipher, member_id=member.id,
+                                      before=None if facts is None else facts[1])
         await uow.commit()
     return row.to_domain(member_name=member.name), _letter(row, member.name, deps=deps, tenant=tenant,
                                                            masked=member.id_number_masked)
@@ -316,7 +317,7 @@ async def return_flow(*, deps: RegistryDeps, principal: Principal, flow_id: str,
         await record_act(uow, principal, service=SERVICE, action="flow.return", object_type="flow",
                          object_id=row.id, event=_closed(row, reason="RETURNED", on=when),
                          aggregate_version=updated.version, saga_trace=row.traceparent)
-        await members.publish_profile(uow, member_id=row.member_id, traceparent=row.traceparent)
+        await members.publish_profile(uow, cipher=deps.cipher, member_id=row.member_id, traceparent=row.traceparent)
         await uow.commit()
     return updated.to_domain(member_name=name)
 
@@ -348,7 +349,7 @@ async def transfer_flow(*, deps: RegistryDeps, principal: Principal, flow_id: st
                          event=_transferred(deps, member=member, row=row, on=when),
                          aggregate_version=member.version + 1, saga_trace=row.traceparent)
         # No longer on the county's roster: other services stop deciding on this member here.
-        await members.publish_profile(uow, member_id=member.id, traceparent=row.traceparent)
+        await members.publish_profile(uow, cipher=deps.cipher, member_id=member.id, traceparent=row.traceparent)
         await uow.commit()
     return updated.to_domain(member_name=name)
 

@@ -205,7 +205,8 @@ async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, impo
                                 aggregate_id=member_row.id, aggregate_version=member_row.version,
                                 traceparent=traceparent))
         # A new member's facts are the row's alone (no 双向评议, never away yet).
-        events.append(new_event(members.member_profile(member_row), service=SERVICE, tenant=tenant,
+        events.append(new_event(members.sealed(members.member_profile(member_row), cipher=deps.cipher, tenant=tenant,
+                                               row=member_row), service=SERVICE, tenant=tenant,
                                 aggregate_id=member_row.id, aggregate_version=member_row.version,
                                 traceparent=traceparent))
     try:

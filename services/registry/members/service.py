@@ -11,6 +11,7 @@ from jinqiao.kit import authz, pagination, pii, telemetry
 from jinqiao.kit.auth import Principal, Role
 from jinqiao.kit.authz import Permission, Reach
 from jinqiao.kit.clock import china_date
+from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import (
     AlreadyExists,
@@ -101,7 +102,7 @@ async def create_member(
         await record_act(uow, principal, service=SERVICE,
                          action="member.create", object_type="member", object_id=row.id,
                          event=member_registered(row), aggregate_version=row.version)
-        queue_new_member_profile(uow, row=row)
+        queue_new_member_profile(uow, cipher=deps.cipher, row=row)
         await uow.commit()
     return row.to_domain()
 
@@ -318,7 +319,7 @@ async def update_member(*, deps: RegistryDeps, principal: Principal, member_id: 
                          action="member.update", object_type="member", object_id=row.id,
                          reason=",".join(h["field"] for h in history))
         if PROFILE_FIELDS.intersection(changes):
-            await publish_profile(uow, member_id=row.id)
+            await publish_profile(uow, cipher=deps.cipher, member_id=row.id)
         updated = await repo.get_member(uow, member_id=row.id)
         await uow.commit()
     assert updated is not None
@@ -463,7 +464,7 @@ async def register_transferred_member(*, deps: RegistryDeps, uow: UnitOfWork, fl
     await repo.insert_member(uow, row=row)
     uow.add_event(new_event(member_registered(row), service=SERVICE, tenant=tenant, aggregate_id=row.id,
                             aggregate_version=1, traceparent=traceparent or None))
-    queue_new_member_profile(uow, row=row, traceparent=traceparent)
+    queue_new_member_profile(uow, cipher=deps.cipher, row=row, traceparent=traceparent)
 
 
 # ------------------------------------------------------------------------------------------------ MemberProfileChanged
@@ -474,22 +475,34 @@ PROFILE_FIELDS = frozenset({"name", "membership_status", "township", "home_branc
 
 def member_profile(row: MemberRow, *, grade_year: int = 0, grade: int = 0,
                    returned: bool = False) -> registry_events_pb2.MemberProfileChanged:
-    """The full fact set of a member as an event (no meta yet). Birth YEAR only: a full birth date beside the masked
-    ID number would break masking (DESIGN §5)."""
+    """The full fact set of a member as an event (no meta yet, the birth year not yet sealed: ``sealed``)."""
     return registry_events_pb2.MemberProfileChanged(
         member_id=row.id, name=row.name, home_org_id=row.home_branch_id or "", township=row.township,
         membership_status="MEMBERSHIP_STATUS_" + domain.MembershipStatus(row.membership_status).name,
-        join_date=row.join_date.isoformat() if row.join_date else "", birth_year=row.birth_date.year,
+        join_date=row.join_date.isoformat() if row.join_date else "",
         latest_grade_year=grade_year if grade else 0,
         latest_grade=notebook_domain.Grade(grade).name if grade else "",
         returned=returned, active=row.record_status == domain.RecordStatus.ACTIVE,
     )
 
 
-def queue_new_member_profile(uow: UnitOfWork, *, row: MemberRow, traceparent: str = "") -> None:
+def sealed(profile: registry_events_pb2.MemberProfileChanged, *, cipher: FieldCipher, tenant: str,
+           row: MemberRow) -> registry_events_pb2.MemberProfileChanged:
+    """The event with the member's birth year sealed in it (a year beside the masked ID number would break
+    masking for every reader of the bus; DESIGN §5)."""
+    out = registry_events_pb2.MemberProfileChanged()
+    out.CopyFrom(profile)
+    out.birth_year_sealed = cipher.encrypt(str(row.birth_date.year), tenant=tenant, table=pii.PROFILE_SEAL_TABLE,
+                                           column=pii.PROFILE_SEAL_COLUMN, row=row.id)
+    return out
+
+
+def queue_new_member_profile(uow: UnitOfWork, *, cipher: FieldCipher, row: MemberRow,
+                             traceparent: str = "") -> None:
     """Queue a just-inserted member's MemberProfileChanged: their facts are the row's alone (no 双向评议, never away
     yet), so the hot path of registration reads nothing more."""
-    uow.add_event(new_event(member_profile(row), service=SERVICE, tenant=uow.tenant, aggregate_id=row.id,
+    profile = sealed(member_profile(row), cipher=cipher, tenant=uow.tenant, row=row)
+    uow.add_event(new_event(profile, service=SERVICE, tenant=uow.tenant, aggregate_id=row.id,
                             aggregate_version=row.version,
                             traceparent=traceparent or telemetry.current_traceparent() or None))
 
@@ -512,7 +525,7 @@ async def current_profile(uow: UnitOfWork, *, member_id: str,
                                returned=status == flows_domain.FlowStatus.RETURNED)
 
 
-async def publish_profile(uow: UnitOfWork, *, member_id: str,
+async def publish_profile(uow: UnitOfWork, *, cipher: FieldCipher, member_id: str,
                           before: registry_events_pb2.MemberProfileChanged | None = None,
                           traceparent: str = "") -> bool:
     """Queue MemberProfileChanged with the member's full current facts in the unit of work's outbox (the same
@@ -524,7 +537,8 @@ async def publish_profile(uow: UnitOfWork, *, member_id: str,
     row, profile = found
     if before is not None and before == profile:
         return False
-    uow.add_event(new_event(profile, service=SERVICE, tenant=uow.tenant, aggregate_id=row.id,
+    uow.add_event(new_event(sealed(profile, cipher=cipher, tenant=uow.tenant, row=row), service=SERVICE,
+                            tenant=uow.tenant, aggregate_id=row.id,
                             aggregate_version=row.version,
                             traceparent=traceparent or telemetry.current_traceparent() or None))
     return True

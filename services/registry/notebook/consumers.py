@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from jinqiao.events.v1 import meta_pb2
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery, Subscription
+from jinqiao.kit.broker import Delivery, Handler, Subscription
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.process import ServiceContext
+from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.notebook import service
 
 
@@ -35,14 +36,18 @@ async def on_attendance(uow: UnitOfWork, event: org_events.AttendanceRecorded, d
     )
 
 
-async def on_assessment(uow: UnitOfWork, event: org_events.DestinationAssessmentGiven, delivery: Delivery) -> None:
-    """The destination's side of 双向评议."""
-    await service.record_destination_assessment(uow=uow, member_id=event.member_id, year=event.year,
-                                                grade=event.grade, comment=event.comment, org_name=event.org_name,
-                                                held_in=delivery.tenant)
+def on_assessment(deps: RegistryDeps) -> Handler:
+    """The destination's side of 双向评议 (the member's changed facts are published with the keyring's seal)."""
+
+    async def handle(uow: UnitOfWork, event: org_events.DestinationAssessmentGiven, delivery: Delivery) -> None:
+        await service.record_destination_assessment(uow=uow, cipher=deps.cipher, member_id=event.member_id,
+                                                    year=event.year, grade=event.grade, comment=event.comment,
+                                                    org_name=event.org_name, held_in=delivery.tenant)
+
+    return handle
 
 
-def subscribe(ctx: ServiceContext) -> None:
+def subscribe(ctx: ServiceContext, deps: RegistryDeps) -> None:
     """Register the durable consumers of the destination's entries and assessments (routed to the home county).
 
     The consumer names are the durable names on the stream and the keys of the inbox: they are the ones these
@@ -51,8 +56,8 @@ def subscribe(ctx: ServiceContext) -> None:
     to_origin = kit_broker.addressed_to("origin_tenant_id")
     ctx.subscribe(
         Subscription("registry-activities", "organizations", org_events.ActivityRecorded, on_activity, to_origin),
-        Subscription("registry-assessments", "organizations", org_events.DestinationAssessmentGiven, on_assessment,
-                     to_origin),
+        Subscription("registry-assessments", "organizations", org_events.DestinationAssessmentGiven,
+                     on_assessment(deps), to_origin),
         Subscription("registry-attendance", "organizations", org_events.AttendanceRecorded, on_attendance,
                      kit_broker.addressed_to("home_tenant_id")),
     )

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.clock import china_date
+from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import ForgedEvent
 from jinqiao.kit.regions import name_of
@@ -50,7 +51,8 @@ async def record_home_assessment(*, deps: RegistryDeps, principal: Principal, me
         facts = await members.current_profile(uow, member_id=member.id)
         await repo.save_home_assessment(uow, member_id=member.id, year=clean_year, grade=int(parsed), comment=note)
         # A 双向评议 completed (or its merged grade changed) is a fact loan programmes decide on.
-        await members.publish_profile(uow, member_id=member.id, before=None if facts is None else facts[1])
+        await members.publish_profile(uow, cipher=deps.cipher, member_id=member.id,
+                                      before=None if facts is None else facts[1])
         await record_act(uow, principal, service=SERVICE,
                          action="evaluation.home", object_type="member", object_id=member.id,
                          reason=f"{clean_year}:{parsed.name}")
@@ -136,8 +138,8 @@ async def record_attendance(*, uow: UnitOfWork, meeting_id: str, member_id: str,
                                note="", org_name=f"{name_of(held_in)}党组织" if guest else "", source="MEETING")
 
 
-async def record_destination_assessment(*, uow: UnitOfWork, member_id: str, year: int, grade: str, comment: str,
-                                        org_name: str, held_in: str) -> None:
+async def record_destination_assessment(*, uow: UnitOfWork, cipher: FieldCipher, member_id: str, year: int,
+                                        grade: str, comment: str, org_name: str, held_in: str) -> None:
     """The destination's side of 双向评议; a later assessment of the same year replaces an earlier one.
 
     Only a county that placed one of the member's flows during that year may assess it: anyone else's is forged.
@@ -150,4 +152,4 @@ async def record_destination_assessment(*, uow: UnitOfWork, member_id: str, year
     facts = await members.current_profile(uow, member_id=member, lock=True)
     await repo.save_destination_assessment(uow, member_id=member, year=year, grade=int(notebook.Grade[grade]),
                                            comment=comment, org_name=org_name)
-    await members.publish_profile(uow, member_id=member, before=None if facts is None else facts[1])
+    await members.publish_profile(uow, cipher=cipher, member_id=member, before=None if facts is None else facts[1])

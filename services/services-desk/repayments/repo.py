@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-
 from jinqiao.desk.loans.models import LOAN_COLUMNS, LoanRow
 from jinqiao.desk.repayments.domain import Instalment, Period
 from jinqiao.desk.repayments.models import INSTALMENT_COLUMNS, REPAYMENT_COLUMNS, ClaimRow, InstalmentRow, RepaymentRow
@@ -133,9 +131,3 @@ async def claim_lines(uow: UnitOfWork, *, start: date, end: date, programme_id: 
                      bank_name=r["bank_name"], member_name=r["member_name"], opening_balance_fen=r["opening"],
                      seq=r["seq"], due_date=r["due_date"], interest_fen=r["interest_fen"],
                      subsidy_fen=r["subsidy_fen"], paid=r["paid"]) for r in rows]
-
-
-async def counties_with_loans_due_all_tenants(conn: asyncpg.Connection) -> list[str]:
-    """Counties with a loan being repaid (or a review step pending); crosses tenants only through the SECURITY
-    DEFINER function of migration 0005, which names counties and nothing else."""
-    return [r[0] for r in await conn.fetch("SELECT * FROM counties_with_loans_due_all_tenants()")]

@@ -283,7 +283,7 @@ async def sweep_all_tenants(*, deps: DeskDeps, today: date | None = None) -> int
     reminders went out."""
     day = today or china_date(deps.clock())
     async with deps.db.pool.acquire() as conn:
-        counties = await repo.counties_with_loans_due_all_tenants(conn)
+        counties = await loans_repo.counties_with_loans_due_all_tenants(conn)
     sent = 0
     for county in counties:
         sent += await sweep_county(deps=deps, tenant=county, today=day)

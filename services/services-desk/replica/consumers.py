@@ -8,7 +8,8 @@ Durable names are forever: never rename one.
 
 from __future__ import annotations
 
-from datetime import UTC
+import logging
+from datetime import UTC, datetime
 
 from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.replica import service
@@ -16,9 +17,13 @@ from jinqiao.desk.replica.domain import profile_facts
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as registry_events
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit.broker import Delivery, Subscription
+from jinqiao.kit.broker import Delivery, Handler, Subscription
+from jinqiao.kit.crypto import DecryptionError
 from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.pii import PROFILE_SEAL_COLUMN, PROFILE_SEAL_TABLE
 from jinqiao.kit.process import ServiceContext
+
+log = logging.getLogger(__name__)
 
 # ---- the org tree
 
@@ -56,18 +61,40 @@ async def on_member_registered(uow: UnitOfWork, event: registry_events.MemberReg
                                 home_org_id=event.home_org_id, township=event.township)
 
 
-async def on_member_profile_changed(uow: UnitOfWork, event: registry_events.MemberProfileChanged,
-                                    delivery: Delivery) -> None:
+def on_member_profile_changed(deps: DeskDeps) -> Handler:
     """The facts loan programmes decide on (issue 14): the full current set, the newest by occur time kept."""
-    at = event.meta.occur_time.ToDatetime(tzinfo=UTC) if event.meta.HasField("occur_time") else None
-    if at is None:
-        return
+
+    async def handle(uow: UnitOfWork, event: registry_events.MemberProfileChanged, delivery: Delivery) -> None:
+        at = event.meta.occur_time.ToDatetime(tzinfo=UTC) if event.meta.HasField("occur_time") else None
+        if at is None:
+            return
+        await _member_profile(uow, event, delivery, at=at, birth_year=_birth_year(deps, event, delivery))
+
+    return handle
+
+
+def _birth_year(deps: DeskDeps, event: registry_events.MemberProfileChanged, delivery: Delivery) -> int:
+    """The sealed birth year, opened for the publishing county's member; 0 (unknown) when it will not open."""
+    if not event.birth_year_sealed:
+        return 0
+    try:
+        text = deps.cipher.decrypt(event.birth_year_sealed, tenant=delivery.tenant, table=PROFILE_SEAL_TABLE,
+                                   column=PROFILE_SEAL_COLUMN, row=event.member_id)
+    except DecryptionError:
+        # Sealed for another county or member, or garbled: the age rule then says the year is not known.
+        log.warning("member profile: birth year does not open", extra={"tenant": delivery.tenant})
+        return 0
+    return int(text) if text.isdigit() else 0
+
+
+async def _member_profile(uow: UnitOfWork, event: registry_events.MemberProfileChanged, delivery: Delivery, *,
+                          at: datetime, birth_year: int) -> None:
     await service.member_profile(
         uow=uow, publisher=delivery.tenant, event_tenant=event.meta.tenant_id,
         facts=profile_facts(member_id=event.member_id, name=event.name, home_org_id=event.home_org_id,
                             township=event.township, active=event.active,
                             membership_status_name=event.membership_status, join_date=event.join_date,
-                            birth_year=event.birth_year, latest_grade=event.latest_grade,
+                            birth_year=birth_year, latest_grade=event.latest_grade,
                             latest_grade_year=event.latest_grade_year, returned=event.returned, at=at),
     )
 
@@ -193,7 +220,7 @@ def subscribe(ctx: ServiceContext, deps: DeskDeps) -> None:
         Subscription("desk-org-moved", "organizations", org_events.OrgMoved, on_org_moved),
         Subscription("desk-member-registered", "registry", registry_events.MemberRegistered, on_member_registered),
         Subscription("desk-replica-member-profile", "registry", registry_events.MemberProfileChanged,
-                     on_member_profile_changed),
+                     on_member_profile_changed(deps)),
         Subscription("desk-member-transferred", "registry", registry_events.MemberTransferred,
                      on_member_transferred),
         Subscription("desk-member-flow-registered", "registry", registry_events.FlowRegistered, on_flow_opened),

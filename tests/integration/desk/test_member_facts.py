@@ -11,9 +11,12 @@ from typing import Any
 import grpc
 import pytest
 
+from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.replica import consumers, service
 from jinqiao.events.v1 import registry_events_pb2 as registry_events
+from jinqiao.kit import pii
 from jinqiao.kit.broker import Delivery
+from jinqiao.kit.crypto import FieldCipher
 from jinqiao.organizations.v1 import organizations_pb2 as pb
 from jinqiao.registry.v1 import flows_pb2, registry_pb2
 from tests.integration.conftest import bearer, eventually
@@ -70,12 +73,26 @@ async def _handle(platform: Any, handler: Any, event: Any, *, tenant: str = ORIG
         await uow.commit()
 
 
-def _profile(member_id: str, *, at: datetime, tenant: str = ORIGIN,
-             **fields: Any) -> registry_events.MemberProfileChanged:
+@pytest.fixture(scope="module")
+def cipher(settings_for: Callable[[str], Any]) -> FieldCipher:
+    return FieldCipher.from_settings(settings_for("desk"))
+
+
+@pytest.fixture(scope="module")
+def on_profile(platform: Any, cipher: FieldCipher) -> Any:
+    """The desk's MemberProfileChanged handler, with the keyring that opens the sealed birth year."""
+    return consumers.on_member_profile_changed(DeskDeps(db=platform.desk.db, cipher=cipher))
+
+
+def _profile(member_id: str, *, at: datetime, cipher: FieldCipher, tenant: str = ORIGIN, birth_year: object = 1980,
+             sealed_for: str | None = None, **fields: Any) -> registry_events.MemberProfileChanged:
+    """The event as registry publishes it: the birth year sealed for ``sealed_for`` (default: this member)."""
     values: dict[str, Any] = {"name": "赵红梅", "township": "城关镇", "membership_status": "MEMBERSHIP_STATUS_FULL",
-                              "join_date": "2011-07-01", "birth_year": 1980, "active": True}
+                              "join_date": "2011-07-01", "active": True}
     values.update(fields)
     event = registry_events.MemberProfileChanged(member_id=member_id, **values)
+    event.birth_year_sealed = cipher.encrypt(str(birth_year), tenant=tenant, table=pii.PROFILE_SEAL_TABLE,
+                                             column=pii.PROFILE_SEAL_COLUMN, row=sealed_for or member_id)
     event.meta.tenant_id = tenant
     event.meta.occur_time.FromDatetime(at)
     return event
@@ -158,18 +175,19 @@ async def test_member_facts_follow_creation_promotion_evaluation_and_return(plat
     assert (back.latest_grade, back.membership_status, back.active) == ("COMPETENT", "MEMBERSHIP_STATUS_FULL", True)
 
 
-async def test_an_older_profile_replayed_after_a_newer_one_changes_nothing(platform):
+async def test_an_older_profile_replayed_after_a_newer_one_changes_nothing(platform, cipher, on_profile):
     member_id = str(uuid.uuid4())
     now = datetime.now(UTC)
-    newer = _profile(member_id, at=now, latest_grade="EXCELLENT", latest_grade_year=2025, returned=True)
-    older = _profile(member_id, at=now - timedelta(hours=1), membership_status="MEMBERSHIP_STATUS_PROBATIONARY",
-                     name="旧名字")
+    newer = _profile(member_id, cipher=cipher, at=now, latest_grade="EXCELLENT", latest_grade_year=2025,
+                     returned=True)
+    older = _profile(member_id, cipher=cipher, at=now - timedelta(hours=1),
+                     membership_status="MEMBERSHIP_STATUS_PROBATIONARY", name="旧名字")
     # A member the replica does not know yet gets a row from the profile alone.
-    await _handle(platform, consumers.on_member_profile_changed, newer)
+    await _handle(platform, on_profile, newer)
     first = await _facts(platform, member_id)
     assert first is not None and (first.name, first.latest_grade, first.returned) == ("赵红梅", "EXCELLENT", True)
-    await _handle(platform, consumers.on_member_profile_changed, older)
-    await _handle(platform, consumers.on_member_profile_changed, newer)
+    await _handle(platform, on_profile, older)
+    await _handle(platform, on_profile, newer)
     assert await _facts(platform, member_id) == first
     # A MemberRegistered arriving late wipes neither the facts nor the newer name.
     late = registry_events.MemberRegistered(member_id=member_id, name="旧名字", township="旧镇",
@@ -178,33 +196,41 @@ async def test_an_older_profile_replayed_after_a_newer_one_changes_nothing(platf
     assert await _facts(platform, member_id) == first
 
 
-async def test_a_transferred_member_stays_inactive_whatever_profile_arrives_later(platform):
+async def test_a_transferred_member_stays_inactive_whatever_profile_arrives_later(platform, cipher, on_profile):
     member_id = str(uuid.uuid4())
     now = datetime.now(UTC)
-    await _handle(platform, consumers.on_member_profile_changed, _profile(member_id, at=now - timedelta(minutes=5)))
+    await _handle(platform, on_profile, _profile(member_id, cipher=cipher, at=now - timedelta(minutes=5)))
     await _handle(platform, consumers.on_member_transferred,
                   registry_events.MemberTransferred(member_id=member_id, flow_id=str(uuid.uuid4())))
-    await _handle(platform, consumers.on_member_profile_changed, _profile(member_id, at=now, name="新名字"))
+    await _handle(platform, on_profile, _profile(member_id, cipher=cipher, at=now, name="新名字"))
     found = await _facts(platform, member_id)
     assert found is not None and (found.name, found.active) == ("新名字", False)
 
 
-async def test_a_profile_about_another_county_or_from_another_publisher_changes_nothing(platform):
+async def test_a_profile_about_another_county_or_from_another_publisher_changes_nothing(platform, cipher, on_profile):
     member_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     # Published by another county (the verified subject), or claiming another county in its meta: both skipped.
-    await _handle(platform, consumers.on_member_profile_changed, _profile(member_id, at=now), publisher=OTHER)
-    await _handle(platform, consumers.on_member_profile_changed, _profile(member_id, at=now, tenant=OTHER))
+    await _handle(platform, on_profile, _profile(member_id, cipher=cipher, at=now), publisher=OTHER)
+    await _handle(platform, on_profile, _profile(member_id, cipher=cipher, at=now, tenant=OTHER))
     assert await _facts(platform, member_id) is None
     assert await _facts(platform, member_id, tenant=OTHER) is None
 
 
-async def test_unknown_status_grade_and_dates_are_kept_as_unknown(platform):
+async def test_unknown_status_grade_and_dates_are_kept_as_unknown(platform, cipher, on_profile):
     member_id = str(uuid.uuid4())
-    event = _profile(member_id, at=datetime.now(UTC), membership_status="ALMOST", join_date="2020-13-40",
+    event = _profile(member_id, cipher=cipher, at=datetime.now(UTC), membership_status="ALMOST", join_date="2020-13-40",
                      birth_year=-5, latest_grade="SUPERB", latest_grade_year=2024, home_org_id="not-a-uuid")
-    await _handle(platform, consumers.on_member_profile_changed, event)
+    await _handle(platform, on_profile, event)
     found = await _facts(platform, member_id)
     assert found is not None
     assert (found.membership_status, found.join_date, found.birth_year, found.latest_grade,
             found.latest_grade_year, found.home_org_id) == ("", None, 0, "", 0, None)
+
+
+async def test_a_birth_year_sealed_for_another_member_does_not_open_and_stays_unknown(platform, cipher, on_profile):
+    member_id = str(uuid.uuid4())
+    await _handle(platform, on_profile, _profile(member_id, cipher=cipher, at=datetime.now(UTC),
+                                                 sealed_for=str(uuid.uuid4())))
+    found = await _facts(platform, member_id)
+    assert found is not None and found.birth_year == 0 and found.name == "赵红梅"
