@@ -12,10 +12,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from jinqiao.desk.v1 import loans_pb2 as pb
-from jinqiao.gateway import problems
 from jinqiao.gateway.deps import CallerDep, GatewayDep, TenantDep
 from jinqiao.gateway.idempotency import RequestIdDep
-from jinqiao.gateway.routes.desk.attachments import MAX_FILE_BYTES, file_name
+from jinqiao.gateway.routes.desk.attachments import (
+    DOWNLOAD_RESPONSES,
+    UPLOAD_OPENAPI,
+    UPLOAD_RESPONSES,
+    file_name,
+    read_upload,
+)
 from jinqiao.gateway.routes.desk.wire import ts
 from jinqiao.gateway.routes.loans.wire import (
     MAX_FEN,
@@ -25,12 +30,11 @@ from jinqiao.gateway.routes.loans.wire import (
     LoanStatusName,
     MethodName,
 )
-from jinqiao.gateway.wire import Body, enum_in, enum_out, read_body
+from jinqiao.gateway.wire import Body, enum_in, enum_out
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant}", tags=["loans"])
 
 _MAX_VERSION = 2**31 - 1
-_MEDIA = ("image/jpeg", "image/png", "application/pdf")
 _UPLOAD_DOC = (
     "上传申请材料（营业执照、经营计划等）：请求体就是文件本身（不用 multipart），Content-Type 写文件类型"
     "（image/jpeg、image/png、application/pdf；以文件内容为准）。文件名放在 X-File-Name 请求头"
@@ -209,21 +213,16 @@ async def list_attachments(tenant: TenantDep, loan_id: str, who: CallerDep,
 
 @router.post("/loans/{loan_id}/attachments", status_code=201, response_model=LoanAttachmentOut,
              description=_UPLOAD_DOC,
-             responses={413: {"description": "文件超过 5 MB"}, 422: {"description": "文件类型或内容不符"}},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 m: {"schema": {"type": "string", "format": "binary"}} for m in _MEDIA}},
-                 "parameters": [{"name": "X-File-Name", "in": "header", "required": False,
-                                 "description": "文件名（RFC 5987 或百分号编码的 UTF-8）",
-                                 "schema": {"type": "string", "maxLength": 600}}]})
+             responses=UPLOAD_RESPONSES, openapi_extra=UPLOAD_OPENAPI)
 async def add_attachment(
     tenant: TenantDep, loan_id: str, request: Request, who: CallerDep, gw: GatewayDep,
     content_type: Annotated[str, Header(max_length=200)] = "",
     x_file_name: Annotated[str, Header(max_length=600, include_in_schema=False)] = "",
 ) -> Response:
     """上传申请材料: a JPG, PNG or PDF (at most 5 MB)."""
-    content = await read_body(request, limit=MAX_FILE_BYTES)
-    if content is None:
-        return problems.problem(413, "文件太大", "附件不能超过 5 MB，请压缩后再上传")
+    content = await read_upload(request)
+    if isinstance(content, Response):
+        return content
     reply = await gw.clients.desk.AddLoanAttachment(
         pb.AddLoanAttachmentRequest(loan_id=loan_id, filename=file_name(x_file_name), content_type=content_type,
                                     content=content),
@@ -234,8 +233,7 @@ async def add_attachment(
 
 
 @router.get("/loans/{loan_id}/attachments/{attachment_id}",
-            responses={200: {"content": {m: {"schema": {"type": "string", "format": "binary"}} for m in _MEDIA},
-                             "description": "文件内容"}})
+            responses=DOWNLOAD_RESPONSES)
 async def get_attachment(tenant: TenantDep, loan_id: str, attachment_id: str, who: CallerDep,
                          gw: GatewayDep) -> Response:
     """下载申请材料: the file as stored, offered as a download (never rendered in the console's origin)."""

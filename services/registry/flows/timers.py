@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 
+from jinqiao.kit import periodic
 from jinqiao.registry.deps import RegistryDeps
 from jinqiao.registry.flows import service
-
-log = logging.getLogger("jinqiao.registry.timers")
 
 
 async def sweep(*, deps: RegistryDeps, now: datetime | None = None) -> int:
@@ -24,11 +21,4 @@ async def sweep_county(*, deps: RegistryDeps, tenant: str, now: datetime) -> int
 
 async def run_forever(*, deps: RegistryDeps, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried next time."""
-    while True:
-        try:
-            await sweep(deps=deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("policy timer sweep failed: %s", type(exc).__name__)
-        await asyncio.sleep(interval)
+    await periodic.every(interval, lambda: sweep(deps=deps), name="policy timer")

@@ -1,15 +1,13 @@
-"""The loans sweep (CONTRACT, issue 14; the body is the loans concept's): see the module of its service."""
+"""The review tiers' sweep: an application left at a tier past its working-day limit is reported once
+(LoanStepOverdue)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 
 from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.loans import service
-
-log = logging.getLogger(__name__)
+from jinqiao.kit import periodic
 
 
 async def sweep_all_tenants(*, deps: DeskDeps, now: datetime | None = None) -> int:
@@ -20,12 +18,4 @@ async def sweep_all_tenants(*, deps: DeskDeps, now: datetime | None = None) -> i
 
 async def run_forever(*, deps: DeskDeps, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await sweep_all_tenants(deps=deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A failed sweep (e.g. the database restarting) is retried at the next interval.
-            log.exception("loans sweep failed")
+    await periodic.every(interval, lambda: sweep_all_tenants(deps=deps), name="loans", wait_first=True)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 
 from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.referrals import service
-
-log = logging.getLogger("jinqiao.desk.referrals.timers")
+from jinqiao.kit import periodic
 
 
 async def sweep(*, deps: DeskDeps, now: datetime | None = None) -> int:
@@ -19,14 +16,7 @@ async def sweep(*, deps: DeskDeps, now: datetime | None = None) -> int:
 
 async def run_forever(*, deps: DeskDeps, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled; a failed sweep is logged and retried next time."""
-    while True:
-        try:
-            await sweep(deps=deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("referral sweep failed: %s", type(exc).__name__)
-        await asyncio.sleep(interval)
+    await periodic.every(interval, lambda: sweep(deps=deps), name="referral")
 
 
 async def sweep_county(*, deps: DeskDeps, tenant: str, now: datetime) -> int:

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import date
 
 from jinqiao.desk.deps import DeskDeps
 from jinqiao.desk.repayments import service
-
-log = logging.getLogger(__name__)
+from jinqiao.kit import periodic
 
 
 async def sweep_all_tenants(*, deps: DeskDeps, today: date | None = None) -> int:
@@ -26,12 +23,4 @@ async def sweep_county(*, deps: DeskDeps, tenant: str, today: date) -> int:
 
 async def run_forever(*, deps: DeskDeps, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await sweep_all_tenants(deps=deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A failed sweep (e.g. the database restarting) is retried at the next interval.
-            log.exception("repayments sweep failed")
+    await periodic.every(interval, lambda: sweep_all_tenants(deps=deps), name="repayments", wait_first=True)
