@@ -14,6 +14,7 @@ from jinqiao.gateway import problems
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import catalog, telemetry
 from jinqiao.kit.channels import open_channel, service_descriptor
+from jinqiao.notifications.v1 import notifications_pb2_grpc
 from jinqiao.operations.v1 import operations_pb2_grpc
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
@@ -74,6 +75,12 @@ class ServiceClients:
     def desk(self) -> desk_pb2_grpc.DeskServiceAsyncStub:
         """The service desk's stub."""
         stub: desk_pb2_grpc.DeskServiceAsyncStub = self.stubs["desk"]
+        return stub
+
+    @property
+    def notifications(self) -> notifications_pb2_grpc.NotificationsServiceAsyncStub:
+        """The notifications service's stub."""
+        stub: notifications_pb2_grpc.NotificationsServiceAsyncStub = self.stubs["notifications"]
         return stub
 
     async def close(self) -> None:

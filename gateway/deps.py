@@ -228,6 +228,27 @@ ROUTES: dict[str, Permission | None] = {
     f"GET {_T}/ledgers/loan-subsidy-claims.{{fmt}}": P.LOAN_SUBSIDIES_READ,
     f"GET {_T}/ledgers/loans.{{fmt}}": P.LEDGERS_EXPORT,
     "GET /api/v1/scopes/{scope}/insights/loans": P.INSIGHTS_READ,
+    # Notifications (issue 15): the caller's own inbox (with its live stream), escalations told to the caller and
+    # choices; the county department's delivery log, escalations, templates and channels.
+    "GET /api/v1/me/notifications": P.NOTIFICATIONS_INBOX,
+    "GET /api/v1/me/notifications/summary": P.NOTIFICATIONS_INBOX,
+    "GET /api/v1/me/notifications/stream": P.NOTIFICATIONS_INBOX,
+    "POST /api/v1/me/notifications/read": P.NOTIFICATIONS_INBOX,
+    "POST /api/v1/me/notifications/archive": P.NOTIFICATIONS_INBOX,
+    "POST /api/v1/me/escalations/{escalation_id}/acknowledge": P.NOTIFICATIONS_INBOX,
+    "GET /api/v1/me/notification-preferences": P.NOTIFICATIONS_INBOX,
+    "PUT /api/v1/me/notification-preferences": P.NOTIFICATIONS_INBOX,
+    f"GET {_T}/notification-deliveries": P.NOTIFICATIONS_ADMIN,
+    f"POST {_T}/notification-deliveries/{{delivery_id}}/retry": P.NOTIFICATIONS_ADMIN,
+    f"GET {_T}/escalations": P.NOTIFICATIONS_ADMIN,
+    f"GET {_T}/notification-templates": P.NOTIFICATIONS_ADMIN,
+    f"GET {_T}/notification-templates/{{kind}}/{{channel}}": P.NOTIFICATIONS_ADMIN,
+    f"PUT {_T}/notification-templates/{{kind}}/{{channel}}": P.NOTIFICATIONS_ADMIN,
+    f"DELETE {_T}/notification-templates/{{kind}}/{{channel}}": P.NOTIFICATIONS_ADMIN,
+    f"POST {_T}/notification-templates/{{kind}}/{{channel}}/preview": P.NOTIFICATIONS_ADMIN,
+    f"GET {_T}/notification-channels": P.NOTIFICATIONS_ADMIN,
+    f"PUT {_T}/notification-channels/{{channel}}": P.NOTIFICATIONS_ADMIN,
+    f"POST {_T}/notification-channels/{{channel}}/test": P.NOTIFICATIONS_ADMIN,
 }
 
 

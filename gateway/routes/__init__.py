@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from jinqiao.gateway.routes import desk, insights, integrations, loans, operations, organizations, registry
+from jinqiao.gateway.routes import (
+    desk,
+    insights,
+    integrations,
+    loans,
+    notifications,
+    operations,
+    organizations,
+    registry,
+)
 from jinqiao.gateway.wire import plain_parameters
 
 
@@ -13,7 +22,7 @@ def all_routers() -> list[APIRouter]:
     path parameter no service could take (gateway/wire.py)."""
     return [_plain(router) for router in (*registry.ROUTERS, *insights.ROUTERS, *organizations.ROUTERS,
                                           *integrations.ROUTERS, *operations.ROUTERS, *desk.ROUTERS,
-                                          *loans.ROUTERS)]
+                                          *loans.ROUTERS, *notifications.ROUTERS)]
 
 
 def _plain(router: APIRouter) -> APIRouter:

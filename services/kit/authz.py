@@ -75,6 +75,10 @@ class Permission(StrEnum):
     LOANS_REVIEW = "loans.review"
     LOANS_BANK = "loans.bank"
     LOAN_SUBSIDIES_READ = "loan_subsidies.read"
+    # Notifications (issue 15): a person's own inbox, escalations told to them and choices; the county
+    # department's delivery log, templates, channel settings and escalations.
+    NOTIFICATIONS_INBOX = "notifications.inbox"
+    NOTIFICATIONS_ADMIN = "notifications.admin"
 
 
 # A role's widest reach: how far its org-bound grants go (a role not named here reaches the whole county).
@@ -166,6 +170,13 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.LOANS_BANK: {Role.BANK_OFFICER: Reach.BANK},
     # 贴息 is claimed from public finance by the county (with the bank that lent).
     Permission.LOAN_SUBSIDIES_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.BANK_OFFICER: Reach.BANK},
+    # Every person acting in a county has an inbox (their own, and their office's seat); analysts see no person
+    # and are told nothing, a county system is no person.
+    Permission.NOTIFICATIONS_INBOX: {role: Reach.SELF for role in (
+        Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, Role.STATION_STAFF, Role.GUIDANCE_OFFICER, Role.BRANCH_SECRETARY,
+        Role.MEMBER, Role.BANK_OFFICER)},
+    # Templates and channel credentials bind the whole county: the department alone.
+    Permission.NOTIFICATIONS_ADMIN: _COUNTY,
 }
 
 # The permissions a county administrator may give a county system's service account (each in its own county).
@@ -177,6 +188,7 @@ _REGISTRY = "/jinqiao.registry.v1.RegistryService/"
 _ORGS = "/jinqiao.organizations.v1.OrganizationsService/"
 _INSIGHTS = "/jinqiao.insights.v1.InsightsService/"
 _DESK_SERVICE = "/jinqiao.desk.v1.DeskService/"
+_NOTIFICATIONS = "/jinqiao.notifications.v1.NotificationsService/"
 # Served by every service that consumes events (kit/deadletters.py), each over its own dead letters.
 _DEAD_LETTERS = "/jinqiao.operations.v1.DeadLetterService/"
 
@@ -306,6 +318,12 @@ METHODS: dict[str, Permission] = {
     _INSIGHTS + "GetDashboardVersion": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetTicketStats": Permission.INSIGHTS_READ,
     _INSIGHTS + "GetLoanStats": Permission.INSIGHTS_READ,
+    **{_NOTIFICATIONS + m: Permission.NOTIFICATIONS_INBOX for m in (
+        "ListInbox", "GetInboxSummary", "MarkInboxRead", "ArchiveInboxItems", "AcknowledgeEscalation",
+        "GetNotificationPreferences", "UpdateNotificationPreferences")},
+    **{_NOTIFICATIONS + m: Permission.NOTIFICATIONS_ADMIN for m in (
+        "ListDeliveries", "RetryDelivery", "ListEscalations", "ListTemplates", "GetTemplate", "SaveTemplate",
+        "ResetTemplate", "PreviewTemplate", "ListChannelSettings", "UpdateChannelSetting", "SendTestNotification")},
     **{_DEAD_LETTERS + m: Permission.DEAD_LETTERS_MANAGE
        for m in ("ListDeadLetters", "GetDeadLetter", "ReplayDeadLetter")},
 }

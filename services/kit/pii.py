@@ -23,6 +23,10 @@ _MIN_BIRTH_YEAR = 1900
 # travel in the clear (DESIGN §5).
 PROFILE_SEAL_TABLE = "member_profile"
 PROFILE_SEAL_COLUMN = "birth_year"
+# Where organizations seals an officer's phone in OfficerAppointed (row: the appointment), and where notifications
+# opens it to send an SMS (issue 15): a phone number never travels the bus in the clear.
+OFFICER_SEAL_TABLE = "officer_event"
+OFFICER_SEAL_COLUMN = "phone"
 
 # One pass for both shapes so a masked ID number is never rescanned for phone numbers. The digit
 # look-arounds keep longer runs (order numbers, bank cards) intact; a phone may carry +86 and 3-4-4

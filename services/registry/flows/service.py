@@ -431,8 +431,11 @@ async def acknowledge_alert(*, deps: RegistryDeps, principal: Principal, case_id
         if clean:
             changes["note"] = clean
         await repo.update_case(uow, case_id=case.id, changes=changes)
+        # Notifications stops climbing the org tree with it (issue 15).
         await record_act(uow, principal, service=SERVICE, action="alert.acknowledge", object_type="alert",
-                         object_id=case.id, reason=clean or None)
+                         object_id=case.id, reason=clean or None, event=registry_events_pb2.AlertAcknowledged(
+                             case_id=case.id, flow_id=case.flow_id, member_id=case.member_id, timer=case.timer,
+                             level=case.level, acknowledged_by=principal.user))
         updated = await repo.get_case(uow, case_id=case.id)
         await uow.commit()
     assert updated is not None
@@ -449,7 +452,9 @@ async def close_alert(*, deps: RegistryDeps, principal: Principal, case_id: str,
             "state": int(flows.AlertState.CLOSED), "closed_at": deps.clock(), "closed_by": principal.user,
             "note": clean})
         await record_act(uow, principal, service=SERVICE, action="alert.close", object_type="alert",
-                         object_id=case.id, reason=clean)
+                         object_id=case.id, reason=clean, event=registry_events_pb2.AlertClosed(
+                             case_id=case.id, flow_id=case.flow_id, member_id=case.member_id, timer=case.timer,
+                             level=case.level, closed_by=principal.user))
         updated = await repo.get_case(uow, case_id=case.id)
         await uow.commit()
     assert updated is not None

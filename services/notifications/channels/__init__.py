@@ -1,0 +1,1 @@
+"""The channels behind one adapter interface (in-app, e-mail, SMS, webhooks) and each county's settings."""

@@ -1,0 +1,1 @@
+"""One message per recipient and channel: idempotent, held for quiet hours and digests, retried, logged."""

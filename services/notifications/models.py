@@ -1,3 +1,0 @@
-"""Notifications persistence model: table names and row mapping (migrations create the tables)."""
-
-from __future__ import annotations

@@ -1,0 +1,11 @@
+"""Preferences' RPCs: thin, one use-case call each."""
+
+from __future__ import annotations
+
+from jinqiao.notifications.deps import NotificationsDeps
+
+
+class PreferencesApi:
+    """The preferences RPCs of NotificationsService (a mixin of the servicer composed in server.py)."""
+
+    _deps: NotificationsDeps

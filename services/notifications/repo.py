@@ -1,3 +1,0 @@
-"""Notifications repository: SQL inside the caller's unit of work."""
-
-from __future__ import annotations

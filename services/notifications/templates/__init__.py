@@ -1,0 +1,1 @@
+"""zh-CN templates per kind and channel: platform defaults, county versions, sandboxed rendering, previews."""
