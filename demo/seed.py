@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jinqiao.demo import desk as demo_desk
 from jinqiao.demo import flows as demo_flows
 from jinqiao.demo import loans as demo_loans
+from jinqiao.demo import notifications as demo_notifications
 from jinqiao.demo.flows import bearer
 from jinqiao.gateway import integrations
 from jinqiao.gateway.accounts import Account, upsert_account
@@ -259,6 +260,10 @@ async def seed(settings: GatewaySettings) -> int:
     finally:
         await db.close()
     await demo_loans.seed_loans(settings=settings, issuer=issuer, member_login=member_login)
+    # Notifications (issue 15): 固始县's channels (disabled) and its logins' choices; the inbox fills from events.
+    await demo_notifications.seed_notifications(
+        settings=settings, issuer=issuer,
+        accounts=[*demo_accounts(), *officers, *demo_loans.bank_logins(), *([member_login] if member_login else [])])
     return created
 
 

@@ -170,11 +170,14 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.LOANS_BANK: {Role.BANK_OFFICER: Reach.BANK},
     # 贴息 is claimed from public finance by the county (with the bank that lent).
     Permission.LOAN_SUBSIDIES_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.BANK_OFFICER: Reach.BANK},
-    # Every person acting in a county has an inbox (their own, and their office's seat); analysts see no person
-    # and are told nothing, a county system is no person.
-    Permission.NOTIFICATIONS_INBOX: {role: Reach.SELF for role in (
-        Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, Role.STATION_STAFF, Role.GUIDANCE_OFFICER, Role.BRANCH_SECRETARY,
-        Role.MEMBER, Role.BANK_OFFICER)},
+    # Every person acting in a county has an inbox: their own and their office's seat. What a notice names lies in
+    # the reach of the office it is addressed to (a county queue's ticket tells the department, a branch's member
+    # its secretary), so each grant's rule is the role's own reach. Analysts see no person and are told nothing; a
+    # county system is no person.
+    Permission.NOTIFICATIONS_INBOX: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
+                                     Role.STATION_STAFF: Reach.ORG_SUBTREE, Role.GUIDANCE_OFFICER: Reach.ORG_SUBTREE,
+                                     Role.BRANCH_SECRETARY: Reach.OWN_ORG, Role.MEMBER: Reach.SELF,
+                                     Role.BANK_OFFICER: Reach.BANK},
     # Templates and channel credentials bind the whole county: the department alone.
     Permission.NOTIFICATIONS_ADMIN: _COUNTY,
 }

@@ -70,7 +70,9 @@ FIELD_LABELS: dict[str, str] = {
     "employer": "工作单位", "start_date": "开始日期", "end_date": "结束日期", "expected_months": "预计外出月数",
     "return_date": "回归日期", "transfer_date": "转出日期", "report_date": "汇报日期", "note": "备注",
     "title": "标题", "year": "年度", "grade": "等次", "code": "报到码", "home_org_id": "所属党组织",
-    "application_date": "申请日期", "org_id": "党组织", "parent_id": "上级党组织", "kind": "组织类别",
+    "application_date": "申请日期", "org_id": "党组织", "parent_id": "上级党组织",
+    # Org forms, notice kinds and template kinds all name it `kind`; each message says which.
+    "kind": "类别",
     "position": "职务", "place": "地点", "start_time": "开始时间", "occurred_on": "日期", "member_id": "党员",
     "flow_id": "流动记录", "id": "编号",
     "to_tenant_id": "接收转办的县（区）", "to_org_id": "建议接收的站点", "serving_org_id": "受理站点",
@@ -91,8 +93,28 @@ FIELD_LABELS: dict[str, str] = {
     "programme_id": "贷款项目", "amount_fen": "金额", "term_months": "贷款期限", "method": "还款方式",
     "purpose": "贷款用途", "business_plan": "经营计划", "decision": "审批意见", "granted_amount_fen": "授信金额",
     "statuses": "贷款状态", "query": "搜索词",
+    # Escalations (issue 15).
+    "state": "状态",
+    # The delivery log (issue 15).
+    "status": "投递状态", "delivery_id": "投递记录",
     # Disbursement, repayments and the 贴息 claim list (issue 14).
     "disbursed_on": "放款日期", "first_due_date": "首次还款日", "paid_on": "还款日期", "period": "期间（月份或季度）",
+    # Channel settings (issue 15): exact paths, since "settings.kind" is no 组织类别.
+    "channel": "渠道", "to": "测试接收地址", "rate_per_minute": "每分钟发送上限", "settings.host": "邮件服务器地址",
+    "settings.port": "端口", "settings.security": "加密方式", "settings.username": "登录账号",
+    "settings.password": "登录密码", "settings.sender": "发件地址", "settings.sender_name": "发件人名称",
+    "settings.url": "接口地址", "settings.sign_name": "短信签名", "settings.template_code": "短信模板编号",
+    "settings.api_key": "接口密钥", "settings.kind": "机器人类型", "settings.secret": "签名密钥",
+    "settings.categories": "推送的通知类别",
+    # Inbox and notification preferences (issue 15).
+    "filter": "筛选条件", "ids": "消息", "category": "消息类别", "digest": "每日摘要", "quiet_start": "免打扰开始时间",
+    "quiet_end": "免打扰结束时间", "digest_time": "每日摘要时间", "email": "电子邮箱",
+    # Notification templates (issue 15).
+    "subject": "标题", "body": "内容",
+    # The gateway's notification routes (issue 15).
+    "escalation_id": "逐级提醒", "quiet_hours_enabled": "免打扰时段", "clear_email": "删除电子邮箱",
+    "clear_phone": "删除手机号码", "categories": "各类别的选择", "enabled": "是否启用", "archived": "归档",
+    "read": "已读", "all": "全部", "settings": "渠道设置",
 }
 
 

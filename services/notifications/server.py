@@ -3,11 +3,13 @@ each concept's RPCs."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from jinqiao.kit import broker as kit_broker
 from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_catalogued
+from jinqiao.notifications.channels import service as channel_service
 from jinqiao.notifications.channels.api import ChannelsApi
 from jinqiao.notifications.deliveries import timers as delivery_timers
 from jinqiao.notifications.deliveries.api import DeliveriesApi
@@ -46,8 +48,17 @@ async def setup(ctx: ServiceContext) -> Sequence[Register]:
         worker = min(interval, _WORKER_INTERVAL)
         ctx.run_in_background(lambda: delivery_timers.run_forever(deps=deps, interval=worker))
         ctx.run_in_background(lambda: escalation_timers.run_forever(deps=deps, interval=interval))
+    ctx.run_in_background(lambda: _close_adapters_at_stop(deps))
     servicer = NotificationsServicer(deps)
     return [lambda server: notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(servicer, server)]
+
+
+async def _close_adapters_at_stop(deps: NotificationsDeps) -> None:
+    """Wait for the process's stop (this task's cancellation), then close the adapters' HTTP clients."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await channel_service.close_adapters(deps=deps)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`make bench`: the platform's figures against the raw-component floor, measured in the same run.
 
-``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [desk] [loans] [memory]`` runs the sections
-named.
+``python -m tests.bench.run [write] [import] [subtree] [saga] [retention] [desk] [loans] [notifications] [memory]``
+runs the sections named.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from jinqiao.registry.v1 import registry_pb2_grpc
 from tests.bench.desk import bench_desk
 from tests.bench.imports import bench_import
 from tests.bench.loans import bench_loans
+from tests.bench.notifications import bench_notifications
 from tests.bench.retention import bench_retention
 from tests.bench.saga import bench_saga, event_floor
 from tests.flood import flood
@@ -282,7 +283,7 @@ def _pids(run: dict) -> list[tuple[str, int]]:
     return found
 
 
-SECTIONS = ("write", "import", "subtree", "saga", "retention", "desk", "loans", "memory")
+SECTIONS = ("write", "import", "subtree", "saga", "retention", "desk", "loans", "notifications", "memory")
 
 
 async def main(sections: tuple[str, ...] = SECTIONS) -> None:
@@ -340,6 +341,8 @@ async def main(sections: tuple[str, ...] = SECTIONS) -> None:
             await bench_loans(box_admin_dsn=box.admin_dsn, base=settings, nats_password=box.nats_login("desk").password,
                               issuer=issuer, floor=floor, load=load, summary=summary, calls=CALLS, warmup=WARMUP,
                               concurrency=CONCURRENCY)
+        if "notifications" in sections:
+            await bench_notifications(box_admin_dsn=box.admin_dsn, base=settings)
     if "memory" in sections:
         stack_memory(root)
 

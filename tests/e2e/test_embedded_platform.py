@@ -135,6 +135,7 @@ def test_jinqiao_up_serves_the_slice_and_keeps_data_across_a_restart(env):
             walk_the_demo_flows(http)
             walk_the_demo_desk(http)
             walk_the_demo_loans(http)
+            walk_the_demo_notifications(http)
             the_saga_survives_a_killed_destination_service(env, http, member_id)
         status = subprocess.run([JINQIAO, "status"], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
@@ -203,6 +204,25 @@ def walk_the_demo_loans(http: httpx.Client) -> None:
     schedule = http.get(f"/api/v1/tenants/411525/loans/{next(x['id'] for x in mine if x['status'] == 'disbursed')}"
                         "/schedule", headers=me).json()
     assert sum(i["principal_fen"] for i in schedule["instalments"]) == schedule["total_principal_fen"] > 0
+
+
+def walk_the_demo_notifications(http: httpx.Client) -> None:
+    """The demo's notifications: the county department's 站内信 filled by the demo's events (loans waiting for the
+    county's approval, overdue tickets, escalations reaching the county), and its channels set up but disabled."""
+    county = login(http, "county-411525")
+
+    def inbox_has_news() -> bool:
+        reply = http.get("/api/v1/me/notifications", headers=county)
+        return reply.status_code == 200 and bool(reply.json()["items"])
+
+    # The notices follow the demo's events: on a busy machine some seconds after the console is announced.
+    wait_until(inbox_has_news, timeout=60)
+    bell = http.get("/api/v1/me/notifications/summary", headers=county).json()
+    assert bell["latest_id"], bell
+    channels = {c["channel"]: c for c in http.get("/api/v1/tenants/411525/notification-channels",
+                                                   headers=county).json()}
+    assert channels["email"]["enabled"] is False and channels["email"]["settings"]["port"] == "1025", channels
+    assert channels["webhook"]["enabled"] is False, channels
 
 
 def walk_the_demo_flows(http: httpx.Client) -> None:

@@ -47,7 +47,7 @@ def test_services_that_never_decrypt_receive_no_pii_or_blind_index_key(install, 
     envs, material = environments(install)
     secrets = {encode_keyring(material.pii.keys), *(k.hex() for k in material.pii.keys.values()),
                material.blind_index.hex(), "1:c2VjcmV0", "c2VjcmV0"}
-    for name in ("insights", "gateway", "notifications"):
+    for name in ("insights", "gateway"):
         env = envs[name]
         assert not set(PII_VARIABLES) & set(env), name
         assert not any(secret in value for value in env.values() for secret in secrets), name
@@ -63,6 +63,10 @@ def test_registry_and_organizations_receive_exactly_the_keys_they_declare(instal
     # The desk seals attachments: the PII keyring, never the blind index (it looks nobody up by ID number).
     assert desk["JINQIAO_PII_KEYS"] == encode_keyring(material.pii.keys)
     assert "JINQIAO_BLIND_INDEX_KEY" not in desk
+    # Notifications seals contact addresses and channel secrets and opens officers' phones: the keyring, no index.
+    notifications = envs["notifications"]
+    assert notifications["JINQIAO_PII_KEYS"] == encode_keyring(material.pii.keys)
+    assert "JINQIAO_BLIND_INDEX_KEY" not in notifications
     signers = {name for name, env in envs.items() if "JINQIAO_JWT_PRIVATE_KEY_FILE" in env}
     assert signers == {e.name for e in catalog.holding("jwt_signing")} == {"gateway"}
     assert all(env["JINQIAO_JWT_PUBLIC_KEY_FILE"] == str(material.jwt.public) for env in envs.values())

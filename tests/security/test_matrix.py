@@ -325,6 +325,18 @@ def _bodies(world: World, rel: Objects) -> dict[str, Any]:
                                                         "version": 1},
         f"POST {t}/loans/{{loan_id}}/disbursement": {"disbursed_on": "2026-11-20"},
         f"POST {t}/loans/{{loan_id}}/repayments": {"amount_fen": 100_000, "paid_on": "2026-12-01"},
+        # Notifications (issue 15).
+        "POST /api/v1/me/notifications/read": {"ids": [], "all": True, "read": True},
+        "POST /api/v1/me/notifications/archive": {"ids": [], "archived": True},
+        "POST /api/v1/me/escalations/{escalation_id}/acknowledge": {"note": "已联系本人"},
+        "PUT /api/v1/me/notification-preferences": {"categories": [], "quiet_hours_enabled": True,
+                                                    "quiet_start": "22:00", "quiet_end": "07:00",
+                                                    "digest_time": "08:00"},
+        f"PUT {t}/notification-templates/{{kind}}/{{channel}}": {"subject": "报到提醒：{{ member_name }}",
+                                                                  "body": "{{ member_name }}同志尚未报到。"},
+        f"POST {t}/notification-templates/{{kind}}/{{channel}}/preview": {},
+        f"PUT {t}/notification-channels/{{channel}}": {"enabled": False, "settings": {}, "rate_per_minute": 60},
+        f"POST {t}/notification-channels/{{channel}}/test": {"to": "matrix@example.com"},
     }
 
 
@@ -345,7 +357,12 @@ def _path(template: str, world: World, role: Role, relation: str) -> str:
     values = {"scope": scope_code if "/scopes/" in template else "in_province", "fmt": "csv", "category": "other",
               "year": "2031",
               "item": "activity_room", "service": "registry", "letter_id": "1",
-              "alert_id": "00000000-0000-4000-8000-00000000a1e7", **rel.params}
+              "alert_id": "00000000-0000-4000-8000-00000000a1e7",
+              # Notifications (issue 15): a template's kind and channel; a delivery and an escalation nobody has.
+              "kind": "check_in_overdue", "channel": "email",
+              "delivery_id": "00000000-0000-4000-8000-0000000de11e",
+              "escalation_id": "00000000-0000-4000-8000-00000000e5ca",
+              **rel.params}
     # A foreign object is named on the caller's own county's path; a route that names none is asked on Y's.
     tenant = X if relation == "foreign" and names & ID_PARAMS else rel.tenant
     out = template.replace("{tenant}", tenant)

@@ -26,6 +26,12 @@ async def officer_exists(uow: UnitOfWork, *, officer_id: str) -> bool:
     return bool(await uow.conn.fetchval("SELECT true FROM officers WHERE id = $1", officer_id))
 
 
+async def officer_phone_enc(uow: UnitOfWork, *, officer_id: str) -> bytes | None:
+    """The officer's sealed phone (bound to the county, "officers", "phone", the officer), or None."""
+    sealed = await uow.conn.fetchval("SELECT phone_enc FROM officers WHERE id = $1", officer_id)
+    return None if sealed is None else bytes(sealed)
+
+
 async def insert_appointment(uow: UnitOfWork, *, appointment_id: str, officer_id: str, org_id: str,
                              position: Position, start: date) -> None:
     """Record an appointment; a second sitting secretary or a repeated appointment is refused."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
+from jinqiao.events.v1 import organizations_events_pb2 as events
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.clock import china_date
+from jinqiao.kit.crypto import DecryptionError
 from jinqiao.kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from jinqiao.kit.usecases import parse_id, record_act, require_tenant
 from jinqiao.organizations.deps import SERVICE, OrgDeps
@@ -15,6 +18,20 @@ from jinqiao.organizations.memberships import service as memberships
 from jinqiao.organizations.officers import domain, repo
 from jinqiao.organizations.orgs import domain as orgs
 from jinqiao.organizations.orgs import service as org_scope
+
+log = logging.getLogger(__name__)
+
+
+def _officer_phone(deps: OrgDeps, tenant: str, officer_id: str, sealed: bytes | None) -> str:
+    """An officer on record's phone, opened to be sealed again for the event ("" when it will not open)."""
+    if sealed is None:
+        return ""
+    try:
+        return deps.cipher.decrypt(sealed, tenant=tenant, table="officers", column="phone", row=officer_id)
+    except DecryptionError:
+        # A garbled or foreign seal: the appointment still stands; SMS will not reach this officer.
+        log.warning("officer phone does not open", extra={"tenant": tenant})
+        return ""
 
 
 async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, position: int, officer_id: str,
@@ -31,8 +48,10 @@ async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, p
             person = parse_id(officer_id, field="officer_id")
             if not await repo.officer_exists(uow, officer_id=person):
                 raise InvalidArgument.field("officer_id", "本县没有该人员记录")
+            plain_phone = _officer_phone(deps, uow.tenant, person, await repo.officer_phone_enc(uow, officer_id=person))
         else:
             person = str(uuid.uuid4())
+            plain_phone = new.phone
             await repo.insert_officer(
                 uow, officer_id=person, name=new.name, phone_masked=pii.mask_phone(new.phone),
                 phone_enc=deps.cipher.encrypt(new.phone, tenant=uow.tenant, table="officers", column="phone",
@@ -41,8 +60,17 @@ async def appoint_officer(*, deps: OrgDeps, principal: Principal, org_id: str, p
         await repo.insert_appointment(uow, appointment_id=appointment_id, officer_id=person, org_id=org.id,
                                       position=parsed, start=start)
         result = await repo.appointment(uow, appointment_id=appointment_id)
+        assert result is not None
+        # The phone travels sealed to this county and appointment (notifications opens it to send an SMS), never plain.
+        sealed = b"" if not plain_phone else deps.cipher.encrypt(
+            plain_phone, tenant=uow.tenant, table=pii.OFFICER_SEAL_TABLE, column=pii.OFFICER_SEAL_COLUMN,
+            row=appointment_id)
+        event = events.OfficerAppointed(
+            appointment_id=appointment_id, officer_id=person, org_id=org.id, position=parsed.name,
+            officer_name=result.officer_name, phone_sealed=sealed, phone_masked=result.phone_masked,
+            start_date=start.isoformat())
         await record_act(uow, principal, service=SERVICE, action="officer.appoint", object_type="appointment",
-                         object_id=appointment_id, reason=parsed.name)
+                         object_id=appointment_id, reason=parsed.name, event=event)
         await uow.commit()
     assert result is not None
     return result
@@ -64,8 +92,11 @@ async def end_appointment(*, deps: OrgDeps, principal: Principal, appointment_id
             raise InvalidArgument.field("end_date", "离任日期不能早于任职日期")
         await repo.end_appointment(uow, appointment_id=found.id, end=end)
         result = await repo.appointment(uow, appointment_id=found.id)
+        event = events.OfficerAppointmentEnded(appointment_id=found.id, officer_id=found.officer_id,
+                                               org_id=found.org_id, position=found.position.name,
+                                               end_date=end.isoformat())
         await record_act(uow, principal, service=SERVICE, action="officer.end", object_type="appointment",
-                         object_id=found.id)
+                         object_id=found.id, event=event, aggregate_version=2)
         await uow.commit()
     assert result is not None
     return result

@@ -308,7 +308,9 @@ async def review_application(*, deps: DeskDeps, principal: Principal, loan_id: s
                          event=loan_events_pb2.LoanReviewed(
                              loan_id=row.id, programme_id=row.programme_id, member_id=row.member_id,
                              tier=pending.name, pending_tier=move.pending.name, step_due_at=due.isoformat(),
-                             quota_committed=move.final, amount_fen=row.amount_fen))
+                             quota_committed=move.final, amount_fen=row.amount_fen,
+                             # The bank decides next once approved: its officers hear of it (notifications).
+                             bank_code=programme.bank_code if move.pending is LoanTier.BANK else ""))
         await uow.commit()
     return await _view_after(deps, tenant, updated, programme)
 

@@ -498,7 +498,8 @@ async def accept_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str,
                           changes={"accepted_at": now}, actor=principal.user, actor_name="", action="accepted",
                           comment_kind=int(CommentKind.REPLY) if message.strip() else 0, body=message.strip())
         await record_act(uow, principal, service=SERVICE, action="ticket.accept", object_type="ticket",
-                         object_id=row.id, aggregate_version=new.version)
+                         object_id=row.id, aggregate_version=new.version,
+                         event=_replied(row, "COMMENT") if message.strip() else None)
         view = await _view(uow, new)
         await uow.commit()
     return view
@@ -517,7 +518,8 @@ async def request_info(*, deps: DeskDeps, principal: Principal, ticket_id: str, 
         raise invalid_field("message", p)
     return await _simple_move(deps=deps, principal=principal, ticket_id=ticket_id, version=version,
                               move=Move.REQUEST_INFO, sla_events=(SlaEvent.PAUSED,), action="info_requested",
-                              act="ticket.request_info", comment_kind=int(CommentKind.REPLY), body=message.strip())
+                              act="ticket.request_info", comment_kind=int(CommentKind.REPLY), body=message.strip(),
+                              replied="INFO_REQUESTED")
 
 
 async def resume_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str, note: str,
@@ -532,7 +534,7 @@ async def resume_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str,
 
 async def _simple_move(*, deps: DeskDeps, principal: Principal, ticket_id: str, version: int, move: Move,
                        sla_events: tuple[SlaEvent, ...], action: str, act: str, comment_kind: int = 0,
-                       body: str = "", note: str = "") -> TicketView:
+                       body: str = "", note: str = "", replied: str = "") -> TicketView:
     tenant, calendar = await _act(deps=deps, principal=principal, ticket_id=ticket_id,
                                   permission=Permission.TICKETS_HANDLE)
     now = deps.clock()
@@ -547,7 +549,7 @@ async def _simple_move(*, deps: DeskDeps, principal: Principal, ticket_id: str, 
                                    action="comment", from_status=0, to_status=0,
                                    comment_kind=int(CommentKind.NOTE), body=note)
         await record_act(uow, principal, service=SERVICE, action=act, object_type="ticket", object_id=row.id,
-                         aggregate_version=new.version)
+                         aggregate_version=new.version, event=_replied(row, replied) if replied else None)
         view = await _view(uow, new)
         await uow.commit()
     return view
@@ -567,6 +569,9 @@ async def resolve_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str
         _to(row, Move.RESOLVE)
         new = await _resolve(deps=deps, uow=uow, principal=principal, row=row, resolution=resolution.strip(),
                              calendar=calendar, now=now, actor=principal.user, actor_name="")
+        # Told here, not in _resolve: a resolution mirrored from the county a referral went to was told there.
+        if (replied := _replied(row, "RESOLVED")) is not None:
+            _emit(uow, row, replied, version=new.version)
         view = await _view(uow, new)
         await uow.commit()
     return view
@@ -598,6 +603,16 @@ async def _resolve(*, deps: DeskDeps, uow: UnitOfWork, principal: Principal, row
             referral_id=row.incoming_referral_id, origin_tenant_id=row.referred_from_tenant_id,
             resolution=resolution, resolved_at=now.isoformat()), version=new.version, trace=trace)
     return new
+
+
+def _replied(row: TicketRow, kind: str) -> events.TicketReplied | None:
+    """TicketReplied (COMMENT, INFO_REQUESTED or RESOLVED): the office answered the member, so they hear of it;
+    None when the ticket names no member to tell."""
+    if not row.member_id or not row.member_home_tenant_id:
+        return None
+    return events.TicketReplied(ticket_id=row.id, category=row.category, serving_org_id=row.serving_org_id or "",
+                                member_id=row.member_id, member_home_tenant_id=row.member_home_tenant_id,
+                                kind=kind, title=row.title)
 
 
 def _emit(uow: UnitOfWork, row: TicketRow, event: Message, *, version: int, trace: str = "") -> None:
@@ -737,8 +752,10 @@ async def add_comment(*, deps: DeskDeps, principal: Principal, ticket_id: str, k
             entry = await repo.add_history(uow, ticket_id=row.id, at=now, actor=actor, actor_name=actor_name,
                                            action="comment", from_status=0, to_status=0, comment_kind=int(chosen),
                                            body=text)
+        # Only a reply reaches the member (TicketReplied → their inbox); an internal note stays in the office.
         await record_act(uow, principal, service=SERVICE, action=f"ticket.comment.{chosen.name.lower()}",
-                         object_type="ticket", object_id=row.id, aggregate_version=new.version)
+                         object_type="ticket", object_id=row.id, aggregate_version=new.version,
+                         event=_replied(row, "COMMENT") if chosen is CommentKind.REPLY else None)
         view = await _view(uow, new)
         await uow.commit()
     return entry, view

@@ -66,7 +66,7 @@ def test_a_bank_officer_holds_the_bank_side_of_loans_and_nothing_of_the_party_ro
     bank = Principal(user="officer", role=Role.BANK_OFFICER, scope=COUNTY, tenant=COUNTY, org="gsrcb")
     held = {p for p in Permission if authz.holds(bank, p)}
     assert held == {Permission.SESSION, Permission.LOAN_PROGRAMMES_READ, Permission.LOANS_READ,
-                    Permission.LOANS_BANK, Permission.LOAN_SUBSIDIES_READ}
+                    Permission.LOANS_BANK, Permission.LOAN_SUBSIDIES_READ, Permission.NOTIFICATIONS_INBOX}
     assert all(authz.scope_of(bank, p) in (Reach.BANK, Reach.SELF) for p in held)
     # Unlike a county system it may use the gateway's HTTP routes (only those its role holds).
     authz.require_route(bank, Permission.LOANS_BANK)

@@ -102,6 +102,7 @@ def test_every_method_of_the_service_names_its_permission():
 
 
 def test_the_services_that_consume_events_serve_dead_letters():
-    assert [e.name for e in deadletters.consuming_services()] == ["registry", "organizations", "insights", "desk"]
-    assert deadletters.serves("insights") and deadletters.serves("desk") and not deadletters.serves("notifications")
+    assert [e.name for e in deadletters.consuming_services()] == ["registry", "organizations", "insights", "desk",
+                                                                       "notifications"]
+    assert deadletters.serves("insights") and deadletters.serves("desk") and deadletters.serves("notifications")
     assert not deadletters.serves("gateway")

@@ -105,6 +105,151 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/escalations/{escalation_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge
+         * @description 确认 an escalation the caller was told of: it stops climbing the org tree (acknowledging again keeps it).
+         */
+        post: operations["acknowledge_api_v1_me_escalations__escalation_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Preferences
+         * @description The caller's choices: per category and channel, 免打扰时段, 每日摘要 and the addresses (masked).
+         */
+        get: operations["get_preferences_api_v1_me_notification_preferences_get"];
+        /**
+         * Update Preferences
+         * @description Replace the caller's choices; an e-mail address or mobile number left empty keeps the stored one.
+         */
+        put: operations["update_preferences_api_v1_me_notification_preferences_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Inbox
+         * @description 站内信: the caller's inbox, newest first, with the unread count.
+         */
+        get: operations["list_inbox_api_v1_me_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive
+         * @description Archive messages (``archived``: false takes them out of the archive).
+         */
+        post: operations["archive_api_v1_me_notifications_archive_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark Read
+         * @description Mark messages read (``read``: false marks them unread again), or all of them with ``all``.
+         */
+        post: operations["mark_read_api_v1_me_notifications_read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inbox Stream
+         * @description 实时提醒（SSE）：开始时和未读数变化时发 ``summary``，空闲时每 15 秒发注释 ``: ping``；凭证过期或退出登录即发
+         *     ``end`` 并结束。不带 ``Accept: text/event-stream`` 的请求只得到当前的 ``summary``。
+         */
+        get: operations["inbox_stream_api_v1_me_notifications_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inbox Summary
+         * @description The bell: the caller's unread count (urgent ones apart) and the newest message.
+         */
+        get: operations["inbox_summary_api_v1_me_notifications_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scopes/{scope}/insights/dashboard": {
         parameters: {
             query?: never;
@@ -467,6 +612,26 @@ export interface paths {
          * @description Replay a dead letter through its consumer (重放死信): applied at most once, however often it is asked.
          */
         post: operations["replay_dead_letter_api_v1_tenants__tenant__dead_letters__service___letter_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/escalations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Escalations
+         * @description 逐级提醒 of the county: 报到 overdue, SLA breaches and loan steps climbing the org tree.
+         */
+        get: operations["list_escalations_api_v1_tenants__tenant__escalations_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1592,6 +1757,174 @@ export interface paths {
          * @description Refuse an offered membership with a reason; the member's home county places them again.
          */
         post: operations["refuse_api_v1_tenants__tenant__memberships__membership_id__refuse_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Channels
+         * @description The county's channel settings (unset channels with their defaults); a secret shows only as 已设置.
+         */
+        get: operations["list_channels_api_v1_tenants__tenant__notification_channels_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-channels/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Update Channel
+         * @description Set one channel (credentials sealed by the service; a secret left empty keeps the stored one).
+         */
+        put: operations["update_channel_api_v1_tenants__tenant__notification_channels__channel__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-channels/{channel}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Test
+         * @description Send one test message on the channel to the address given, and say what the channel answered.
+         */
+        post: operations["send_test_api_v1_tenants__tenant__notification_channels__channel__test_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The county's delivery log, newest first (destinations masked), with the totals by status.
+         */
+        get: operations["list_deliveries_api_v1_tenants__tenant__notification_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Delivery
+         * @description Put a failed or bounced delivery back in the queue (another status: 409).
+         */
+        post: operations["retry_delivery_api_v1_tenants__tenant__notification_deliveries__delivery_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Templates
+         * @description Every notice kind × channel with the version in use (the platform's default or the county's own).
+         */
+        get: operations["list_templates_api_v1_tenants__tenant__notification_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-templates/{kind}/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Template
+         * @description One template: the one in use, the platform default and the county's versions, newest first.
+         */
+        get: operations["get_template_api_v1_tenants__tenant__notification_templates__kind___channel__get"];
+        /**
+         * Save Template
+         * @description Save a new version of the county's template (refused, naming the field, when the sandbox rejects it).
+         */
+        put: operations["save_template_api_v1_tenants__tenant__notification_templates__kind___channel__put"];
+        post?: never;
+        /**
+         * Reset Template
+         * @description Go back to the platform default (the county's versions stay in the history); returns the one in use now.
+         */
+        delete: operations["reset_template_api_v1_tenants__tenant__notification_templates__kind___channel__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/notification-templates/{kind}/{channel}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Template
+         * @description Render a draft (or the version in use) with the kind's sample facts, without saving or sending it.
+         */
+        post: operations["preview_template_api_v1_tenants__tenant__notification_templates__kind___channel__preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2913,6 +3246,23 @@ export interface components {
             start_date: string;
         };
         /**
+         * ArchiveIn
+         * @description Which messages to archive (or take out of the archive).
+         */
+        ArchiveIn: {
+            /**
+             * Archived
+             * @description false 为移出归档
+             * @default true
+             */
+            archived: boolean;
+            /**
+             * Ids
+             * @description 站内信编号（1–500 个）
+             */
+            ids: string[];
+        };
+        /**
          * AreaOut
          * @description One area's figures (the scope, a city or a county).
          */
@@ -3228,6 +3578,128 @@ export interface components {
             sla: components["schemas"]["SlaPolicyOut"];
             /** Version */
             version: number;
+        };
+        /**
+         * CategoryPreferenceIn
+         * @description A person's choice for one category (``label`` and ``urgent`` are read-only and ignored when sent).
+         */
+        CategoryPreferenceIn: {
+            /**
+             * Category
+             * @description 类别，如 overdue、ticket、loan
+             */
+            category: string;
+            /**
+             * Channels
+             * @description 各渠道的选择
+             */
+            channels?: components["schemas"]["ChannelChoiceModel"][];
+            /**
+             * Digest
+             * @description 低优先级类别并入每日摘要
+             * @default false
+             */
+            digest: boolean;
+        };
+        /**
+         * CategoryPreferenceOut
+         * @description A person's choice for one category.
+         */
+        CategoryPreferenceOut: {
+            /** Category */
+            category: string;
+            /** Channels */
+            channels: components["schemas"]["ChannelChoiceOut"][];
+            /** Digest */
+            digest: boolean;
+            /** Label */
+            label: string;
+            /**
+             * Urgent
+             * @description 紧急类别不受免打扰时段限制，也不并入每日摘要
+             */
+            urgent: boolean;
+        };
+        /**
+         * ChangedOut
+         * @description How many messages changed and the caller's unread count now.
+         */
+        ChangedOut: {
+            /** Changed */
+            changed: number;
+            /** Unread Count */
+            unread_count: number;
+        };
+        /**
+         * ChannelChoiceModel
+         * @description Whether one channel carries one category.
+         */
+        ChannelChoiceModel: {
+            /**
+             * Channel
+             * @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人
+             * @enum {string}
+             */
+            channel: "in_app" | "email" | "sms" | "webhook";
+            /**
+             * Enabled
+             * @description 是否通过该渠道接收
+             */
+            enabled: boolean;
+        };
+        /**
+         * ChannelChoiceOut
+         * @description Whether one channel carries one category.
+         */
+        ChannelChoiceOut: {
+            /** Channel */
+            channel: string;
+            /** Enabled */
+            enabled: boolean;
+        };
+        /**
+         * ChannelSettingIn
+         * @description One channel's settings (a secret left empty keeps the stored one).
+         */
+        ChannelSettingIn: {
+            /**
+             * Enabled
+             * @description 是否启用该渠道
+             */
+            enabled: boolean;
+            /**
+             * Rate Per Minute
+             * @description 每分钟最多发送条数；0 为默认
+             * @default 0
+             */
+            rate_per_minute: number;
+            /**
+             * Settings
+             * @description 设置项：email 为 host、port、security（none/starttls/tls）、username、password、sender；sms 为 url、api_key、sign_name；webhook 为 url、kind（wecom/dingtalk/feishu/json）、secret
+             */
+            settings?: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * ChannelSettingOut
+         * @description One channel's settings for the county; a secret shows only as 已设置.
+         */
+        ChannelSettingOut: {
+            /** Channel */
+            channel: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Rate Per Minute */
+            rate_per_minute: number;
+            /** Settings */
+            settings: {
+                [key: string]: string;
+            };
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string;
         };
         /**
          * CheckInCodeOut
@@ -3719,6 +4191,57 @@ export interface components {
             reason: string;
         };
         /**
+         * DeliveryOut
+         * @description One message to one recipient on one channel (the destination masked; never an ID number).
+         */
+        DeliveryOut: {
+            /** Attempts */
+            attempts: number;
+            /** Category */
+            category: string;
+            /** Channel */
+            channel: string;
+            /** Created At */
+            created_at: string | null;
+            /** Destination */
+            destination: string;
+            /** Event Id */
+            event_id: string;
+            /**
+             * Hold Reason
+             * @description 等待原因：quiet_hours、digest、backoff、rate_limit 或空
+             */
+            hold_reason: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Last Error */
+            last_error: string;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /** Recipient Label */
+            recipient_label: string;
+            /** Sent At */
+            sent_at: string | null;
+            /** Status */
+            status: string;
+            /** Subject */
+            subject: string;
+        };
+        /**
+         * DeliveryPageOut
+         * @description One page of the county's delivery log and its totals by status.
+         */
+        DeliveryPageOut: {
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryOut"][];
+            /** Next Page Token */
+            next_page_token: string;
+            /** Totals */
+            totals: components["schemas"]["StatusCountOut"][];
+        };
+        /**
          * DisburseIn
          * @description 放款: the day the bank paid the loan out, and the first due date if not a month later.
          */
@@ -3821,6 +4344,65 @@ export interface components {
              * @description 离任日期 YYYY-MM-DD
              */
             end_date: string;
+        };
+        /**
+         * EscalationAcknowledgeIn
+         * @description 确认 an escalation, with an optional note (what is being done).
+         */
+        EscalationAcknowledgeIn: {
+            /**
+             * Note
+             * @description 备注（如已联系本人）
+             * @default
+             */
+            note: string;
+        };
+        /**
+         * EscalationOut
+         * @description 逐级提醒: a matter climbing the org tree until somebody acknowledges it.
+         */
+        EscalationOut: {
+            /** Acknowledged At */
+            acknowledged_at: string | null;
+            /** Acknowledged By */
+            acknowledged_by: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Level */
+            level: number;
+            /** Next Escalation At */
+            next_escalation_at: string | null;
+            /** Note */
+            note: string;
+            /** Opened At */
+            opened_at: string | null;
+            /** Org Id */
+            org_id: string;
+            /** Org Name */
+            org_name: string;
+            /** Resolved At */
+            resolved_at: string | null;
+            /**
+             * State
+             * @description open 未确认、acknowledged 已确认、resolved 已了结
+             */
+            state: string;
+            /** Subject Id */
+            subject_id: string;
+            /** Subject Type */
+            subject_type: string;
+        };
+        /**
+         * EscalationPageOut
+         * @description One page of the county's escalations.
+         */
+        EscalationPageOut: {
+            /** Escalations */
+            escalations: components["schemas"]["EscalationOut"][];
+            /** Next Page Token */
+            next_page_token: string;
         };
         /**
          * EvaluationOut
@@ -4260,6 +4842,78 @@ export interface components {
             total_rows: number;
         };
         /**
+         * InboxItemOut
+         * @description One message of the caller's inbox (站内信).
+         */
+        InboxItemOut: {
+            /** Acknowledged */
+            acknowledged: boolean;
+            /** Archived */
+            archived: boolean;
+            /** Body */
+            body: string;
+            /**
+             * Category
+             * @description 偏好类别，如 overdue
+             */
+            category: string;
+            /** Category Label */
+            category_label: string;
+            /** Created At */
+            created_at: string | null;
+            /**
+             * Escalation Id
+             * @description 需要确认的逐级提醒；空为无
+             */
+            escalation_id: string;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description 通知类型（模板），如 check_in_overdue
+             */
+            kind: string;
+            /** Level */
+            level: number;
+            /**
+             * Link
+             * @description 控制台中打开的位置；空为无
+             */
+            link: string;
+            /** Read At */
+            read_at: string | null;
+            /** Subject */
+            subject: string;
+            /** Urgent */
+            urgent: boolean;
+        };
+        /**
+         * InboxPageOut
+         * @description One page of the inbox, newest first, and the caller's unread count.
+         */
+        InboxPageOut: {
+            /** Items */
+            items: components["schemas"]["InboxItemOut"][];
+            /** Next Page Token */
+            next_page_token: string;
+            /** Unread Count */
+            unread_count: number;
+        };
+        /**
+         * InboxSummaryOut
+         * @description The bell: unread counts and the newest item.
+         */
+        InboxSummaryOut: {
+            /** Latest At */
+            latest_at: string | null;
+            /** Latest Id */
+            latest_id: string;
+            /** Unread Count */
+            unread_count: number;
+            /** Urgent Unread Count */
+            urgent_unread_count: number;
+        };
+        /**
          * InspectionIn
          * @description One 双向考察 report.
          */
@@ -4590,6 +5244,29 @@ export interface components {
             id: string;
             /** Tier */
             tier: string;
+        };
+        /**
+         * MarkReadIn
+         * @description Which messages to mark read (or unread again).
+         */
+        MarkReadIn: {
+            /**
+             * All
+             * @description 全部标为已读（忽略 ids）
+             * @default false
+             */
+            all: boolean;
+            /**
+             * Ids
+             * @description 站内信编号（最多 500 个）
+             */
+            ids?: string[];
+            /**
+             * Read
+             * @description false 为标为未读
+             * @default true
+             */
+            read: boolean;
         };
         /**
          * MeResponse
@@ -5324,6 +6001,122 @@ export interface components {
              * @description 固定流入地满多少月应转尽转
              */
             transfer_due_months: number;
+        };
+        /**
+         * PreferencesIn
+         * @description The caller's choices (they replace the stored ones); an address left empty keeps the stored one.
+         */
+        PreferencesIn: {
+            /**
+             * Categories
+             * @description 各类别的选择；未列出的类别取默认
+             */
+            categories?: components["schemas"]["CategoryPreferenceIn"][];
+            /**
+             * Clear Email
+             * @description 删除已登记的电子邮箱
+             * @default false
+             */
+            clear_email: boolean;
+            /**
+             * Clear Phone
+             * @description 删除已登记的手机号码
+             * @default false
+             */
+            clear_phone: boolean;
+            /**
+             * Digest Time
+             * @description 每日摘要发送时间（北京时间 HH:MM，默认 08:00）
+             * @default
+             */
+            digest_time: string;
+            /**
+             * Email
+             * @description 新的电子邮箱；不填则不变
+             * @default
+             */
+            email: string;
+            /**
+             * Phone
+             * @description 新的手机号码；不填则不变
+             * @default
+             */
+            phone: string;
+            /**
+             * Quiet End
+             * @description 免打扰结束（北京时间 HH:MM，默认 07:00）
+             * @default
+             */
+            quiet_end: string;
+            /**
+             * Quiet Hours Enabled
+             * @description 是否启用免打扰时段
+             * @default true
+             */
+            quiet_hours_enabled: boolean;
+            /**
+             * Quiet Start
+             * @description 免打扰开始（北京时间 HH:MM，默认 22:00）
+             * @default
+             */
+            quiet_start: string;
+        };
+        /**
+         * PreferencesOut
+         * @description Everything a person chose (defaults where they chose nothing); addresses masked.
+         */
+        PreferencesOut: {
+            /** Categories */
+            categories: components["schemas"]["CategoryPreferenceOut"][];
+            /**
+             * Digest Time
+             * @description 每日摘要发送时间（北京时间 HH:MM）
+             */
+            digest_time: string;
+            /** Email Masked */
+            email_masked: string;
+            /** Phone Masked */
+            phone_masked: string;
+            /**
+             * Quiet End
+             * @description 免打扰结束（北京时间 HH:MM）
+             */
+            quiet_end: string;
+            /** Quiet Hours Enabled */
+            quiet_hours_enabled: boolean;
+            /**
+             * Quiet Start
+             * @description 免打扰开始（北京时间 HH:MM）
+             */
+            quiet_start: string;
+        };
+        /**
+         * PreviewIn
+         * @description A draft to render with the kind's sample facts (empty subject and body: the version in use).
+         */
+        PreviewIn: {
+            /**
+             * Body
+             * @description 正文草稿
+             * @default
+             */
+            body: string;
+            /**
+             * Subject
+             * @description 标题草稿
+             * @default
+             */
+            subject: string;
+        };
+        /**
+         * PreviewOut
+         * @description The draft rendered with sample facts.
+         */
+        PreviewOut: {
+            /** Body */
+            body: string;
+            /** Subject */
+            subject: string;
         };
         /**
          * ProgrammeIn
@@ -6198,6 +6991,28 @@ export interface components {
             tenant_id: string;
         };
         /**
+         * SendTestIn
+         * @description Where a test message goes (e-mail address or mobile number; a webhook ignores it).
+         */
+        SendTestIn: {
+            /**
+             * To
+             * @description 收件地址：电子邮箱或手机号码（群机器人不填）
+             * @default
+             */
+            to: string;
+        };
+        /**
+         * SendTestOut
+         * @description What the channel answered.
+         */
+        SendTestOut: {
+            /** Detail */
+            detail: string;
+            /** Status */
+            status: string;
+        };
+        /**
          * SlaPolicyIn
          * @description A category's service levels in working minutes (420 = one working day).
          */
@@ -6278,6 +7093,79 @@ export interface components {
             date: string;
             /** Stage */
             stage: string;
+        };
+        /**
+         * StatusCountOut
+         * @description How many deliveries stand in one status.
+         */
+        StatusCountOut: {
+            /** Count */
+            count: number;
+            /** Status */
+            status: string;
+        };
+        /**
+         * TemplateDetailOut
+         * @description The template in use, the platform default and the county's versions, newest first.
+         */
+        TemplateDetailOut: {
+            default_template: components["schemas"]["TemplateOut"];
+            template: components["schemas"]["TemplateOut"];
+            /** Versions */
+            versions: components["schemas"]["TemplateOut"][];
+        };
+        /**
+         * TemplateIn
+         * @description A new version of the county's template (checked in the sandbox before it is kept).
+         */
+        TemplateIn: {
+            /**
+             * Body
+             * @description 正文模板
+             */
+            body: string;
+            /**
+             * Subject
+             * @description 标题（站内信、电子邮件）
+             * @default
+             */
+            subject: string;
+        };
+        /**
+         * TemplateOut
+         * @description One kind × channel as the county uses it (version 0: the platform's default).
+         */
+        TemplateOut: {
+            /** Body */
+            body: string;
+            /** Channel */
+            channel: string;
+            /** Kind */
+            kind: string;
+            /** Kind Label */
+            kind_label: string;
+            /** Overridden */
+            overridden: boolean;
+            /** Subject */
+            subject: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string;
+            /** Variables */
+            variables: components["schemas"]["TemplateVariableOut"][];
+            /** Version */
+            version: number;
+        };
+        /**
+         * TemplateVariableOut
+         * @description One fact a template may use.
+         */
+        TemplateVariableOut: {
+            /** Label */
+            label: string;
+            /** Name */
+            name: string;
         };
         /**
          * TicketCloseIn
@@ -6911,6 +7799,290 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MeResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_api_v1_me_escalations__escalation_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 逐级提醒编号 */
+                escalation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["EscalationAcknowledgeIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_preferences_api_v1_me_notification_preferences_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_preferences_api_v1_me_notification_preferences_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_inbox_api_v1_me_notifications_get: {
+        parameters: {
+            query?: {
+                /** @description unread 未读、archived 已归档；不填为未归档的全部 */
+                filter?: "" | "unread" | "archived";
+                /** @description 类别，如 overdue、ticket */
+                category?: string;
+                /** @description 每页条数 */
+                page_size?: number;
+                /** @description 下一页标记 */
+                page_token?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxPageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    archive_api_v1_me_notifications_archive_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ArchiveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangedOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    mark_read_api_v1_me_notifications_read_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkReadIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangedOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    inbox_stream_api_v1_me_notifications_stream_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description server-sent events: summary（铃铛变化时）、end（凭证失效） */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    inbox_summary_api_v1_me_notifications_summary_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxSummaryOut"];
                 };
             };
             /** @description Validation Error */
@@ -7654,6 +8826,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReplayOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_escalations_api_v1_tenants__tenant__escalations_get: {
+        parameters: {
+            query?: {
+                /** @description open 未确认、acknowledged 已确认、resolved 已了结 */
+                state?: ("open" | "acknowledged" | "resolved") | null;
+                /** @description 通知类型，如 check_in_overdue */
+                kind?: string;
+                /** @description 每页条数 */
+                page_size?: number;
+                /** @description 下一页标记 */
+                page_token?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPageOut"];
                 };
             };
             /** @description Validation Error */
@@ -10090,6 +11304,397 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MembershipOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_channels_api_v1_tenants__tenant__notification_channels_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelSettingOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_channel_api_v1_tenants__tenant__notification_channels__channel__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelSettingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelSettingOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_test_api_v1_tenants__tenant__notification_channels__channel__test_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendTestIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendTestOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deliveries_api_v1_tenants__tenant__notification_deliveries_get: {
+        parameters: {
+            query?: {
+                /** @description 发送状态 */
+                status?: ("queued" | "sent" | "delivered" | "failed" | "bounced" | "skipped" | "digested") | null;
+                /** @description 渠道 */
+                channel?: ("in_app" | "email" | "sms" | "webhook") | null;
+                /** @description 通知类型，如 check_in_overdue */
+                kind?: string;
+                /** @description 每页条数 */
+                page_size?: number;
+                /** @description 下一页标记 */
+                page_token?: string;
+            };
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPageOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_delivery_api_v1_tenants__tenant__notification_deliveries__delivery_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 发送记录编号 */
+                delivery_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_templates_api_v1_tenants__tenant__notification_templates_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_template_api_v1_tenants__tenant__notification_templates__kind___channel__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+            };
+            path: {
+                /** @description 通知类型，如 check_in_overdue */
+                kind: string;
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    save_template_api_v1_tenants__tenant__notification_templates__kind___channel__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 通知类型，如 check_in_overdue */
+                kind: string;
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_template_api_v1_tenants__tenant__notification_templates__kind___channel__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 通知类型，如 check_in_overdue */
+                kind: string;
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_template_api_v1_tenants__tenant__notification_templates__kind___channel__preview_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 通知类型，如 check_in_overdue */
+                kind: string;
+                /** @description 渠道：in_app 站内信、email 电子邮件、sms 短信、webhook 群机器人 */
+                channel: "in_app" | "email" | "sms" | "webhook";
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewOut"];
                 };
             };
             /** @description Validation Error */

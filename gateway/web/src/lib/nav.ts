@@ -21,7 +21,7 @@ declare module "vue-router" {
 }
 
 /** The sidebar's groups, in their order. */
-export const NAV_GROUPS = ["工作台", "党员管理", "流动管理", "组织建设", "统计分析", "台账与数据", "系统"] as const;
+export const NAV_GROUPS = ["工作台", "党员管理", "流动管理", "组织建设", "统计分析", "台账与数据", "通知设置", "系统"] as const;
 export type NavGroup = (typeof NAV_GROUPS)[number];
 
 /** A page module's routes (each pages/<area>/routes.ts default-exports one list). */

@@ -58,7 +58,7 @@ def test_targets_come_from_run_json_else_from_the_configuration(tmp_path, monkey
     configured = {s.name: s.grpc_port for s in settings.services}
     assert targets["insights"] == f"127.0.0.1:{configured['insights']}"
     # Only the services that consume events keep dead letters.
-    assert set(targets) == {"registry", "organizations", "insights", "desk"}
+    assert set(targets) == {"registry", "organizations", "insights", "desk", "notifications"}
     assert command.targets_of(settings, None)["registry"] == f"127.0.0.1:{configured['registry']}"
 
 

@@ -63,8 +63,13 @@ def test_a_service_publishes_its_own_events_and_reads_only_the_streams_it_consum
     insights_publish, _ = service_grants(insights)
     assert not any(s.startswith("jinqiao.") for s in insights_publish)  # produces nothing
     feed = tuple(revocation_feed_grants())
-    # A service that neither produces nor consumes (yet) reads only the revocation feed.
-    assert service_grants(notifications) == (feed, ("_INBOX_notifications.>",))
+    # Notifications produces nothing and reads the streams it consumes (its triggers), besides the revocation feed.
+    notifications_publish, notifications_subscribe = service_grants(notifications)
+    assert not any(s.startswith("jinqiao.") for s in notifications_publish)
+    assert all(f"$JS.API.CONSUMER.MSG.NEXT.JINQIAO_{name}.*" in notifications_publish
+               for name in ("REGISTRY", "ORGANIZATIONS", "DESK"))
+    assert set(feed) <= set(notifications_publish)
+    assert notifications_subscribe == ("_INBOX_notifications.>",)
     # The desk publishes its own events and reads its own stream too (referrals between counties).
     desk_publish, _ = service_grants(desk)
     assert "jinqiao.*.desk.>" in desk_publish and "$JS.ACK.JINQIAO_DESK.>" in desk_publish

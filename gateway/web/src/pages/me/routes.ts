@@ -1,5 +1,5 @@
 // The member's phone (role member, PhoneLayout): own record, own flows and 证明信, 扫码报到, 活动记事本, 我的诉求, 我的贷款.
-import { Camera, Notebook, Position, Service, User, Wallet } from "@element-plus/icons-vue";
+import { Bell, Camera, Notebook, Position, Service, User, Wallet } from "@element-plus/icons-vue";
 import type { PageRoutes } from "@/lib/nav";
 
 export default [
@@ -27,4 +27,11 @@ export default [
     meta: { title: "申请贷款", roles: ["member"], parent: "me-loans" } },
   { path: "m/loans/:id", name: "me-loan", component: () => import("./loans/MyLoanPage.vue"),
     meta: { title: "贷款详情", roles: ["member"], parent: "me-loans" } },
+  // 我的消息 (issue 15): the member's inbox and notification settings on the phone.
+  { path: "m/inbox", name: "me-inbox", component: () => import("@/pages/notifications/InboxPage.vue"),
+    props: { phone: true },
+    meta: { title: "我的消息", roles: ["member"], nav: { group: "工作台", order: 906, icon: Bell } } },
+  { path: "m/inbox/preferences", name: "me-notification-preferences",
+    component: () => import("@/pages/notifications/PreferencesPage.vue"), props: { phone: true },
+    meta: { title: "通知设置", roles: ["member"], parent: "me-inbox" } },
 ] satisfies PageRoutes;
