@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -66,11 +67,45 @@ async def shoot(page: Page, name: str) -> Path:
     size = page.viewport_size or DESKTOP
     target = ARTIFACTS / "screenshots" / f"{name}-{size['width']}x{size['height']}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    # A page with a live stream (the dashboard's SSE) never goes network-idle: give it a bounded wait.
-    with contextlib.suppress(PlaywrightTimeout):
-        await page.wait_for_load_state("networkidle", timeout=5_000)
+    await settled(page)
     await page.screenshot(path=str(target), full_page=True)
     return target
+
+
+# Requests in flight per tab, live streams left out: every console page holds one open (the notifications bell's, the
+# dashboard's), so "network idle" never comes; a tab is settled when nothing else has been in flight for a moment.
+_IN_FLIGHT: dict[int, set[Request]] = {}
+
+
+def _is_stream(request: Request) -> bool:
+    return urlsplit(request.url).path.endswith("/stream")
+
+
+def track_requests(tab: Page) -> None:
+    """Count the tab's requests in flight (streams excepted), for ``settled``."""
+    pending: set[Request] = _IN_FLIGHT.setdefault(id(tab), set())
+    tab.on("request", lambda r: None if _is_stream(r) else pending.add(r))
+    # Lambdas, not bound builtins: Playwright wraps each handler and can only wrap Python functions.
+    tab.on("requestfinished", lambda r: pending.discard(r))
+    tab.on("requestfailed", lambda r: pending.discard(r))
+    tab.on("close", lambda _: _IN_FLIGHT.pop(id(tab), None))
+
+
+async def settled(page: Page, *, quiet: float = 0.5, limit: float = 5.0) -> None:
+    """Wait (at most ``limit`` seconds) until no request but a live stream has been in flight for ``quiet`` seconds."""
+    pending = _IN_FLIGHT.get(id(page))
+    if pending is None:  # a tab opened elsewhere: the browser's own idea, bounded
+        with contextlib.suppress(PlaywrightTimeout):
+            await page.wait_for_load_state("networkidle", timeout=int(limit * 1000))
+        return
+    loop = asyncio.get_running_loop()
+    start = quiet_since = loop.time()
+    while loop.time() - start < limit:
+        if pending:
+            quiet_since = loop.time()
+        elif loop.time() - quiet_since >= quiet:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def login(page: Page, username: str, password: str = CONSOLE_PASSWORD) -> None:
@@ -164,6 +199,7 @@ async def new_tab(browser: Browser, platform, console_accounts: None) -> AsyncIt
         await context.route("**/*", watched.only_the_gateway)
         contexts.append(context)
         tab = await context.new_page()
+        track_requests(tab)
         tab.on("request", watched.seen)
         tab.on("pageerror", lambda exc: watched.errors.append(str(exc)))
         tab.on("console", watched.console)

@@ -127,9 +127,9 @@ async def test_bad_ids_name_the_field_and_unknown_services_are_not_found(platfor
     http, admin = platform.http, auth(county_token(COUNTY))
     bad = await http.get(f"{BASE}/insights/abc", headers=admin)
     assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"id"}
-    assert (await http.get(f"{BASE}/notifications/1", headers=admin)).status_code == 404
+    assert (await http.get(f"{BASE}/gateway/1", headers=admin)).status_code == 404
     assert (await http.get(f"{BASE}/insights/{2**62}", headers=admin)).status_code == 404
-    unknown = await http.get(BASE, headers=admin, params={"service": "notifications"})
+    unknown = await http.get(BASE, headers=admin, params={"service": "gateway"})
     assert unknown.status_code == 422 and {e["field"] for e in unknown.json()["errors"]} == {"service"}
     for bad_token in ("not-a-token", base64.urlsafe_b64encode(b"[" * 1400).decode()):
         token = await http.get(BASE, headers=admin, params={"page_token": bad_token})

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -49,6 +49,8 @@ class Install:
     mentors: dict[tuple[str, int], tuple[str, str]]  # (applicant id, seq) → (county, phone)
     officers: dict[str, tuple[str, str]]  # officer id → (county, phone)
     attachments: dict[str, tuple[str, bytes]]  # attachment id → (county, content): binary, sealed by the desk
+    # (county, address) → e-mail: a person's own address, sealed by notifications (issue 15)
+    emails: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def member(county: str, n: int) -> members_domain.NewMember:
@@ -112,6 +114,17 @@ async def seed(config: runtime_config.EmbeddedConfig) -> Install:
                 finally:
                     await conn.close()
                 install.attachments[attachment] = (county, content)
+                # A member's e-mail address for their notifications, as preferences seals it.
+                address, email = f"member:{uuid.uuid4()}", f"dangyuan-{county}@example.com"
+                conn = await asyncpg.connect(by_service["notifications"].admin_dsn)
+                try:
+                    await conn.execute(
+                        "INSERT INTO people (tenant_id, address, email_enc, email_masked) VALUES ($1, $2, $3, 'd***')",
+                        county, address, cipher.encrypt(email, tenant=county, table="people", column="email_enc",
+                                                        row=address))
+                finally:
+                    await conn.close()
+                install.emails[(county, address)] = email
         finally:
             await registry.close()
             await organizations.close()
@@ -150,6 +163,22 @@ async def attachments_in_clear(install: Install) -> dict[str, tuple[str, bytes]]
             await conn.close()
 
 
+async def emails_in_clear(install: Install) -> dict[tuple[str, str], str]:
+    """Notifications' sealed e-mail addresses opened with the keyring as it now stands."""
+    ring = key_commands._open(install.config).pii_keyring()
+    cipher = FieldCipher(keys=ring.keys, active=ring.active)
+    async with key_commands.databases(install.config) as dbs:
+        notifications = next(db for db in dbs if db.service == "notifications")
+        conn = await asyncpg.connect(notifications.admin_dsn)
+        try:
+            rows = await conn.fetch("SELECT tenant_id, address, email_enc FROM people")
+            return {(r["tenant_id"], r["address"]): cipher.decrypt(
+                r["email_enc"], tenant=r["tenant_id"], table="people", column="email_enc", row=r["address"])
+                for r in rows}
+        finally:
+            await conn.close()
+
+
 @dataclass
 class Snapshot:
     """Every stored blob and audit row of the install, read as the database's superuser."""
@@ -176,6 +205,9 @@ async def snapshot(config: runtime_config.EmbeddedConfig) -> Snapshot:
                 elif db.service == "organizations":
                     for r in await conn.fetch("SELECT id, phone_enc FROM officers"):
                         blobs[f"officers/{r['id']}"] = bytes(r["phone_enc"])
+                elif db.service == "notifications":
+                    for r in await conn.fetch("SELECT address, email_enc FROM people"):
+                        blobs[f"people/{r['address']}"] = bytes(r["email_enc"])
                 else:
                     for r in await conn.fetch("SELECT id, content_enc FROM ticket_attachments"):
                         blobs[f"attachments/{r['id']}"] = bytes(r["content_enc"])
@@ -242,9 +274,10 @@ async def test_rotation_reencrypts_every_row_to_the_new_version_and_reads_stay_t
 
     # Audited in each county's own chain of each database, one row per batch, naming the column and the count.
     audit = after.audit
-    assert {(r["service"], r["tenant_id"]) for r in audit} == {(s, c) for s in ("registry", "organizations", "desk")
-                                                               for c in COUNTIES}
+    assert {(r["service"], r["tenant_id"]) for r in audit} == {
+        (s, c) for s in ("registry", "organizations", "desk", "notifications") for c in COUNTIES}
     assert await attachments_in_clear(install) == install.attachments
+    assert await emails_in_clear(install) == install.emails
     members_rows = [r for r in audit if r["object_id"] == "members.id_number_enc" and r["tenant_id"] == COUNTIES[0]]
     assert len(members_rows) == 2  # 520 rows in batches of 500
     assert sum(int(r["reason"].split()[0]) for r in members_rows) == MEMBERS_PER_COUNTY
