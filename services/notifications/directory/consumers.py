@@ -22,6 +22,7 @@ from jinqiao.notifications.directory import service
 def _at(event: org_events.OrgCreated | org_events.OrgMoved | org_events.OfficerAppointed
         | org_events.OfficerAppointmentEnded | registry_events.MemberProfileChanged
         | org_events.TemporaryMembershipOffered | org_events.CheckedIn | org_events.TemporaryMembershipClosed
+        | registry_events.FlowRegistered | registry_events.FlowRedirected | registry_events.FlowClosed
         ) -> datetime:
     """The event's occur time (an event without one, from an old producer, counts as now)."""
     return event.meta.occur_time.ToDatetime(tzinfo=UTC) if event.meta.HasField("occur_time") else utc_now()
@@ -85,6 +86,21 @@ async def on_member_profile(uow: UnitOfWork, event: registry_events.MemberProfil
                                  township=event.township, active=event.active, at=_at(event))
 
 
+async def on_flow_placed(uow: UnitOfWork, event: registry_events.FlowRegistered | registry_events.FlowRedirected,
+                         delivery: Delivery) -> None:
+    """An outflow registered or redirected: the county that places this attempt (the only other county whose word
+    about the member is believed: its offer, its station's replies, its meetings)."""
+    await service.flow_placed(uow, flow_id=event.flow_id, member_id=event.member_id,
+                              placing_tenant_id=event.handover.placing_tenant_id, attempt=event.attempt,
+                              at=_at(event))
+
+
+async def on_flow_closed(uow: UnitOfWork, event: registry_events.FlowClosed, delivery: Delivery) -> None:
+    """The outflow ended (回归, 转出, cancelled)."""
+    await service.flow_closed(uow, flow_id=event.flow_id, member_id=event.member_id,
+                              placing_tenant_id=event.placing_tenant_id, at=_at(event))
+
+
 # ---- guests at the county's orgs (the publisher is the destination county)
 
 
@@ -111,7 +127,7 @@ async def on_guest_closed(uow: UnitOfWork, event: org_events.TemporaryMembership
 
 
 def subscribe(ctx: ServiceContext, deps: NotificationsDeps) -> None:
-    """CONTRACT (directory helper): subscribe the directory's consumers."""
+    """Subscribe the directory's consumers."""
     ctx.subscribe(
         Subscription("notifications-directory-org-created", "organizations", org_events.OrgCreated, on_org_created),
         Subscription("notifications-directory-org-moved", "organizations", org_events.OrgMoved, on_org_moved),
@@ -124,6 +140,11 @@ def subscribe(ctx: ServiceContext, deps: NotificationsDeps) -> None:
                      org_events.OfficerAppointmentEnded, on_appointment_ended),
         Subscription("notifications-directory-member-profile-changed", "registry",
                      registry_events.MemberProfileChanged, on_member_profile),
+        Subscription("notifications-directory-flow-registered", "registry", registry_events.FlowRegistered,
+                     on_flow_placed),
+        Subscription("notifications-directory-flow-redirected", "registry", registry_events.FlowRedirected,
+                     on_flow_placed),
+        Subscription("notifications-directory-flow-closed", "registry", registry_events.FlowClosed, on_flow_closed),
         Subscription("notifications-directory-temporary-membership-offered", "organizations",
                      org_events.TemporaryMembershipOffered, on_guest_offered),
         Subscription("notifications-directory-checked-in", "organizations", org_events.CheckedIn,

@@ -183,3 +183,44 @@ async def guests(uow: UnitOfWork, *, org_id: str) -> list[tuple[str, str]]:
         uow.tenant, org_id,
     )
     return [(str(r["member_id"]), r["origin_tenant_id"]) for r in records]
+
+
+# ---- the county's own members' flows (who places them)
+
+
+async def flow_placed(uow: UnitOfWork, *, flow_id: str, member_id: str, placing_tenant_id: str, attempt: int,
+                      at: datetime) -> None:
+    """FlowRegistered/FlowRedirected: the attempt's placing county, when the attempt is the newest (never reopens)."""
+    await uow.conn.execute(
+        "INSERT INTO dir_flows AS f (tenant_id, id, member_id, placing_tenant_id, attempt, seen_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, id) DO UPDATE SET placing_tenant_id = $4,"
+        " attempt = $5, seen_at = greatest(f.seen_at, $6) WHERE f.attempt < $5",
+        uow.tenant, flow_id, member_id, placing_tenant_id, attempt, at,
+    )
+
+
+async def flow_closed(uow: UnitOfWork, *, flow_id: str, member_id: str, placing_tenant_id: str,
+                      at: datetime) -> None:
+    """FlowClosed: the flow ended (a close arriving first leaves a closed row the registration cannot reopen)."""
+    await uow.conn.execute(
+        "INSERT INTO dir_flows AS f (tenant_id, id, member_id, placing_tenant_id, attempt, closed, seen_at)"
+        " VALUES ($1, $2, $3, $4, 2147483647, true, $5) ON CONFLICT (tenant_id, id) DO UPDATE SET closed = true,"
+        " seen_at = greatest(f.seen_at, $5)",
+        uow.tenant, flow_id, member_id, placing_tenant_id, at,
+    )
+
+
+async def flow_placing(uow: UnitOfWork, *, flow_id: str) -> tuple[str, str, bool] | None:
+    """(member id, placing county, closed) of one flow of the county, or None when unknown."""
+    record = await uow.conn.fetchrow(
+        "SELECT member_id, placing_tenant_id, closed FROM dir_flows WHERE tenant_id = $1 AND id = $2",
+        uow.tenant, flow_id)
+    return None if record is None else (str(record["member_id"]), record["placing_tenant_id"], record["closed"])
+
+
+async def placed_by(uow: UnitOfWork, *, member_id: str, placing_tenant_id: str) -> bool:
+    """Whether the member has an open flow placed by that county."""
+    found = await uow.conn.fetchval(
+        "SELECT true FROM dir_flows WHERE tenant_id = $1 AND member_id = $2 AND placing_tenant_id = $3"
+        " AND NOT closed LIMIT 1", uow.tenant, member_id, placing_tenant_id)
+    return bool(found)

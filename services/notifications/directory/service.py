@@ -176,3 +176,30 @@ async def guest_state(uow: UnitOfWork, *, membership_id: str, member_id: str, or
         return
     await repo.guest_state(uow, membership_id=membership, member_id=member_key, origin_tenant_id=origin_tenant_id,
                            flow_id=parse_id_or_none(flow_id), org_id=parse_id_or_none(org_id), state=state, at=at)
+
+
+# ---- the county's own members' flows: which county places them (to believe what that county says of them)
+
+
+async def flow_placed(uow: UnitOfWork, *, flow_id: str, member_id: str, placing_tenant_id: str, attempt: int,
+                      at: datetime) -> None:
+    """A flow registered or redirected: the county placing this attempt."""
+    await repo.flow_placed(uow, flow_id=flow_id, member_id=member_id, placing_tenant_id=placing_tenant_id,
+                           attempt=attempt, at=at)
+
+
+async def flow_closed(uow: UnitOfWork, *, flow_id: str, member_id: str, placing_tenant_id: str,
+                      at: datetime) -> None:
+    """A flow ended."""
+    await repo.flow_closed(uow, flow_id=flow_id, member_id=member_id, placing_tenant_id=placing_tenant_id, at=at)
+
+
+async def flow_placing(uow: UnitOfWork, *, flow_id: str) -> tuple[str, str, bool] | None:
+    """(member id, placing county, closed) of a flow of the county, or None while its registration is not known."""
+    return await repo.flow_placing(uow, flow_id=flow_id)
+
+
+async def placed_by(uow: UnitOfWork, *, member_id: str, county: str) -> bool:
+    """Whether the county's member is placed by ``county`` now (an open flow): the one other county that may speak
+    of them (its offer, its station's reply, its meetings)."""
+    return await repo.placed_by(uow, member_id=member_id, placing_tenant_id=county)

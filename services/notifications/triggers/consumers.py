@@ -51,7 +51,7 @@ async def on_offer_member(uow: UnitOfWork, deps: NotificationsDeps, event: org_e
 async def on_checked_in(uow: UnitOfWork, deps: NotificationsDeps, event: org_events.CheckedIn,
                         delivery: Delivery) -> None:
     """Origin county (routed there): the home branch hears of the 报到."""
-    await service.checked_in(uow, deps=deps, event=event, event_id=delivery.event_id)
+    await service.checked_in(uow, deps=deps, event=event, event_id=delivery.event_id, publisher=delivery.tenant)
 
 
 async def on_policy_timer(uow: UnitOfWork, deps: NotificationsDeps, event: registry_events.PolicyTimerFired,

@@ -4,6 +4,7 @@ makes the same idempotency keys (event id × recipient × channel), so nobody he
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from jinqiao.events.v1 import loan_events_pb2 as loan_events
 from jinqiao.events.v1 import organizations_events_pb2 as org_events
 from jinqiao.events.v1 import registry_events_pb2 as registry_events
 from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.errors import ForgedEvent
 from jinqiao.kit.regions import name_of
 from jinqiao.notifications.channels.domain import Channel
 from jinqiao.notifications.deliveries import service as deliveries
@@ -38,6 +40,7 @@ from jinqiao.notifications.triggers.domain import (
     UserTarget,
 )
 
+log = logging.getLogger(__name__)
 # A meeting is never worth an SMS: the inbox and e-mail only.
 MEETING_CHANNELS = frozenset({Channel.IN_APP, Channel.EMAIL})
 # A bound on walking up the tree (a cycle in a replica must not hang a consumer).
@@ -108,6 +111,26 @@ async def _settle(uow: UnitOfWork, deps: NotificationsDeps, kind: str, subject_i
 # ---- flows
 
 
+class FlowNotYetKnown(Exception):
+    """A flow's registration has not reached this county's directory yet (its own stream): retried with back-off,
+    never a DomainError, which would dead-letter it at once."""
+
+
+async def _placed_by_publisher(uow: UnitOfWork, *, flow_id: str, member_id: str, publisher: str) -> bool:
+    """Whether another county's word about one of this county's flows is believed: that county places the flow's
+    current attempt for that member (DESIGN §5: an event's origin must agree with the state it claims to change).
+    False when the flow has ended; a flow not known yet is retried; a disagreeing one is dead-lettered as forged."""
+    if publisher == uow.tenant:
+        return True
+    known = await directory.flow_placing(uow, flow_id=flow_id)
+    if known is None:
+        raise FlowNotYetKnown(flow_id)
+    member, placing, closed = known
+    if member != member_id or placing != publisher:
+        raise ForgedEvent(f"{publisher} 并非该外出登记当前的安置县")
+    return not closed
+
+
 async def membership_offered_to_station(uow: UnitOfWork, *, deps: NotificationsDeps,
                                         event: org_events.TemporaryMembershipOffered, event_id: str) -> int:
     """Destination county: the station serving the offered org expects the member's 报到."""
@@ -121,7 +144,9 @@ async def membership_offered_to_station(uow: UnitOfWork, *, deps: NotificationsD
 async def membership_offered_to_member(uow: UnitOfWork, *, deps: NotificationsDeps,
                                        event: org_events.TemporaryMembershipOffered, event_id: str,
                                        publisher: str) -> int:
-    """Origin county: the member learns which org to 报到 at."""
+    """Origin county: the member learns which org to 报到 at (only from the county placing the flow)."""
+    if not await _placed_by_publisher(uow, flow_id=event.flow_id, member_id=event.member_id, publisher=publisher):
+        return 0
     entry = await _member(uow, event.member_id)
     name = entry.name if entry else ""
     plan = domain.offer_to_member(member_id=event.member_id, member_name=name, org_name=event.org_name,
@@ -130,8 +155,11 @@ async def membership_offered_to_member(uow: UnitOfWork, *, deps: NotificationsDe
 
 
 async def checked_in(uow: UnitOfWork, *, deps: NotificationsDeps, event: org_events.CheckedIn,
-                     event_id: str) -> int:
-    """Origin county: the home branch hears of the 报到, and an overdue-报到 escalation stops."""
+                     event_id: str, publisher: str) -> int:
+    """Origin county: the home branch hears of the 报到, and an overdue-报到 escalation stops (only the county
+    placing the flow may say so: a forged 报到 must not silence an escalation)."""
+    if not await _placed_by_publisher(uow, flow_id=event.flow_id, member_id=event.member_id, publisher=publisher):
+        return 0
     entry = await _member(uow, event.member_id)
     plan = domain.checked_in(flow_id=event.flow_id, home_org_id=entry.home_org_id if entry else None,
                              member_name=entry.name if entry else "", org_name=event.org_name,
@@ -191,7 +219,12 @@ async def _tell_in(uow: UnitOfWork, deps: NotificationsDeps, county: str, notice
     if county == uow.tenant:
         return await deliveries.notify(uow, deps=deps, notice=notice, recipients=recipients, now=now)
     async with deps.db.unit_of_work(tenant=county) as other:
-        made = await deliveries.notify(other, deps=deps, notice=notice, recipients=recipients, now=now)
+        # A guest's home county believes the meeting's county only for members it has placed there.
+        believed = [r for r in recipients if await directory.placed_by(
+            other, member_id=r.address.removeprefix("member:"), county=uow.tenant)]
+        if not believed:
+            return 0
+        made = await deliveries.notify(other, deps=deps, notice=notice, recipients=believed, now=now)
         await other.commit()
     return made
 
@@ -211,6 +244,12 @@ async def ticket_opened(uow: UnitOfWork, *, deps: NotificationsDeps, event: desk
 async def ticket_replied(uow: UnitOfWork, *, deps: NotificationsDeps, event: desk_events.TicketReplied,
                          event_id: str, publisher: str) -> int:
     """The member's home county: the member hears the office answered (the office may be another county's)."""
+    if publisher != uow.tenant and not await directory.placed_by(uow, member_id=event.member_id, county=publisher):
+        # Another county's desk speaks of this member only while placing them; a reply from elsewhere (a referral
+        # passed on to a third county) is not told, and the member still sees it on the ticket.
+        log.warning("ticket reply from %s not told: the member is not placed there (ticket %s)", publisher,
+                    event.ticket_id)
+        return 0
     entry = await _member(uow, event.member_id)
     org_name = await _org_name(uow, event.serving_org_id) if publisher == uow.tenant else ""
     plan = domain.ticket_replied(ticket_id=event.ticket_id, member_id=event.member_id, category=event.category,

@@ -1,6 +1,6 @@
 """The triggers on real NATS and PostgreSQL: every service's events, published as their relays would, become in-app
 deliveries for the right address in the right county, once however often they arrive. Counties 650614–650619 are
-this file's own (650610–650613: the desk's TicketReplied test)."""
+this file's own, and 650680–650684 (650610–650613: the desk's TicketReplied test)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from google.protobuf.message import Message
 
 from jinqiao.events.v1 import desk_events_pb2 as desk
+from jinqiao.events.v1 import handover_pb2
 from jinqiao.events.v1 import loan_events_pb2 as loans
 from jinqiao.events.v1 import organizations_events_pb2 as orgs
 from jinqiao.events.v1 import registry_events_pb2 as registry
@@ -49,6 +50,24 @@ async def seed_member(conn, county: str, *, name: str, home_org_id: str | None) 
     return member_id
 
 
+async def seed_flow(conn, county: str, *, member_id: str, placing: str, flow_id: str | None = None) -> str:
+    """An open flow of the county's member placed by ``placing`` (what FlowRegistered would have written)."""
+    flow_id = flow_id or _id()
+    await conn.execute("INSERT INTO dir_flows (tenant_id, id, member_id, placing_tenant_id, attempt, seen_at)"
+                       " VALUES ($1, $2, $3, $4, 1, now())", county, flow_id, member_id, placing)
+    return flow_id
+
+
+async def dead_letter(conn, event_id: str) -> tuple[str, str]:
+    """(county, error) of the dead letter an event became (waits for it)."""
+    async def there() -> bool:
+        return bool(await conn.fetchval("SELECT count(*) FROM dead_letters WHERE event_id = $1", event_id))
+
+    await eventually(there, timeout=30)
+    row = await conn.fetchrow("SELECT tenant_id, error FROM dead_letters WHERE event_id = $1 LIMIT 1", event_id)
+    return row["tenant_id"], row["error"]
+
+
 async def in_app(conn, county: str, event_id: str) -> list[tuple[str, str, str]]:
     """(recipient, kind, link) of the in-app deliveries an event made in a county."""
     rows = await conn.fetch("SELECT recipient, kind, link FROM deliveries WHERE tenant_id = $1 AND event_id = $2"
@@ -72,8 +91,9 @@ async def test_an_offer_reaches_the_station_seat_and_the_members_inbox(publish, 
     await appoint(conn, destination, station, "GRID_LEADER", "赵网格")
     branch = await seed_org(conn, destination, kind="TEMPORARY_BRANCH", name="城南临时党支部", parent=station)
     member = await seed_member(conn, origin, name="张三", home_org_id=None)
+    flow = await seed_flow(conn, origin, member_id=member, placing=destination)
     event = build_event(orgs.TemporaryMembershipOffered(
-        membership_id=_id(), flow_id=_id(), origin_tenant_id=origin, member_id=member, attempt=1, org_id=branch,
+        membership_id=_id(), flow_id=flow, origin_tenant_id=origin, member_id=member, attempt=1, org_id=branch,
         org_name="城南临时党支部", rule="STATION_TEMPORARY_BRANCH", destination_code=destination),
         service="organizations", tenant=destination, aggregate_id=_id())
     await publish([event])
@@ -209,7 +229,7 @@ async def test_every_trigger_kind_makes_its_in_app_delivery_for_the_right_addres
 async def test_a_check_in_tells_the_home_branch_in_the_origin_county_and_stops_the_overdue_escalation(
         publish, admin_conn_factory, world):
     conn = await admin_conn_factory("notifications")
-    flow = _id()
+    flow = await seed_flow(conn, world.county, member_id=world.member, placing="650617")
     overdue = build_event(registry.PolicyTimerFired(flow_id=flow, member_id=world.member, timer="CHECK_IN_OVERDUE",
                                                     level=1, due_date="2026-11-20"),
                           service="registry", tenant=world.county, aggregate_id=flow)
@@ -237,6 +257,7 @@ async def test_a_meeting_tells_a_guest_in_another_county_by_inbox_and_mail_never
     branch = await seed_org(conn, county, kind="TEMPORARY_BRANCH", name="城北临时党支部")
     own = await seed_member(conn, county, name="吴本地", home_org_id=branch)
     guest = _id()
+    await seed_flow(conn, home, member_id=guest, placing=county)
     await conn.execute("INSERT INTO dir_guests (tenant_id, membership_id, member_id, origin_tenant_id, org_id, state,"
                        " seen_at) VALUES ($1, $2, $3, $4, $5, 'checked_in', now())", county, _id(), guest, home,
                        branch)
@@ -334,3 +355,85 @@ async def test_a_member_the_county_does_not_know_yet_is_still_told(publish, admi
                         service="registry", tenant=county, aggregate_id=_id())
     await publish([event])
     assert await wait_in_app(conn, county, event.event_id) == [(f"member:{stranger}", "report_back_due", "/m/flows")]
+
+
+async def test_another_countys_word_about_a_member_is_believed_only_from_the_county_placing_them(
+        publish, admin_conn_factory):
+    origin, placing, stranger = "650680", "650681", "650682"
+    conn = await admin_conn_factory("notifications")
+    township = await seed_org(conn, origin, kind="TOWNSHIP_COMMITTEE", name="往流镇党委")
+    await appoint(conn, origin, township, "SECRETARY", "郑书记")
+    branch = await seed_org(conn, origin, kind="VILLAGE_BRANCH", name="郭店村党支部", parent=township)
+    await appoint(conn, origin, branch, "LIAISON", "冯联络员")
+    member = await seed_member(conn, origin, name="陈外出", home_org_id=branch)
+    flow = await seed_flow(conn, origin, member_id=member, placing=placing)
+    overdue = build_event(registry.PolicyTimerFired(flow_id=flow, member_id=member, timer="CHECK_IN_OVERDUE",
+                                                    level=1, due_date="2026-11-20"),
+                          service="registry", tenant=origin, aggregate_id=flow)
+    await publish([overdue])
+    await wait_in_app(conn, origin, overdue.event_id)
+
+    # A county that does not place the flow claims an offer and a 报到: dead letters, nobody told, still overdue.
+    offer = build_event(orgs.TemporaryMembershipOffered(
+        membership_id=_id(), flow_id=flow, origin_tenant_id=origin, member_id=member, attempt=1, org_id=_id(),
+        org_name="冒充的临时党支部", rule="STATION_TEMPORARY_BRANCH", destination_code=stranger),
+        service="organizations", tenant=stranger, aggregate_id=_id())
+    checked = build_event(orgs.CheckedIn(membership_id=_id(), flow_id=flow, origin_tenant_id=origin,
+                                         member_id=member, attempt=1, org_id=_id(), org_name="冒充的临时党支部",
+                                         method="QR", checked_in_at="2026-12-01T01:30:00+00:00"),
+                          service="organizations", tenant=stranger, aggregate_id=_id())
+    reply = build_event(desk.TicketReplied(ticket_id=_id(), category="legal_wages", serving_org_id=_id(),
+                                           member_id=member, member_home_tenant_id=origin, kind="COMMENT",
+                                           title="冒充的答复"),
+                        service="desk", tenant=stranger, aggregate_id=_id())
+    await publish([offer, checked, reply])
+    for forged in (offer, checked):
+        county, error = await dead_letter(conn, forged.event_id)
+        assert "安置县" in error, (county, error)
+    assert await in_app(conn, origin, offer.event_id) == []
+    assert await in_app(conn, origin, checked.event_id) == []
+    assert await in_app(conn, origin, reply.event_id) == []
+    state = await conn.fetchval("SELECT state FROM escalations WHERE tenant_id = $1 AND kind = 'check_in_overdue'"
+                                " AND subject_id = $2", origin, flow)
+    assert state == 1
+
+    # The placing county's reply is told; a meeting there tells its guest only while placed there.
+    told = build_event(desk.TicketReplied(ticket_id=_id(), category="legal_wages", serving_org_id=_id(),
+                                          member_id=member, member_home_tenant_id=origin, kind="COMMENT",
+                                          title="追讨工资"),
+                       service="desk", tenant=placing, aggregate_id=_id())
+    await publish([told])
+    assert [r[0] for r in await wait_in_app(conn, origin, told.event_id)] == [f"member:{member}"]
+    for county in (placing, stranger):
+        temporary = await seed_org(conn, county, kind="TEMPORARY_BRANCH", name="城东临时党支部")
+        await conn.execute("INSERT INTO dir_guests (tenant_id, membership_id, member_id, origin_tenant_id, org_id,"
+                           " state, seen_at) VALUES ($1, $2, $3, $4, $5, 'checked_in', now())", county, _id(),
+                           member, origin, temporary)
+        meeting = build_event(orgs.MeetingScheduled(meeting_id=_id(), org_id=temporary, type="GENERAL_MEETING",
+                                                    title="支部党员大会", start_time="2026-12-10T11:30:00+00:00"),
+                              service="organizations", tenant=county, aggregate_id=_id())
+        await publish([meeting])
+        if county == placing:
+            assert [r[0] for r in await wait_in_app(conn, origin, meeting.event_id)] == [f"member:{member}"]
+        else:
+            assert await in_app(conn, origin, meeting.event_id) == []
+
+
+async def test_an_offer_arriving_before_its_flow_is_told_once_the_registration_arrives(publish, admin_conn_factory):
+    origin, destination = "650683", "650684"
+    conn = await admin_conn_factory("notifications")
+    member = await seed_member(conn, origin, name="何先到", home_org_id=None)
+    flow = _id()
+    offer = build_event(orgs.TemporaryMembershipOffered(
+        membership_id=_id(), flow_id=flow, origin_tenant_id=origin, member_id=member, attempt=1, org_id=_id(),
+        org_name="城南临时党支部", rule="STATION_TEMPORARY_BRANCH", destination_code=destination),
+        service="organizations", tenant=destination, aggregate_id=_id())
+    await publish([offer])
+    assert await in_app(conn, origin, offer.event_id) == []  # retried, not dropped
+    registered = build_event(registry.FlowRegistered(
+        flow_id=flow, member_id=member, attempt=1, start_date="2026-11-01", expected_months=12,
+        handover=handover_pb2.Handover(destination_code=destination, placing_tenant_id=destination)),
+        service="registry", tenant=origin, aggregate_id=flow)
+    await publish([registered])
+    assert await wait_in_app(conn, origin, offer.event_id) == [
+        (f"member:{member}", "membership_offered_member", "/m/flows")]
