@@ -3,8 +3,9 @@
 // gateway/routes/notifications/wire.py (proto field names; enums as lowercase names without their prefix; instants
 // as RFC 3339 text or null). The interfaces are written by hand (the OpenAPI typing is regenerated after the routes
 // land); the calls go through the shared client untyped (same bearer token, one silent refresh, Idempotency-Key on
-// every write, Problem on failure). The live stream uses fetch and a stream reader: EventSource cannot send the
-// bearer header.
+// every write, Problem on failure). The live stream is read with @microsoft/fetch-event-source: EventSource cannot
+// send the bearer header.
+import { fetchEventSource } from "@microsoft/fetch-event-source";
 import type { components } from "@/api/schema";
 import { api, data, refreshOnce } from "@/api/client";
 import { tokens } from "@/api/tokens";
@@ -237,43 +238,58 @@ export const getPreferences = () => get<Preferences>(`${ME}/notification-prefere
 export const updatePreferences = (body: PreferencesIn) => put<Preferences>(`${ME}/notification-preferences`, body);
 
 /** Follow the bell live: `onSummary` for every `summary` event until `signal` aborts. Resolves when the stream ends
- * (the server closed it, the network dropped, or the session ended: then `ended` is true). */
-export async function followSummary(onSummary: (s: InboxSummary) => void, signal: AbortSignal): Promise<{ ended: boolean }> {
-  const open = () => fetch(`${ME}/notifications/stream`, {
-    headers: { Accept: "text/event-stream", ...(tokens.access ? { Authorization: `Bearer ${tokens.access}` } : {}) },
-    credentials: "omit", cache: "no-store", signal,
-  });
-  let response = await open();
-  if (response.status === 401 && (await refreshOnce())) response = await open();
-  if (!response.ok || !response.body) return { ended: response.status === 401 };
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return { ended: false };
-    buffer += value.replace(/\r\n?/g, "\n");
-    let cut: number;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = "message";
-      const lines: string[] = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith(":")) continue; // a heartbeat comment
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) lines.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (event === "end") return { ended: true };
-      if (event === "summary" && lines.length) {
-        try {
-          onSummary(JSON.parse(lines.join("\n")) as InboxSummary);
-        } catch {
-          // A malformed event is skipped; the next one carries the whole summary again.
+ * (the server closed it, the network dropped, or the session ended: then `ended` is true). The events are read with
+ * `@microsoft/fetch-event-source`, as the dashboard's are: EventSource cannot send the bearer header. */
+export function followSummary(onSummary: (s: InboxSummary) => void, signal: AbortSignal): Promise<{ ended: boolean }> {
+  return new Promise((resolve) => {
+    let ended = false;
+    let renewed = false;
+    const stop = new AbortController();
+    signal.addEventListener("abort", () => stop.abort(), { once: true });
+    fetchEventSource(`${ME}/notifications/stream`, {
+      signal: stop.signal,
+      openWhenHidden: true,
+      // The token of this (re)connection: the stream ends when it expires or the session is logged out.
+      fetch: (input, init) => fetch(input, {
+        ...init, credentials: "omit", cache: "no-store",
+        headers: { ...(init?.headers as Record<string, string>), Authorization: `Bearer ${tokens.access ?? ""}` },
+      }),
+      async onopen(response) {
+        if (response.ok) return;
+        // One silent refresh, then one more try; anything else ends this follow (the store polls meanwhile).
+        if (response.status === 401 && !renewed && (await refreshOnce())) {
+          renewed = true;
+          throw new Error("token renewed");
         }
-      }
-    }
-  }
+        ended = response.status === 401;
+        throw new Stop();
+      },
+      onmessage(message) {
+        if (message.event === "end") {
+          ended = true;
+          stop.abort();
+        } else if (message.event === "summary" && message.data) {
+          try {
+            onSummary(JSON.parse(message.data) as InboxSummary);
+          } catch {
+            // A malformed event is skipped; the next one carries the whole summary again.
+          }
+        }
+      },
+      onclose() {
+        throw new Stop(); // the server closed it: the store decides when to come back
+      },
+      onerror(err) {
+        if (err instanceof Stop || stop.signal.aborted) throw err;
+        if (err instanceof Error && err.message === "token renewed") return 0; // reconnect at once, renewed
+        throw err; // network trouble: polling covers it, the store reconnects later
+      },
+    }).then(() => resolve({ ended }), () => resolve({ ended }));
+  });
 }
+
+/** Ends a follow on purpose (refused, closed by the server). */
+class Stop extends Error {}
 
 // ---- the county department's
 

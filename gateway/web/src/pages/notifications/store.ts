@@ -1,4 +1,4 @@
-// The bell's state, shared by the bell and the inbox pages: one summary, live over the stream (fetch + reader, the
+// The bell's state, shared by the bell and the inbox pages: one summary, live over the stream (fetch-event-source, the
 // bearer header), falling back to polling every 30 s while the stream is unavailable.
 import { ref } from "vue";
 import { followSummary, inboxSummary, type InboxSummary } from "./api";
