@@ -6,7 +6,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 GEN_STAMP := gen/.generated
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: up test chaos bench lint gen status down clean browser console console-types
+.PHONY: up test chaos bench bench-province lint gen status down clean browser console console-types
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ chaos: $(GEN_STAMP)
 
 bench: $(GEN_STAMP)
 	$(BIN)/python -m tests.bench.run
+
+# A synthetic province the size of Henan (issue 16), built through the platform's own paths, and its scale table.
+bench-province: $(GEN_STAMP) console
+	$(BIN)/python -m tests.bench.province
 
 clean:
 	rm -rf gen build *.egg-info .pytest_cache

@@ -1,0 +1,18 @@
+"""CONTRACT (issue 16, helper h1): the relay woken by commits (LISTEN/NOTIFY) rather than by polling.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Nothing yet; the helper fills it in or leaves it empty with a note."""
+
+
+def downgrade() -> None:
+    """Nothing yet."""
