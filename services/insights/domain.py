@@ -580,6 +580,10 @@ class Tally:
         """One more cell: its value if published, else one more left out."""
         return Tally(self.value + (0 if suppressed else value), self.hidden + (1 if suppressed else 0))
 
+    def plus(self, other: Tally) -> Tally:
+        """Two sums of published cells together."""
+        return Tally(self.value + other.value, self.hidden + other.hidden)
+
     def display(self, threshold: int) -> str:
         """``12``; ``<3`` when its only cell is small (``<5`` for two); ``12+`` when some are left out."""
         if not self.hidden:
@@ -652,6 +656,37 @@ class Dashboard:
     threshold: int
 
 
+# The consumers count, per origin and destination city and per origin and start month, how many of the matrix's
+# cells hold exactly k flows (k = 1 … CELL_SIZES): the dashboard's sums of published cells under any threshold up to
+# CELL_SIZES + 1 follow from those counts without reading the cells (repo.cell_tallies).
+CELL_SIZES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CellTallies:
+    """Sums of the matrix's published cells: per (area of the level shown, destination city) and per start month."""
+
+    links: dict[tuple[str, str], Tally]
+    months: dict[str, Tally]
+
+
+def area_digits(scope: str) -> int:
+    """How many digits of a county code name the area of the next level down (``child_of``)."""
+    return 4 if len(scope) == 2 else 6
+
+
+def tally_cells(cells: list[FlowCell], *, scope: str, threshold: int) -> CellTallies:
+    """The same sums taken cell by cell (each cell suppressed by the one rule)."""
+    links: dict[tuple[str, str], Tally] = {}
+    months: dict[str, Tally] = {}
+    for flow in cells:
+        shown = show_count(flow.flows, threshold=threshold)
+        key = (child_of(scope=scope, county=flow.origin_tenant_id), destination_area(flow.destination_code))
+        links[key] = links.get(key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+        months[flow.month] = months.get(flow.month, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+    return CellTallies(links=links, months=months)
+
+
 def child_of(*, scope: str, county: str) -> str:
     """The area of the next level down holding a county: a province's city, a city's (or a county's) county."""
     return county[:4] if len(scope) == 2 else county
@@ -687,7 +722,7 @@ def dashboard_month(value: str, *, today: date) -> str:
 
 
 def build_dashboard(
-    *, scope: str, counts: list[CountyCount], coverage: list[Coverage], cells: list[FlowCell],
+    *, scope: str, counts: list[CountyCount], coverage: list[Coverage], tallies: CellTallies,
     month_cells: list[MonthCell], to_month: str, threshold: int,
 ) -> Dashboard:
     """The published dashboard of a scope from its counties' cells (already restricted to the scope)."""
@@ -717,13 +752,9 @@ def build_dashboard(
                 area.returned_this_year = area.returned_this_year.add(value=shown.value, suppressed=shown.suppressed)
         key = (cell.kind, cell.month)
         trend[key] = trend.get(key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
-    links: dict[tuple[str, str], Tally] = {}
-    for flow in cells:
-        shown = show_count(flow.flows, threshold=threshold)
-        key = (child_of(scope=scope, county=flow.origin_tenant_id), destination_area(flow.destination_code))
-        links[key] = links.get(key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
-        trend_key = ("REGISTERED", flow.month)
-        trend[trend_key] = trend.get(trend_key, Tally()).add(value=shown.value, suppressed=shown.suppressed)
+    links = tallies.links
+    for month, tally in tallies.months.items():
+        trend[("REGISTERED", month)] = trend.get(("REGISTERED", month), Tally()).plus(tally)
     return Dashboard(
         scope=scope, total=total, children=[areas[k] for k in sorted(areas)],
         counties=[counties[k] for k in sorted(counties)],

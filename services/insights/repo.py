@@ -41,28 +41,47 @@ _SAVE_FLOW = (
     + ", ".join(f"{c} = ${i}" for i, c in enumerate(FLOW_STATE_COLUMNS + FLOW_DERIVED_COLUMNS, start=3))
     + ", updated_at = now() WHERE tenant_id = $1 AND flow_id = $2"
 )
-# One scan, one snapshot: the cells, the per-origin figures and the per-(origin, destination) figures as
-# grouping sets. GROUPING(...) is 0 for a cell, 3 for an (origin, destination) pair, 7 for an origin.
+_ADD_CELL = (
+    "INSERT INTO flow_cells (tenant_id, destination_code, month, industry, flows, away, offered, managed, overdue,"
+    " held) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    " ON CONFLICT (tenant_id, destination_code, month, industry) DO UPDATE SET"
+    " flows = flow_cells.flows + EXCLUDED.flows, away = flow_cells.away + EXCLUDED.away,"
+    " offered = flow_cells.offered + EXCLUDED.offered, managed = flow_cells.managed + EXCLUDED.managed,"
+    " overdue = flow_cells.overdue + EXCLUDED.overdue, held = flow_cells.held + EXCLUDED.held"
+    " RETURNING flows"
+)
+_ADD_ATOM = (
+    "INSERT INTO flow_atoms (tenant_id, status, overdue_pending, flows) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (tenant_id, status, overdue_pending) DO UPDATE SET flows = flow_atoms.flows + EXCLUDED.flows"
+)
+_ADD_SIZES = (
+    "INSERT INTO flow_cell_sizes (tenant_id, axis, key, flows, small) VALUES ($1, $2, $3, $4, $5::bigint[])"
+    " ON CONFLICT (tenant_id, axis, key) DO UPDATE SET flows = flow_cell_sizes.flows + EXCLUDED.flows,"
+    " small = ARRAY(SELECT a + b FROM unnest(flow_cell_sizes.small, EXCLUDED.small) AS t(a, b))"
+)
+_ADD_MONTH = (
+    "INSERT INTO flow_month_counts (tenant_id, kind, month, members) VALUES ($1, $2, $3, 1)"
+    " ON CONFLICT (tenant_id, kind, month) DO UPDATE SET members = flow_month_counts.members + 1"
+)
+_COUNT_FLOW_MONTHS = (
+    "INSERT INTO flow_month_counts (tenant_id, kind, month, members)"
+    " SELECT tenant_id, kind, month, 1 FROM flow_months WHERE tenant_id = $1 AND flow_id = $2 ORDER BY kind"
+    " ON CONFLICT (tenant_id, kind, month) DO UPDATE SET members = flow_month_counts.members + 1"
+)
+# One scan of the cells the consumers keep, one snapshot: the cells, the per-origin figures and the
+# per-(origin, destination) figures as grouping sets. GROUPING(...) is 0 for a cell, 3 for an (origin,
+# destination) pair, 7 for an origin.
 _MATRIX = """
 SELECT tenant_id, destination_code, month, industry, GROUPING(destination_code, month, industry) AS level,
-       count(*) AS flows,
-       count(*) FILTER (WHERE NOT closed) AS away,
-       count(*) FILTER (WHERE status IN ('OFFERED', 'MANAGED')) AS offered,
-       count(*) FILTER (WHERE status = 'MANAGED') AS managed,
-       count(*) FILTER (WHERE overdue_pending) AS overdue,
-       coalesce(bool_or(held), false) AS held
-  FROM flow_facts
+       sum(flows)::bigint AS flows, sum(away)::bigint AS away, sum(offered)::bigint AS offered,
+       sum(managed)::bigint AS managed, sum(overdue)::bigint AS overdue, sum(held) > 0 AS held
+  FROM flow_cells
  WHERE {where}
  GROUP BY GROUPING SETS ((tenant_id, destination_code, month, industry), (tenant_id, destination_code), (tenant_id))
 """
 _CELL, _PAIR, _ORIGIN = 0, 3, 7
 # The parts every coverage figure of an origin is made of, over all its registered flows (no filter).
-_COVERAGE_ATOMS = """
-SELECT tenant_id, status, overdue_pending, count(*) AS flows
-  FROM flow_facts
- WHERE registered
- GROUP BY tenant_id, status, overdue_pending
-"""
+_COVERAGE_ATOMS = "SELECT tenant_id, status, overdue_pending, flows FROM flow_atoms WHERE flows > 0"
 
 
 async def add_members(uow: UnitOfWork, *, count: int) -> None:
@@ -87,9 +106,58 @@ async def lock_flow(uow: UnitOfWork, *, flow_id: str) -> FlowState:
     return flow_state_from_record(record)
 
 
-async def save_flow(uow: UnitOfWork, *, flow_id: str, state: FlowState) -> None:
-    """Store a flow's merged state and the figures derived from it."""
+async def save_flow(uow: UnitOfWork, *, flow_id: str, state: FlowState, previous: FlowState) -> None:
+    """Store a flow's merged state, and move it from ``previous``'s cells and atoms to its own (same transaction)."""
     await uow.conn.execute(_SAVE_FLOW, uow.tenant, flow_id, *flow_state_values(state))
+    await _move_cells(uow, previous=previous, state=state)
+    atoms: dict[tuple[str, bool], int] = {}
+    for sign, s in ((-1, previous), (1, state)):
+        if s.registered:
+            key = (s.status.value, s.overdue_pending)
+            atoms[key] = atoms.get(key, 0) + sign
+    # Rows are always taken in key order, so two consumers of one county never wait on each other in a cycle.
+    for (status, overdue), delta in sorted(atoms.items()):
+        if delta:
+            await uow.conn.execute(_ADD_ATOM, uow.tenant, status, overdue, delta)
+    if state.registered and not previous.registered:
+        # Months recorded before the registration arrived count from now on.
+        await uow.conn.execute(_COUNT_FLOW_MONTHS, uow.tenant, flow_id)
+
+
+def _cell_of(state: FlowState) -> tuple[str, str, str] | None:
+    return (state.destination_code, state.month or "", state.industry) if state.registered else None
+
+
+def _cell_figures(state: FlowState) -> tuple[int, ...]:
+    status = state.status
+    return (1, int(not state.closed), int(status in (FlowStatus.OFFERED, FlowStatus.MANAGED)),
+            int(status == FlowStatus.MANAGED), int(state.overdue_pending), int(state.held_at_destination))
+
+
+async def _move_cells(uow: UnitOfWork, *, previous: FlowState, state: FlowState) -> None:
+    """Take a flow's figures out of its old cell and add them to its new one, and the cells' sizes with them."""
+    deltas: dict[tuple[str, str, str], list[int]] = {}
+    for sign, s in ((-1, previous), (1, state)):
+        cell = _cell_of(s)
+        if cell is not None:
+            figures = deltas.setdefault(cell, [0] * 6)
+            for i, value in enumerate(_cell_figures(s)):
+                figures[i] += sign * value
+    sizes: dict[tuple[str, str], tuple[int, list[int]]] = {}
+    for (destination, month, industry), figures in sorted(deltas.items()):
+        if not any(figures):
+            continue
+        after = await uow.conn.fetchval(_ADD_CELL, uow.tenant, destination, month, industry, *figures)
+        if figures[0]:
+            before = after - figures[0]
+            for group in (("AREA", domain.destination_area(destination)), ("MONTH", month)):
+                flows, small = sizes.get(group, (0, [0] * domain.CELL_SIZES))
+                for size, sign in ((before, -1), (after, 1)):
+                    if 1 <= size <= domain.CELL_SIZES:
+                        small[size - 1] += sign
+                sizes[group] = (flows + figures[0], small)
+    for (axis, key), (flows, small) in sorted(sizes.items()):
+        await uow.conn.execute(_ADD_SIZES, uow.tenant, axis, key, flows, small)
 
 
 async def flow_matrix(uow: UnitOfWork, *, filters: MatrixFilter) -> FlowMatrix:
@@ -115,7 +183,10 @@ async def flow_matrix(uow: UnitOfWork, *, filters: MatrixFilter) -> FlowMatrix:
 
 def _where(filters: MatrixFilter) -> tuple[str, list[Any]]:
     # Only registered flows count: a fact that outran its FlowRegistered waits for it to say where and when.
-    conditions, args = ["registered"], []
+    conditions, args = ["flows > 0"], []
+    if filters.from_month is not None or filters.to_month is not None:
+        # A flow whose start month is unknown ('') falls outside every month range.
+        conditions.append("month <> ''")
     for sql, value in (("month >= ${}", filters.from_month), ("month <= ${}", filters.to_month),
                        ("industry = ${}", filters.industry)):
         if value is not None:
@@ -131,25 +202,57 @@ async def coverage_atoms(uow: UnitOfWork) -> list[CoverageAtom]:
                          overdue_pending=r["overdue_pending"], flows=r["flows"]) for r in records]
 
 
-async def record_month(uow: UnitOfWork, *, flow_id: str, kind: str, month: str) -> None:
-    """The first month a flow's member checked in or returned; a later one (or a redelivery) changes nothing."""
-    await uow.conn.execute(
+async def record_month(uow: UnitOfWork, *, flow_id: str, kind: str, month: str, registered: bool) -> None:
+    """The first month a flow's member checked in or returned; a later one (or a redelivery) changes nothing.
+
+    ``registered``: the flow's state in this transaction (its row is locked); an unregistered flow's month counts
+    once its registration arrives (``save_flow``).
+    """
+    added = await uow.conn.fetchval(
         "INSERT INTO flow_months (tenant_id, flow_id, kind, month) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (tenant_id, flow_id, kind) DO NOTHING",
+        " ON CONFLICT (tenant_id, flow_id, kind) DO NOTHING RETURNING true",
         uow.tenant, flow_id, kind, month,
     )
+    if added and registered:
+        await uow.conn.execute(_ADD_MONTH, uow.tenant, kind, month)
 
 
 async def month_cells(uow: UnitOfWork, *, from_month: str) -> list[MonthCell]:
     """Members checked in or returned per county and month since ``from_month``, of registered flows only."""
     records = await uow.conn.fetch(
-        "SELECT m.tenant_id, m.kind, m.month, count(*) AS members FROM flow_months m"
-        " JOIN flow_facts f ON f.tenant_id = m.tenant_id AND f.flow_id = m.flow_id AND f.registered"
-        " WHERE m.month >= $1 GROUP BY m.tenant_id, m.kind, m.month",
+        "SELECT tenant_id, kind, month, members FROM flow_month_counts WHERE month >= $1 AND members > 0",
         from_month,
     )
     return [MonthCell(tenant_id=r["tenant_id"], kind=r["kind"], month=r["month"], members=r["members"])
             for r in records]
+
+
+# Per area of the level shown (the first ``$2`` digits of the origin) and destination city or start month: the
+# flows of published cells and how many cells were left out, from the cells' sizes (threshold $1 ≤ CELL_SIZES + 1).
+_CELL_TALLIES = """
+SELECT left(tenant_id, $2) AS area, axis, key,
+       sum(flows - (SELECT coalesce(sum(n * k), 0) FROM unnest(small[1:$1 - 1]) WITH ORDINALITY AS u(n, k)))::bigint
+           AS shown,
+       sum((SELECT coalesce(sum(n), 0) FROM unnest(small[1:$1 - 1]) AS u(n)))::bigint AS hidden
+  FROM flow_cell_sizes
+ WHERE flows > 0
+ GROUP BY 1, 2, 3
+"""
+
+
+async def cell_tallies(uow: UnitOfWork, *, threshold: int, area_digits: int) -> domain.CellTallies:
+    """The published sums of the matrix's cells per area and destination city, and per start month."""
+    if threshold > domain.CELL_SIZES + 1:
+        raise ValueError(f"cell sizes answer thresholds up to {domain.CELL_SIZES + 1}, not {threshold}")
+    links: dict[tuple[str, str], domain.Tally] = {}
+    months: dict[str, domain.Tally] = {}
+    for r in await uow.conn.fetch(_CELL_TALLIES, max(threshold, 1), area_digits):
+        tally = domain.Tally(int(r["shown"]), int(r["hidden"]))
+        if r["axis"] == "AREA":
+            links[(r["area"], r["key"])] = tally
+        else:
+            months[r["key"]] = months.get(r["key"], domain.Tally()).plus(tally)
+    return domain.CellTallies(links=links, months=months)
 
 
 async def version(uow: UnitOfWork) -> str:

@@ -64,12 +64,13 @@ def _placing(handover: handover_pb2.Handover, *, origin: str) -> str:
 
 async def on_flow_closed(uow: UnitOfWork, event: reg_events.FlowClosed, delivery: Delivery) -> None:
     """The member returned or transferred, or the outflow was cancelled: no longer away."""
-    await _merge(uow, event.flow_id, domain.FlowFact(
+    state = await _merge(uow, event.flow_id, domain.FlowFact(
         closed=True, destination_code=event.destination_code, industry=event.industry,
     ))
     returned = domain.month_in_beijing(event.closed_on) if event.reason == domain.RETURNED else None
     if returned:
-        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.RETURNED, month=returned)
+        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.RETURNED, month=returned,
+                                registered=state.registered)
 
 
 async def on_policy_timer_fired(uow: UnitOfWork, event: reg_events.PolicyTimerFired, delivery: Delivery) -> None:
@@ -102,11 +103,12 @@ async def on_membership_refused(
 
 async def on_checked_in(uow: UnitOfWork, event: org_events.CheckedIn, delivery: Delivery) -> None:
     """The member checked in (报到) for an attempt: managed, which implies offered."""
-    await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True),
-                 answered_by=delivery.tenant)
+    state = await _merge(uow, event.flow_id, domain.FlowFact(attempt=event.attempt, checked_in=True),
+                         answered_by=delivery.tenant)
     month = domain.month_in_beijing(event.checked_in_at)
     if month:
-        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.CHECKED_IN, month=month)
+        await repo.record_month(uow, flow_id=event.flow_id, kind=domain.CHECKED_IN, month=month,
+                                registered=state.registered)
 
 
 async def on_membership_closed(
@@ -117,8 +119,11 @@ async def on_membership_closed(
                  answered_by=delivery.tenant)
 
 
-async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact, *, answered_by: str | None = None) -> None:
-    """Merge one fact; an answer (``answered_by``: its publishing county) only from the county placing its attempt.
+async def _merge(
+    uow: UnitOfWork, flow_id: str, fact: domain.FlowFact, *, answered_by: str | None = None
+) -> domain.FlowState:
+    """Merge one fact and return the flow's state; an answer (``answered_by``: its publishing county) only from the
+    county placing its attempt.
 
     A forged answer raises ``ForgedEvent`` (dead-lettered at once); one that overtook the origin's registration or
     redirection raises ``PlacementNotKnownYet`` (not a domain error: redelivered with back-off). Either way the unit
@@ -132,7 +137,8 @@ async def _merge(uow: UnitOfWork, flow_id: str, fact: domain.FlowFact, *, answer
     merged = current.apply(fact)
     # A duplicate or superseded fact changes nothing; the lock already bumped updated_at, nothing else to write.
     if merged != current:
-        await repo.save_flow(uow, flow_id=flow_id, state=merged)
+        await repo.save_flow(uow, flow_id=flow_id, state=merged, previous=current)
+    return merged
 
 
 async def member_counts(*, deps: InsightsDeps, principal: Principal, scope: str) -> domain.CountyCounts:
@@ -170,11 +176,16 @@ async def dashboard(*, deps: InsightsDeps, principal: Principal, scope: str, to_
     threshold = domain.suppression_threshold(principal_scope=principal.scope, setting=deps.suppression_threshold)
     async with deps.db.scope_reader(scope=readable) as uow:
         counts = await repo.member_counts(uow)
-        matrix = await repo.flow_matrix(uow, filters=domain.NO_FILTER)
+        if threshold <= domain.CELL_SIZES + 1:
+            # The cells' sizes, kept by the consumers, give the same sums without reading every cell.
+            tallies = await repo.cell_tallies(uow, threshold=threshold, area_digits=domain.area_digits(readable))
+        else:
+            matrix = await repo.flow_matrix(uow, filters=domain.NO_FILTER)
+            tallies = domain.tally_cells(matrix.cells, scope=readable, threshold=threshold)
         atoms = await repo.coverage_atoms(uow)
         months = await repo.month_cells(uow, from_month=domain.trend_months(to_month=last)[0])
     coverage = domain.suppress_coverage(atoms, threshold=threshold) if threshold else domain.coverage_of(atoms)
-    return domain.build_dashboard(scope=readable, counts=counts, coverage=coverage, cells=matrix.cells,
+    return domain.build_dashboard(scope=readable, counts=counts, coverage=coverage, tallies=tallies,
                                   month_cells=months, to_month=last, threshold=threshold)
 
 

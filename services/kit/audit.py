@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from jinqiao.kit import telemetry
-from jinqiao.kit.db import UnitOfWork
+from jinqiao.kit.db import GENESIS, UnitOfWork
 
-GENESIS = b"\x00" * 32
+__all__ = ["GENESIS", "AuditEntry", "body_halves", "chain_hash", "record", "record_act", "verify_chain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +37,23 @@ def chain_hash(*, prev_hash: bytes, tenant_id: str, seq: int, at: datetime, entr
     return hashlib.sha256(prev_hash + body).digest()
 
 
+def body_halves(*, tenant_id: str, entry: AuditEntry) -> tuple[bytes, bytes]:
+    """The canonical JSON of ``chain_hash`` without its seq and time: what precedes them and what follows them."""
+    head = json.dumps([tenant_id], ensure_ascii=False, separators=(",", ":"))[:-1] + ","
+    tail = "," + json.dumps(
+        [entry.actor, entry.role, entry.action, entry.object_type, entry.object_id, entry.reason, entry.trace_id],
+        ensure_ascii=False, separators=(",", ":"),
+    )[1:]
+    return head.encode(), tail.encode()
+
+
 async def record(uow: UnitOfWork, entry: AuditEntry) -> None:
-    """Append an entry in the unit of work's transaction; call it last, just before commit."""
-    conn = uow.conn
-    # Takes the tenant's chain lock (held until this commit, so the chain never forks) and reads its head.
-    last = await conn.fetchrow("SELECT * FROM audit_chain_head($1)", uow.tenant)
-    seq = (last["seq"] + 1) if last and last["seq"] else 1
-    prev = bytes(last["hash"]) if last and last["hash"] else GENESIS
-    at = datetime.now(UTC)
-    digest = chain_hash(prev_hash=prev, tenant_id=uow.tenant, seq=seq, at=at, entry=entry)
-    await conn.execute(
-        "INSERT INTO audit_log (tenant_id, seq, at, actor, role, action, object_type, object_id, reason,"
-        " trace_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        uow.tenant, seq, at, entry.actor, entry.role, entry.action, entry.object_type, entry.object_id,
-        entry.reason, entry.trace_id, prev, digest,
-    )
+    """Append an entry in the unit of work's transaction (its commit writes it, under the tenant's chain lock)."""
+    head, tail = body_halves(tenant_id=uow.tenant, entry=entry)
+    # Seq, time and hash are taken in the committing statement, under the chain lock (kit/db.py), so the chain never
+    # forks and the lock is held for one round trip; the row is ``chain_hash``'s, verified by ``verify_chain``.
+    uow.append_audit((uow.tenant, head, tail, entry.actor, entry.role, entry.action, entry.object_type,
+                      entry.object_id, entry.reason, entry.trace_id))
 
 
 async def record_act(uow: UnitOfWork, *, actor: str, role: str, action: str, object_type: str, object_id: str,

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -126,15 +126,17 @@ def decode_keyring(text: str) -> dict[int, bytes]:
     return keys
 
 
+def _bound(name: str, value: str) -> bytes:
+    """One length-prefixed binding of the associated data."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} binding must be a non-empty string")
+    encoded = value.encode()
+    return len(encoded).to_bytes(4, "big") + encoded
+
+
 def _associated_data(header: bytes, tenant: str, table: str, column: str, row: str) -> bytes:
-    parts = [header]
-    for name, value in (("tenant", tenant), ("table", table), ("column", column), ("row", row)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} binding must be a non-empty string")
-        encoded = value.encode()
-        parts.append(len(encoded).to_bytes(4, "big"))
-        parts.append(encoded)
-    return b"".join(parts)
+    return b"".join((header, _bound("tenant", tenant), _bound("table", table), _bound("column", column),
+                     _bound("row", row)))
 
 
 class FieldCipher:
@@ -170,6 +172,25 @@ class FieldCipher:
     def encrypt(self, plaintext: str, *, tenant: str, table: str, column: str, row: str) -> bytes:
         """Encrypt under the active key with a fresh random nonce, bound to the cell it is stored in."""
         return self.encrypt_bytes(plaintext.encode(), tenant=tenant, table=table, column=column, row=row)
+
+    def encrypt_many(self, plaintexts: Sequence[str], *, tenant: str, table: str, column: str,
+                     rows: Sequence[str]) -> list[bytes]:
+        """``encrypt`` of many values of one column, each bound to its own row (a bulk import's cost per value).
+
+        The blobs are exactly ``encrypt``'s: a fresh random nonce each (one read of the OS's random source sliced
+        into distinct nonces), the same associated data, built once but for the row.
+        """
+        if len(plaintexts) != len(rows):
+            raise ValueError("one row binding is needed per value")
+        header = bytes([FORMAT]) + self._active.to_bytes(2, "big")
+        prefix = b"".join((header, _bound("tenant", tenant), _bound("table", table), _bound("column", column)))
+        seal = self._aeads[self._active].encrypt
+        nonces = os.urandom(_NONCE_BYTES * len(rows))
+        out: list[bytes] = []
+        for i, (plaintext, row) in enumerate(zip(plaintexts, rows, strict=True)):
+            nonce = nonces[i * _NONCE_BYTES:(i + 1) * _NONCE_BYTES]
+            out.append(header + nonce + seal(nonce, plaintext.encode(), prefix + _bound("row", row)))
+        return out
 
     def decrypt(self, blob: bytes, *, tenant: str, table: str, column: str, row: str) -> str:
         """Decrypt a blob written for exactly this tenant, table, column and row."""

@@ -18,6 +18,33 @@ _INSERT_OUTBOX = (
     " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 )
 
+# The audit row, appended in the statement that commits the unit of work's writes: ``audit_chain_head`` takes the
+# tenant's chain lock and reads the head under it (a volatile plpgsql function, so its read has a snapshot taken
+# after the lock: the head another transaction committed while we waited is seen), then the row is stamped and
+# hashed here. The hash is audit.chain_hash's: SHA-256 over the previous hash and the canonical JSON of the row,
+# whose only parts known here rather than in Python (seq and the time) are spliced between the body's two halves.
+# The lock is held from this statement to the COMMIT that follows it: one round trip instead of four.
+_AUDIT_ISO = ("to_char(s.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE to_char(s.at AT TIME ZONE 'UTC',"
+              " 'US') WHEN '000000' THEN '' ELSE '.' || to_char(s.at AT TIME ZONE 'UTC', 'US') END || '+00:00'")
+_AUDIT_CTES = (
+    "head AS MATERIALIZED (SELECT h.seq, h.hash FROM audit_chain_head($1) h),"
+    " stamp AS MATERIALIZED (SELECT coalesce(h.seq, 0) + 1 AS seq, coalesce(h.hash, $11::bytea) AS prev,"
+    " clock_timestamp() AS at FROM (VALUES (1)) one LEFT JOIN head h ON true)"
+)
+_AUDIT_INSERT = (
+    " INSERT INTO audit_log (tenant_id, seq, at, actor, role, action, object_type, object_id, reason, trace_id,"
+    " prev_hash, hash) SELECT $1, s.seq, s.at, $4, $5, $6, $7, $8, $9, $10, s.prev,"
+    f" sha256(s.prev || $2::bytea || convert_to(s.seq::text || ',\"' || {_AUDIT_ISO} || '\"', 'UTF8') || $3::bytea)"
+    " FROM stamp s"
+)
+_APPEND_AUDIT = f"WITH {_AUDIT_CTES}{_AUDIT_INSERT}"
+_APPEND_AUDIT_AND_OUTBOX = (
+    "WITH queued AS (INSERT INTO outbox (tenant_id, event_id, subject, event_type, event_version, payload,"
+    " traceparent) SELECT * FROM unnest($12::text[], $13::uuid[], $14::text[], $15::text[], $16::int[],"
+    f" $17::bytea[], $18::text[])), {_AUDIT_CTES}{_AUDIT_INSERT}"
+)
+GENESIS = b"\x00" * 32
+
 
 @dataclass(slots=True)
 class PendingEvent:
@@ -80,6 +107,7 @@ class UnitOfWork:
     value: str
     readonly: bool = False
     events: list[PendingEvent] = field(default_factory=list)
+    audits: list[tuple[Any, ...]] = field(default_factory=list)
     _conn: Any = None
     _committed: bool = False
 
@@ -113,6 +141,10 @@ class UnitOfWork:
             raise ValueError("an event must belong to the unit of work's tenant")
         self.events.append(event)
 
+    def append_audit(self, row: tuple[Any, ...]) -> None:
+        """Queue an audit row (audit.record builds it); ``commit`` appends it to the tenant's chain, in order."""
+        self.audits.append(row)
+
     async def commit(self) -> None:
         """Write queued outbox rows and commit, once."""
         if self._committed:
@@ -123,6 +155,10 @@ class UnitOfWork:
             self.db.outbox_committed()
 
     async def _write_outbox_and_commit(self) -> None:
+        if self.audits:
+            await self._append_audits_and_outbox()
+            await self._conn.execute("COMMIT")
+            return
         rows = [(e.tenant_id, e.event_id, e.subject, e.event_type, e.event_version, e.payload, e.traceparent)
                 for e in self.events]
         if len(rows) == 1:
@@ -130,6 +166,20 @@ class UnitOfWork:
         elif rows:
             await self._conn.executemany(_INSERT_OUTBOX, rows)
         await self._conn.execute("COMMIT")
+
+    async def _append_audits_and_outbox(self) -> None:
+        # The chain lock is taken last, by the statement just before COMMIT, so it is held for one round trip.
+        first, *rest = self.audits
+        if self.events:
+            events = self.events
+            await self._conn.execute(
+                _APPEND_AUDIT_AND_OUTBOX, *first, GENESIS, [e.tenant_id for e in events], [e.event_id for e in events],
+                [e.subject for e in events], [e.event_type for e in events], [e.event_version for e in events],
+                [e.payload for e in events], [e.traceparent for e in events])
+        else:
+            await self._conn.execute(_APPEND_AUDIT, *first, GENESIS)
+        for row in rest:
+            await self._conn.execute(_APPEND_AUDIT, *row, GENESIS)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

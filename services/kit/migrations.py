@@ -339,3 +339,57 @@ def drop_retention() -> None:
     op.execute("DROP FUNCTION IF EXISTS inbox_prune_all_tenants(interval, integer)")
     op.execute("DROP INDEX IF EXISTS outbox_sent_at")
     op.execute("DROP INDEX IF EXISTS inbox_processed_at")
+
+
+
+def bounded_fair_outbox_pending() -> None:
+    """The fair pick of ``fair_outbox_pending`` without reading the whole backlog on every pass.
+
+    The same rows in the same order (counties in turn, id order within each), but each pending county contributes
+    at most ``batch`` rows, found through a (tenant_id, id) index of unsent rows: a pass costs the number of
+    pending counties times at most ``batch``, not the size of a 1,000,000-row import's backlog.
+    """
+    op.execute("CREATE INDEX outbox_unsent_tenant ON outbox (tenant_id, id) WHERE sent_at IS NULL")
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION outbox_pending_all_tenants(batch integer)
+        RETURNS TABLE (id bigint, tenant_id text, event_id uuid, subject text, event_type text,
+                       event_version integer, payload bytea, traceparent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+            WITH RECURSIVE counties(tenant_id) AS (
+                -- A skip scan: each step jumps to the next county that has unsent rows.
+                (SELECT o.tenant_id FROM outbox o WHERE o.sent_at IS NULL ORDER BY o.tenant_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT o.tenant_id FROM outbox o WHERE o.sent_at IS NULL AND o.tenant_id > c.tenant_id
+                        ORDER BY o.tenant_id LIMIT 1)
+                FROM counties c WHERE c.tenant_id IS NOT NULL
+            )
+            SELECT id, tenant_id, event_id, subject, event_type, event_version, payload, traceparent FROM (
+                SELECT p.*, row_number() OVER (PARTITION BY p.tenant_id ORDER BY p.id) AS turn
+                FROM counties c CROSS JOIN LATERAL (
+                    SELECT o.id, o.tenant_id, o.event_id, o.subject, o.event_type, o.event_version, o.payload,
+                           o.traceparent
+                    FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.sent_at IS NULL ORDER BY o.id LIMIT batch
+                ) p
+            ) pending ORDER BY turn, id LIMIT batch
+        $$
+        """
+    )
+
+
+def drop_bounded_fair_outbox_pending() -> None:
+    """Undo ``bounded_fair_outbox_pending``: back to ``fair_outbox_pending``'s pick over the whole backlog."""
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION outbox_pending_all_tenants(batch integer)
+        RETURNS TABLE (id bigint, tenant_id text, event_id uuid, subject text, event_type text,
+                       event_version integer, payload bytea, traceparent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+            SELECT id, tenant_id, event_id, subject, event_type, event_version, payload, traceparent FROM (
+                SELECT o.*, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.id) AS turn
+                FROM outbox o WHERE o.sent_at IS NULL
+            ) pending ORDER BY turn, id LIMIT batch
+        $$
+        """
+    )
+    op.execute("DROP INDEX IF EXISTS outbox_unsent_tenant")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from datetime import date
 from typing import Literal
@@ -16,6 +17,7 @@ _PHONE = re.compile(r"1[3-9][0-9]{9}")
 _PHONE_SEPARATORS = re.compile(r"[\s\-]")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
+_ZERO_OFFSET = ord("0") * sum(_WEIGHTS)
 _MIN_BIRTH_YEAR = 1900
 
 # Where registry seals a member's birth year in MemberProfileChanged (with the county and the member as the rest of
@@ -38,6 +40,12 @@ _SCRUB = re.compile(
 
 
 def _check_char(first17: str) -> str:
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("an ID number's check character is computed over 17 digits")
+    if first17.isascii() and first17.isdigit():
+        # The weighted sum over the bytes, in C: a bulk import checks thousands of numbers; each byte is its digit
+        # plus 48 ("0"), hence the constant taken off.
+        return _CHECK_CHARS[(sum(map(operator.mul, first17.encode(), _WEIGHTS)) - _ZERO_OFFSET) % 11]
     return _CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 

@@ -298,6 +298,10 @@ class _QuerySampler(Sampler):
 
 
 _sampler = _QuerySampler()
+# Whether the provider samples with ``_sampler`` (not OTEL_TRACES_SAMPLER's choice): then a query span it would drop
+# need not be built at all.
+_sampler_decides = False
+_queries: Any = None
 
 
 def _otlp_exporter() -> SpanExporter | None:
@@ -317,10 +321,11 @@ def configure_tracing(*, service: str, exporter: SpanExporter | None = None) -> 
 
     A given exporter is attached on every call. Spans leave the process only through ``_Redacting``.
     """
-    global _provider
+    global _provider, _sampler_decides
     if _provider is None:
         # OTEL_TRACES_SAMPLER, when set, chooses the sampler instead (the SDK reads it when given none).
         sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else _sampler
+        _sampler_decides = sampler is not None
         # service.name is the service's own; OTEL_RESOURCE_ATTRIBUTES may add others.
         _provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=sampler)
         otlp = _otlp_exporter()
@@ -334,15 +339,37 @@ def configure_tracing(*, service: str, exporter: SpanExporter | None = None) -> 
     return _provider
 
 
+def _query_span_dropped() -> bool:
+    # Our provider with our sampler drops a query span unless it is exported under a request's or message's span;
+    # with no provider installed (or the API's no-op one) every span is a no-op. Any other provider decides itself.
+    provider = trace.get_tracer_provider()
+    if provider is _provider and _sampler_decides:
+        return not (_sampler.exporting and trace.get_current_span().get_span_context().is_valid)
+    return isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
 def instrument(*, app: FastAPI | None = None) -> None:
     """Trace asyncpg queries (process-wide, once) and the requests of ``app`` if given; call it at start-up."""
     # Imported here: services need no FastAPI, and nothing is patched unless a process asks for it.
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-    # Statements only: query parameters hold PII, so capture_parameters stays off. (The package is unannotated.)
-    queries: Any = cast(Any, AsyncPGInstrumentor)(capture_parameters=False)
-    if not queries.is_instrumented_by_opentelemetry:
-        queries.instrument()
+    class _Queries(AsyncPGInstrumentor):
+        """AsyncPG's instrumentation, skipped outright for a query whose span the sampler would drop anyway."""
+
+        async def _do_execute(self, func: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            # Building the attributes and a non-recording span for every statement cost about a twentieth of a
+            # write RPC; the span is only ever dropped when nobody exports or no request or message is its parent.
+            if _query_span_dropped():
+                return await func(*args, **kwargs)
+            instrumented: Any = super()._do_execute
+            return await instrumented(func, instance, args, kwargs)
+
+    global _queries
+    if _queries is None:
+        # Statements only: query parameters hold PII, so capture_parameters stays off. (The package is unannotated.)
+        _queries = cast(Any, _Queries)(capture_parameters=False)
+    if not _queries.is_instrumented_by_opentelemetry:
+        _queries.instrument()
     if app is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

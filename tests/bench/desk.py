@@ -29,7 +29,10 @@ from jinqiao.kit.migrations import migrate
 from jinqiao.kit.process import start_service
 from jinqiao.kit.runtime.provision import provision_service_database
 from jinqiao.kit.settings import KitSettings
+from tests.bench.common import Target, verdict
 
+TICKET_THROUGHPUT = Target("CreateTicket throughput / floor", 0.6, "x")
+TICKET_P99 = Target("CreateTicket p99 / floor p99", 2.0, "x", higher_is_better=False)
 SWEEP_TICKETS = 100_000
 SWEEP_COUNTIES = ["411502", "411503", "411521", "411522", "411523", "411524", "411525", "411526", "411527", "411528"]
 # The sweep's "now": Wednesday 4 November 2026, 15:00 in Beijing.
@@ -155,6 +158,8 @@ async def bench_desk(*, box_admin_dsn: str, base: KitSettings, nats_password: st
     if created is not None:
         print(f"  ratio desk/floor: throughput {created['calls_per_s'] / raw['calls_per_s']:.2f}x, "
               f"p99 {created['p99_ms'] / raw['p99_ms']:.2f}x")
+        verdict(TICKET_THROUGHPUT, created["calls_per_s"] / raw["calls_per_s"])
+        verdict(TICKET_P99, created["p99_ms"] / raw["p99_ms"])
     await _clear_tickets(db.admin_dsn_for_db)
     await bench_sweep(admin_dsn=db.admin_dsn_for_db, app_dsn=db.app_dsn, settings=settings)
 

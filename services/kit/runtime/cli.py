@@ -1,14 +1,18 @@
-"""The `jinqiao` command: up, status, down, and keys (status, rotate, reencrypt, retire)."""
+"""The `jinqiao` command: up, status, down, keys (status, rotate, reencrypt, retire), dead-letters, province."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
-from jinqiao.kit.runtime import config, keys, supervisor
+from jinqiao.kit.runtime import config, supervisor
 from jinqiao.kit.runtime import deadletters as dead_letters
+from jinqiao.kit.runtime.processes import alive
+
+PROVINCE_MODULE = "jinqiao.demo.province"  # run by name: the kit imports no service's stubs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     retire = actions.add_parser("retire", help="停用并销毁不再使用的旧版本 / destroy a version no value uses")
     retire.add_argument("version", type=int)
     dead_letters.add_parser(commands)
+    province = commands.add_parser("province", help="生成合成省份数据（河南规模）/ grow a synthetic province on the "
+                                                     "running platform through its own APIs")
+    province.add_argument("--members", type=int, default=1_000_000, help="党员总数 / members in all")
+    province.add_argument("--seed", type=int, default=7)
+    province.add_argument("--concurrency", type=int, default=32, help="同时进行的调用数 / RPCs in flight")
+    province.add_argument("--report", help="把报告写成 JSON / write the report as JSON to this file")
     return parser
 
 
@@ -46,9 +56,21 @@ def main(argv: list[str] | None = None) -> None:
         code = asyncio.run(supervisor.status(settings))
     elif args.command == "down":
         code = supervisor.down(settings)
+    elif args.command == "province":
+        code = asyncio.run(_province(settings, members=args.members, seed=args.seed, concurrency=args.concurrency,
+                                     report=args.report))
     elif args.command == "dead-letters":
         code = asyncio.run(dead_letters.run(settings, args))
-    elif args.action == "status":
+    else:
+        code = _keys(settings, args)
+    sys.exit(code)
+
+
+def _keys(settings: config.EmbeddedConfig, args: argparse.Namespace) -> int:
+    """`jinqiao keys …`; imported here because rotation pulls in most of the kit, which `up` and `status` skip."""
+    from jinqiao.kit.runtime import keys
+
+    if args.action == "status":
         code = asyncio.run(keys.status(settings))
     elif args.action == "rotate":
         code = asyncio.run(keys.rotate(settings))
@@ -56,7 +78,39 @@ def main(argv: list[str] | None = None) -> None:
         code = asyncio.run(keys.reencrypt(settings))
     else:
         code = asyncio.run(keys.retire(settings, args.version))
-    sys.exit(code)
+    return code
+
+
+async def _province(settings: config.EmbeddedConfig, *, members: int, seed: int, concurrency: int,
+                    report: str | None = None) -> int:
+    """Grow the synthetic province on the running platform (demo/province.py, run as `jinqiao up` runs its seed:
+    a process of its own, told where the services answer and which key signs its county administrators' tokens)."""
+    run = supervisor.read_run_file(settings)
+    pid = run.get("supervisor") if run else None
+    if run is None or not alive(pid if isinstance(pid, int) else None):
+        print("金桥未运行（先运行 `jinqiao up`）/ Jinqiao is not running (start it with `jinqiao up`)", file=sys.stderr)
+        return 2
+    ports = {s.name: s.grpc_port for s in settings.services}
+    recorded = run.get("health")
+    if isinstance(recorded, dict):
+        ports.update({name: v["grpc_port"] for name, v in recorded.items()
+                      if isinstance(v, dict) and v.get("grpc_port")})
+    from jinqiao.kit import kms
+
+    try:
+        key = kms.open_key_service(key_dir=settings.key_directory, data_dir=settings.data_dir, spec=settings.kms)
+        private = key.jwt_key_files().private
+    except (OSError, ValueError, kms.KeyStoreError) as exc:
+        print(f"无法读取签名密钥 / cannot read the JWT signing key: {exc}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env.update({f"JINQIAO_{spec.env_name}_TARGET": f"{supervisor.HOST}:{ports[spec.name]}"
+                for spec in settings.services if ports.get(spec.name)})
+    env["JINQIAO_JWT_PRIVATE_KEY_FILE"] = str(private)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", PROVINCE_MODULE, "--members", str(members), "--seed", str(seed),
+        "--concurrency", str(concurrency), *(("--report", report) if report else ()), env=env)
+    return await proc.wait()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,16 @@ from pathlib import Path
 
 from jinqiao.kit import catalog
 
+# What every service process runs with unless the operator's environment says otherwise (memory at rest, issue 16).
+SERVICE_ENV_DEFAULTS: dict[str, str] = {
+    # glibc gives every thread that allocates an arena of its own (gRPC, asyncpg and the default executor run
+    # threads), each keeping its freed pages: two arenas serve a mostly idle service.
+    "MALLOC_ARENA_MAX": "2",
+    # One connection kept open per pool at rest (an idle backend is several MiB of PostgreSQL); the pool still
+    # opens up to db_pool_max under load.
+    "JINQIAO_DB_POOL_MIN": "1",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from jinqiao.kit import broker as kit_broker
 from jinqiao.kit import catalog
 from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin, authorization_block
 from jinqiao.kit.runtime.ports import ensure_free
@@ -118,6 +117,10 @@ class EmbeddedNats:
 
     async def declare_streams(self, services: Iterable[catalog.ServiceEntry] | None = None) -> None:
         """Create (or bring up to date) every producing service's stream with the runner's login."""
+        # Imported here: the broker (FastStream, its DI and pydantic models) is the heaviest import of this module,
+        # and only declaring streams needs it.
+        from jinqiao.kit import broker as kit_broker
+
         admin = self.login()
         broker = kit_broker.build_broker(url=self.url, name="jinqiao-runner", user=admin.user, password=admin.password)
         await broker.connect()

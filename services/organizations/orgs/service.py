@@ -231,9 +231,14 @@ async def list_subtree(*, deps: OrgDeps, principal: Principal, root_id: str, pag
     domain.ensure_may_read(principal.role)
     limit = pagination.page_size(page_size)
     after_path = _path_token(page_token)
+    root_key = org_id(root_id)
     async with deps.db.unit_of_work(tenant=require_tenant(principal)) as uow:
-        root = await load(uow, principal, root_id)
-        rows = await repo.subtree(uow, root_path=root.path, after_path=after_path, limit=limit + 1)
+        root_path, rows = await repo.subtree(uow, root_id=root_key, after_path=after_path, limit=limit + 1)
+        if root_path is None:
+            # An empty page (past the end) carries no root: look it up as every other read does.
+            await load(uow, principal, root_key)
+        elif not await sees_path(uow, principal, root_path):
+            raise NotFound("未找到该组织")
     return _path_page(rows, limit=limit)
 
 

@@ -11,6 +11,7 @@ from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import AlreadyExists
 from jinqiao.registry.flows.domain import OPEN, Alert, AlertCase, AlertState, Policy, Returnee, ReturneeFacts
 from jinqiao.registry.flows.models import FLOW_COLUMNS, FLOW_FIELDS, FlowRow
+from jinqiao.registry.members.models import MEMBER_COLUMNS, MemberRow
 
 _FLOW_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(FLOW_FIELDS) + 1))
 _OPEN = [int(s) for s in OPEN]
@@ -18,23 +19,34 @@ _FACTS = tuple(ReturneeFacts.__dataclass_fields__)
 
 
 
-async def next_certificate_number(uow: UnitOfWork, *, year: int) -> int:
-    """The next 活动证 number of the county's year (the row lock serialises concurrent issues)."""
-    return int(await uow.conn.fetchval(
-        "INSERT INTO certificate_counters (tenant_id, year, last) VALUES ($1, $2, 1) ON CONFLICT (tenant_id, year)"
-        " DO UPDATE SET last = certificate_counters.last + 1 RETURNING last",
+async def policy_and_next_certificate_number(uow: UnitOfWork, *, year: int) -> tuple[Policy, int]:
+    """The county's policy timers and the next 活动证 number of its year, in one round trip (the counter's row lock
+    serialises concurrent issues)."""
+    record = await uow.conn.fetchrow(
+        "WITH issued AS (INSERT INTO certificate_counters (tenant_id, year, last) VALUES ($1, $2, 1)"
+        " ON CONFLICT (tenant_id, year) DO UPDATE SET last = certificate_counters.last + 1 RETURNING last)"
+        " SELECT issued.last AS issued_number, p.* FROM issued LEFT JOIN flow_policies p ON p.tenant_id = $1",
         uow.tenant, year,
-    ))
+    )
+    return _policy_of(record), int(record["issued_number"])
 
 
-async def insert_flow(uow: UnitOfWork, *, row: FlowRow) -> None:
-    """Insert a flow; a second open flow of the same member is refused."""
+async def insert_open_flow(uow: UnitOfWork, *, row: FlowRow) -> MemberRow:
+    """Insert an open flow and point its member's current-flow columns (used by search) at it, in one statement;
+    returns the member's row as updated. A second open flow of the same member is refused."""
+    n = len(FLOW_FIELDS)
     try:
-        await uow.conn.execute(f"INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS})", *row.values())
+        record = await uow.conn.fetchrow(
+            f"WITH added AS (INSERT INTO flows ({FLOW_COLUMNS}) VALUES ({_FLOW_PLACEHOLDERS}))"
+            f" UPDATE members SET flow_id = ${n + 1}, flow_status = ${n + 2}, destination_code = ${n + 3},"
+            f" industry = ${n + 4}, updated_at = now() WHERE id = ${n + 5} RETURNING {MEMBER_COLUMNS}",
+            *row.values(), row.id, row.status, row.destination_code, row.industry, row.member_id,
+        )
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "flows_one_open":
             raise AlreadyExists("该党员已有未结束的外出登记") from exc
         raise
+    return MemberRow.from_record(record)
 
 
 async def get_flow(uow: UnitOfWork, *, flow_id: str, for_update: bool = False) -> tuple[FlowRow, str] | None:
@@ -122,8 +134,12 @@ async def counties_with_open_flows_all_tenants(conn: asyncpg.Connection) -> list
 
 async def policy(uow: UnitOfWork) -> Policy:
     """The county's policy timers, or the defaults."""
-    record = await uow.conn.fetchrow("SELECT * FROM flow_policies WHERE tenant_id = $1", uow.tenant)
-    if record is None:
+    return _policy_of(await uow.conn.fetchrow("SELECT * FROM flow_policies WHERE tenant_id = $1", uow.tenant))
+
+
+def _policy_of(record: asyncpg.Record | None) -> Policy:
+    # A record without the county's row (none fetched, or the outer join found none) is the defaults.
+    if record is None or record["tenant_id"] is None:
         return Policy()
     return Policy(**{k: record[k] for k in Policy.__dataclass_fields__ if k != "is_default"}, is_default=False)
 

@@ -108,9 +108,8 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
                 row, name = await _flow(uow, existing)
                 return row.to_domain(member_name=name), _letter(row, name, deps=deps, tenant=tenant)
         member = await members.active_member(uow, member_id=member_id, for_update=True)
-        facts = await members.current_profile(uow, member_id=member.id)
-        policy = await repo.policy(uow)
-        number = await repo.next_certificate_number(uow, year=china_date(now).year)
+        before = await members.profile_of(uow, row=member)
+        policy, number = await repo.policy_and_next_certificate_number(uow, year=china_date(now).year)
         flow_id = str(uuid.uuid4())
         phone = outflow.contact_phone or members.clear_numbers(deps, member=member)[1]
         row = FlowRow(
@@ -131,16 +130,15 @@ async def register_flow(*, deps: RegistryDeps, principal: Principal, member_id: 
             last_report_date=None, closed_on=None, request_id=request_id or None, created_at=now, version=1,
             traceparent=telemetry.current_traceparent() or "",
         )
-        await repo.insert_flow(uow, row=row)
-        await _sync_member(uow, row, FlowStatus.REGISTERED)
+        # The flow, and the member's search columns following it (under the row lock taken above).
+        followed = await repo.insert_open_flow(uow, row=row)
         await record_act(uow, principal, service=SERVICE, action="flow.register", object_type="flow",
                          object_id=flow_id, event=registry_events_pb2.FlowRegistered(
                              flow_id=flow_id, member_id=member.id, attempt=1,
                              handover=handover(deps, member=member, row=row), start_date=row.start_date.isoformat(),
                              expected_months=row.expected_months, certificate_serial=row.certificate_serial))
         # Away again: a returnee (回归) no longer counts as one.
-        await members.publish_profile(uow, cipher=deps.cipher, member_id=member.id,
-                                      before=None if facts is None else facts[1])
+        await members.publish_profile(uow, cipher=deps.cipher, member_id=member.id, before=before, locked_row=followed)
         await uow.commit()
     return row.to_domain(member_name=member.name), _letter(row, member.name, deps=deps, tenant=tenant,
                                                            masked=member.id_number_masked)

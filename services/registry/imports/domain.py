@@ -339,6 +339,8 @@ def read_sheet(content: bytes, *, fmt: ImportFormat) -> Sheet:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:  # every cell of a CSV: the common case first
+        return " ".join(value.split())
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -361,6 +363,12 @@ def _date_text(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value < 2958466:
         return (_EXCEL_EPOCH + timedelta(days=int(value))).isoformat()
     text = _text(value)
+    if len(text) == 10 and text[4] == text[7] == "-" and text.isascii():
+        # Already ISO (the template's form): what the patterns below would make of it, without them.
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
     for pattern in (_DATE, _COMPACT_DATE):
         match = pattern.fullmatch(text)
         if match:
@@ -391,10 +399,11 @@ def _id_text(value: object, *, row: int, column: str, errors: list[RowError]) ->
 def _to_fields(row: int, cells: Sequence[object], headers: dict[str, tuple[int, str]]) -> SheetRow:
     errors: list[RowError] = []
     fields: dict[str, str | int] = {}
+    width = len(cells)
 
     def raw(name: str) -> object:
-        index = headers[name][0] if name in headers else None
-        return cells[index] if index is not None and index < len(cells) else None
+        found = headers.get(name)
+        return cells[found[0]] if found is not None and found[0] < width else None
 
     def column(name: str) -> str:
         return headers[name][1] if name in headers else _BY_FIELD[name].label

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from jinqiao.kit.db import PendingEvent, UnitOfWork
+from jinqiao.kit.db import UnitOfWork
 from jinqiao.registry.imports.domain import ImportState, MemberImport, RowError
 from jinqiao.registry.imports.models import errors_json, to_import
-from jinqiao.registry.members.models import MEMBER_COLUMNS, MEMBER_FIELDS, MemberRow
+from jinqiao.registry.members.models import MEMBER_COLUMNS, MEMBER_FIELDS
 
 _IMPORT_COLUMNS = ("id, file_name, state, total_rows, processed_rows, imported_rows, errors, errors_truncated,"
                    " error_count, failure_reason, updated_at")
 _OUTBOX_COLUMNS = ("tenant_id", "event_id", "subject", "event_type", "event_version", "payload", "traceparent")
+_OUTBOX_LIST = ", ".join(_OUTBOX_COLUMNS)
 
 
 async def lock_request_id(uow: UnitOfWork, *, request_id: str) -> None:
@@ -94,29 +95,29 @@ async def known_orgs(uow: UnitOfWork, *, org_ids: Sequence[str]) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-async def copy_members(uow: UnitOfWork, *, rows: Sequence[MemberRow]) -> None:
-    """Bulk-insert members: COPY into a transaction-local table, then one INSERT … SELECT under RLS.
+async def stage(uow: UnitOfWork) -> None:
+    """Transaction-local tables the chunks of an import are copied into (COPY into a table under RLS is refused).
 
     PostgreSQL refuses COPY FROM into a table with row-level security for a role subject to it, so the rows go
-    through a temporary table; the INSERT then meets the same policy (WITH CHECK) and constraints as any insert.
+    through temporary tables; each INSERT … SELECT then meets the same policy (WITH CHECK) and constraints as any
+    insert.
     """
     await uow.conn.execute(
-        f"CREATE TEMP TABLE import_members ON COMMIT DROP AS SELECT {MEMBER_COLUMNS} FROM members WITH NO DATA"
+        f"CREATE TEMP TABLE import_members ON COMMIT DROP AS SELECT {MEMBER_COLUMNS} FROM members WITH NO DATA;"
+        f" CREATE TEMP TABLE import_outbox ON COMMIT DROP AS SELECT {_OUTBOX_LIST} FROM outbox WITH NO DATA"
     )
-    await uow.conn.copy_records_to_table("import_members", records=[r.values() for r in rows],
-                                         columns=list(MEMBER_FIELDS))
-    await uow.conn.execute(f"INSERT INTO members ({MEMBER_COLUMNS}) SELECT {MEMBER_COLUMNS} FROM import_members")
 
 
-async def copy_outbox(uow: UnitOfWork, *, events: Sequence[PendingEvent]) -> None:
-    """Bulk-write outbox rows the same way (the outbox is under RLS too)."""
-    columns = ", ".join(_OUTBOX_COLUMNS)
-    await uow.conn.execute(
-        f"CREATE TEMP TABLE import_outbox ON COMMIT DROP AS SELECT {columns} FROM outbox WITH NO DATA"
-    )
-    await uow.conn.copy_records_to_table(
-        "import_outbox", columns=list(_OUTBOX_COLUMNS),
-        records=[(e.tenant_id, e.event_id, e.subject, e.event_type, e.event_version, e.payload, e.traceparent)
-                 for e in events],
-    )
-    await uow.conn.execute(f"INSERT INTO outbox ({columns}) SELECT {columns} FROM import_outbox")
+async def copy_members(uow: UnitOfWork, *, records: Sequence[Sequence[object]]) -> None:
+    """Bulk-insert members rows (values in MEMBER_FIELDS order) through the staging table of ``stage``."""
+    await uow.conn.copy_records_to_table("import_members", records=records, columns=MEMBER_FIELDS)
+    # Emptied for the next chunk; a table created in this transaction is truncated in place, cheaply.
+    await uow.conn.execute(f"INSERT INTO members ({MEMBER_COLUMNS}) SELECT {MEMBER_COLUMNS} FROM import_members;"
+                           " TRUNCATE import_members")
+
+
+async def copy_outbox(uow: UnitOfWork, *, records: Sequence[Sequence[object]]) -> None:
+    """Bulk-write outbox rows (values in _OUTBOX_COLUMNS order) the same way (the outbox is under RLS too)."""
+    await uow.conn.copy_records_to_table("import_outbox", records=records, columns=_OUTBOX_COLUMNS)
+    await uow.conn.execute(f"INSERT INTO outbox ({_OUTBOX_LIST}) SELECT {_OUTBOX_LIST} FROM import_outbox;"
+                           " TRUNCATE import_outbox")

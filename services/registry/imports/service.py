@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+import weakref
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,10 +15,11 @@ import asyncpg
 from jinqiao.kit import pii, telemetry
 from jinqiao.kit.auth import Principal
 from jinqiao.kit.clock import china_date
+from jinqiao.kit.db import UnitOfWork
 from jinqiao.kit.errors import InvalidArgument, NotFound
-from jinqiao.kit.events import new_event
 from jinqiao.kit.usecases import parse_id, record_act, require_tenant
 from jinqiao.registry.deps import SERVICE, RegistryDeps
+from jinqiao.registry.imports import bulk
 from jinqiao.registry.imports import domain as imports
 from jinqiao.registry.imports import repo as imports_repo
 from jinqiao.registry.imports.domain import ImportState, MemberImport, RowError, Sheet, SheetRow
@@ -38,6 +41,22 @@ INTERNAL = "导入时发生内部错误，未导入任何数据，请稍后重�
 _log = telemetry.get_logger("jinqiao.registry.imports")
 # The background tasks of this process by import id: the loop keeps only weak references to tasks.
 _running: dict[str, asyncio.Task[None]] = {}
+# How many imports of this process read, validate and write at once. Each holds its writing transaction's connection
+# while it takes a second for the checks and the progress: unbounded, a province's worth of files started together
+# would hold every connection of the pool and wait for one more forever. More would not go faster either: the
+# work is CPU-bound in one process, and every file waiting would hold its sheet in memory.
+CONCURRENT = 2
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _gate(deps: RegistryDeps) -> asyncio.Semaphore:
+    """The loop's semaphore of running imports (a semaphore belongs to one loop; tests run several)."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        # One connection more than the imports' writing transactions, always, for their checks.
+        gate = _gates[loop] = asyncio.Semaphore(max(1, min(CONCURRENT, deps.db.pool.get_max_size() - 1)))
+    return gate
 
 
 async def start_import(*, deps: RegistryDeps, principal: Principal, file_name: str, fmt: int, content: bytes,
@@ -111,17 +130,9 @@ async def _run(*, deps: RegistryDeps, principal: Principal, tenant: str, import_
                fmt: imports.ImportFormat) -> None:
     """The background part; whatever happens, the import ends SUCCEEDED or FAILED, never left RUNNING."""
     try:
-        try:
-            # openpyxl is pure Python: in a thread the loop still gets the GIL between its bytecodes.
-            sheet = await asyncio.to_thread(imports.read_sheet, content, fmt=fmt)
-        except imports.FileProblem as exc:
-            await _settle_failed(deps, tenant=tenant, import_id=import_id, sheet=None, total=0, errors=exc.errors)
-            return
-        del content
-        async with deps.db.unit_of_work(tenant=tenant) as uow:
-            await imports_repo.set_progress(uow, import_id=import_id, processed_rows=0, total_rows=len(sheet.rows))
-            await uow.commit()
-        await _import(deps=deps, principal=principal, tenant=tenant, import_id=import_id, sheet=sheet)
+        async with _gate(deps):
+            await _read_and_import(deps=deps, principal=principal, tenant=tenant, import_id=import_id,
+                                   content=content, fmt=fmt)
     except asyncio.CancelledError:
         await _fail(deps, tenant=tenant, import_id=import_id, reason=INTERRUPTED)
         raise
@@ -130,6 +141,22 @@ async def _run(*, deps: RegistryDeps, principal: Principal, tenant: str, import_
         _log.error("member import failed", import_id=import_id, error=type(exc).__name__,
                    detail=pii.scrub(str(exc))[:300])
         await _fail(deps, tenant=tenant, import_id=import_id, reason=INTERNAL)
+
+
+async def _read_and_import(*, deps: RegistryDeps, principal: Principal, tenant: str, import_id: str, content: bytes,
+                           fmt: imports.ImportFormat) -> None:
+    """Read the file (in a thread), record its size, then validate and write it."""
+    try:
+        # openpyxl is pure Python: in a thread the loop still gets the GIL between its bytecodes.
+        sheet = await asyncio.to_thread(imports.read_sheet, content, fmt=fmt)
+    except imports.FileProblem as exc:
+        await _settle_failed(deps, tenant=tenant, import_id=import_id, sheet=None, total=0, errors=exc.errors)
+        return
+    del content
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        await imports_repo.set_progress(uow, import_id=import_id, processed_rows=0, total_rows=len(sheet.rows))
+        await uow.commit()
+    await _import(deps=deps, principal=principal, tenant=tenant, import_id=import_id, sheet=sheet)
 
 
 async def _fail(deps: RegistryDeps, *, tenant: str, import_id: str, reason: str) -> None:
@@ -163,6 +190,54 @@ class _Checked:
     bidx: bytes
 
 
+class _Writer:
+    """Writes an import's chunks in its one transaction while the next chunk is validated.
+
+    The database works on the other core: chunk N's COPY and INSERT (with the members indexes) run while this
+    process validates and encrypts chunk N+1. Nothing is visible until the commit; an error anywhere rolls all back.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._task: asyncio.Task[None] | None = None
+        self._staged = False
+        # Someone registered one of these people after the check (a form, another import): the transaction is
+        # aborted; the rows are named at the end.
+        self.refused = False
+
+    async def submit(self, rows: list[MemberRow], events: list[bulk.OutboxRecord]) -> None:
+        """Wait for the previous chunk's write, then start this one's."""
+        await self.drain()
+        if not self.refused:
+            self._task = asyncio.get_running_loop().create_task(self._write(rows, events))
+
+    async def _write(self, rows: list[MemberRow], events: list[bulk.OutboxRecord]) -> None:
+        if not self._staged:
+            await imports_repo.stage(self._uow)
+            self._staged = True
+        await imports_repo.copy_members(self._uow, records=[bulk.member_values(r) for r in rows])
+        await imports_repo.copy_outbox(self._uow, records=events)
+
+    async def drain(self) -> None:
+        """Wait for the write under way, if any (a unique violation marks the import refused)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await task
+        except asyncpg.UniqueViolationError:
+            self.refused = True
+
+    async def abandon(self) -> None:
+        """Stop a write under way (the import failed otherwise); the transaction is then rolled back."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+
+
 async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, import_id: str, sheet: Sheet) -> None:
     today = china_date(deps.clock())
     total = len(sheet.rows)
@@ -171,64 +246,60 @@ async def _import(*, deps: RegistryDeps, principal: Principal, tenant: str, impo
         ((r.row, str(r.fields["id_number"]).strip().upper()) for r in sheet.rows if r.fields["id_number"]),
         column=id_column,
     )
-    valid: list[_Checked] = []
-    for start in range(0, total, CHUNK):
-        fresh: list[_Checked] = []
-        for i, row in enumerate(sheet.rows[start:start + CHUNK]):
-            if i % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            try:
-                member = members.validate(_member_input(row), today=today)
-            except InvalidArgument as exc:
-                errors += imports.violation_errors(sheet, row, exc.violations)
-                continue
-            if row.errors:
-                errors += row.errors
-                continue
-            fresh.append(_Checked(row, member, deps.blind_index.digest(member.id_number, purpose="id_number")))
-        valid += await _check_in_province(deps, tenant=tenant, import_id=import_id, sheet=sheet, fresh=fresh,
-                                          processed=min(start + CHUNK, total), errors=errors)
-    if errors:
-        await _settle_failed(deps, tenant=tenant, import_id=import_id, sheet=sheet, total=total, errors=errors)
-        return
-    rows: list[MemberRow] = []
-    for i, checked in enumerate(valid):
-        if i % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        rows.append(members.new_member_row(deps, tenant=tenant, member=checked.member, request_id=None))
     traceparent = telemetry.current_traceparent()
-    events = []
-    for i, member_row in enumerate(rows):
-        if i % (YIELD_EVERY * 5) == 0:
-            await asyncio.sleep(0)
-        events.append(new_event(members.member_registered(member_row), service=SERVICE, tenant=tenant,
-                                aggregate_id=member_row.id, aggregate_version=member_row.version,
-                                traceparent=traceparent))
-        # A new member's facts are the row's alone (no 双向评议, never away yet).
-        events.append(new_event(members.sealed(members.member_profile(member_row), cipher=deps.cipher, tenant=tenant,
-                                               row=member_row), service=SERVICE, tenant=tenant,
-                                aggregate_id=member_row.id, aggregate_version=member_row.version,
-                                traceparent=traceparent))
-    try:
-        async with deps.db.unit_of_work(tenant=tenant) as uow:
-            await imports_repo.copy_members(uow, rows=rows)
-            await imports_repo.copy_outbox(uow, events=events)
+    # Every row that passed, by row number and blind index: to name the refused ones if the unique key says no.
+    passed: list[tuple[int, bytes]] = []
+    async with deps.db.unit_of_work(tenant=tenant) as uow:
+        writer = _Writer(uow)
+        try:
+            for start in range(0, total, CHUNK):
+                fresh: list[_Checked] = []
+                for i, row in enumerate(sheet.rows[start:start + CHUNK]):
+                    if i % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+                    try:
+                        member = members.validate(_member_input(row), today=today)
+                    except InvalidArgument as exc:
+                        errors += imports.violation_errors(sheet, row, exc.violations)
+                        continue
+                    if row.errors:
+                        errors += row.errors
+                        continue
+                    fresh.append(_Checked(row, member, deps.blind_index.digest(member.id_number,
+                                                                               purpose="id_number")))
+                valid = await _check_in_province(deps, tenant=tenant, import_id=import_id, sheet=sheet, fresh=fresh,
+                                                 processed=min(start + CHUNK, total), errors=errors)
+                passed += ((c.row.row, c.bidx) for c in valid)
+                if errors or writer.refused or not valid:
+                    continue  # nothing of this file will be imported: validate on, to list every error
+                now = deps.clock()
+                rows = bulk.member_rows([c.member for c in valid], bidx=[c.bidx for c in valid], tenant=tenant,
+                                        cipher=deps.cipher, now=now)
+                await asyncio.sleep(0)
+                events = bulk.registration_events(rows, tenant=tenant, cipher=deps.cipher, now=now,
+                                                  traceparent=traceparent)
+                await writer.submit(rows, events)
+            await writer.drain()
+        except BaseException:
+            await writer.abandon()
+            raise
+        if not errors and not writer.refused:
             await record_act(uow, principal, service=SERVICE, action="member.import", object_type="member_import",
-                             object_id=import_id, reason=f"{len(rows)} rows")
+                             object_id=import_id, reason=f"{len(passed)} rows")
             if not await imports_repo.finish(uow, import_id=import_id, state=ImportState.SUCCEEDED,
-                                             processed_rows=total, imported_rows=len(rows)):
+                                             processed_rows=total, imported_rows=len(passed)):
                 return  # failed meanwhile as interrupted: roll back, so that what it says stays true
             await uow.commit()
-    except asyncpg.UniqueViolationError:
-        # Someone registered one of these people after the check (a form, another import): say who, import none.
+            # The outbox rows went in by COPY, not through add_event: say so, or the relay waits for its next poll.
+            deps.db.outbox_committed()
+            return
+    # Leaving the block rolled back whatever was written.
+    if writer.refused and not errors:
         async with deps.db.unit_of_work(tenant=tenant) as uow:
-            here = await imports_repo.existing_bidx(uow, bidx=[c.bidx for c in valid])
-        errors = [RowError(c.row.row, id_column, imports.IN_COUNTY) for c in valid if c.bidx in here]
-        await _settle_failed(deps, tenant=tenant, import_id=import_id, sheet=sheet, total=total,
-                             errors=errors or [RowError(0, "", "导入期间本县名册发生变化，请重新导入")])
-        return
-    # The outbox rows went in by COPY, not through add_event: say so, or the relay waits for its next poll.
-    deps.db.outbox_committed()
+            here = await imports_repo.existing_bidx(uow, bidx=[b for _, b in passed])
+        errors = [RowError(number, id_column, imports.IN_COUNTY) for number, b in passed if b in here]
+        errors = errors or [RowError(0, "", "导入期间本县名册发生变化，请重新导入")]
+    await _settle_failed(deps, tenant=tenant, import_id=import_id, sheet=sheet, total=total, errors=errors)
 
 
 async def _check_in_province(deps: RegistryDeps, *, tenant: str, import_id: str, sheet: Sheet, fresh: list[_Checked],

@@ -32,6 +32,15 @@ async def registered_elsewhere(uow: UnitOfWork, *, bidx: bytes) -> bool:
     return bool(await uow.conn.fetchval("SELECT member_registered_elsewhere_all_tenants($1, $2)", bidx, uow.tenant))
 
 
+async def id_number_holders(uow: UnitOfWork, *, bidx: bytes) -> tuple[bool, bool]:
+    """Whether this county holds the person, and whether another county of the province does (one round trip)."""
+    record = await uow.conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM members WHERE id_number_bidx = $1) AS here,"
+        " member_registered_elsewhere_all_tenants($1, $2) AS elsewhere", bidx, uow.tenant,
+    )
+    return bool(record["here"]), bool(record["elsewhere"])
+
+
 async def get_member(uow: UnitOfWork, *, member_id: str, for_update: bool = False) -> MemberRow | None:
     """One member of the unit of work's county, or None."""
     lock = " FOR UPDATE" if for_update else ""
@@ -216,21 +225,17 @@ async def upsert_org(uow: UnitOfWork, *, org_id: str, name: str | None = None, k
 # ---- the facts other services decide on (MemberProfileChanged)
 
 
-async def latest_complete_evaluation(uow: UnitOfWork, *, member_id: str) -> tuple[int, int, int] | None:
-    """(year, destination grade, home grade) of the member's latest 双向评议 with both sides in, or None."""
-    record = await uow.conn.fetchrow(
-        "SELECT year, destination_grade, home_grade FROM evaluations WHERE member_id = $1"
-        " AND destination_grade > 0 AND home_grade > 0 ORDER BY year DESC LIMIT 1", member_id,
-    )
-    return None if record is None else (record["year"], record["destination_grade"], record["home_grade"])
-
-
-async def latest_flow_status(uow: UnitOfWork, *, member_id: str, open_statuses: Sequence[int]) -> int | None:
-    """The status of the member's open flow if any, else of the flow closed last; None when never away."""
+async def member_facts(uow: UnitOfWork, *, member_id: str,
+                       open_statuses: Sequence[int]) -> tuple[tuple[int, int, int] | None, int | None]:
+    """In one round trip: (year, destination grade, home grade) of the member's latest 双向评议 with both sides in
+    (or None), and the status of their open flow if any, else of the flow closed last (None when never away)."""
     # At most one flow is open (flows_one_open); among closed ones the latest closing day, then the latest created.
-    status: int | None = await uow.conn.fetchval(
-        "SELECT status FROM flows WHERE member_id = $1"
-        " ORDER BY (status = ANY($2::smallint[])) DESC, closed_on DESC NULLS LAST, created_at DESC, id DESC LIMIT 1",
+    record = await uow.conn.fetchrow(
+        "SELECT (SELECT ARRAY[year::int, destination_grade::int, home_grade::int] FROM evaluations"
+        " WHERE member_id = $1 AND destination_grade > 0 AND home_grade > 0 ORDER BY year DESC LIMIT 1) AS evaluation,"
+        " (SELECT status FROM flows WHERE member_id = $1 ORDER BY (status = ANY($2::smallint[])) DESC,"
+        " closed_on DESC NULLS LAST, created_at DESC, id DESC LIMIT 1) AS flow_status",
         member_id, list(open_statuses),
     )
-    return status
+    evaluation = record["evaluation"]
+    return (None if evaluation is None else (evaluation[0], evaluation[1], evaluation[2])), record["flow_status"]

@@ -68,9 +68,10 @@ def validate(data: MemberInput, *, today: date) -> domain.NewMember:
 
 async def ensure_new_in_province(uow: UnitOfWork, *, row: MemberRow, field: str = "id_number") -> None:
     """Refuse a person the county or another county already holds (the latter without saying which)."""
-    if await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
+    here, elsewhere = await repo.id_number_holders(uow, bidx=row.id_number_bidx)
+    if here:
         raise AlreadyExists("该身份证号已在本县登记")
-    if await repo.registered_elsewhere(uow, bidx=row.id_number_bidx):
+    if elsewhere:
         raise AlreadyExists("该同志的组织关系已在省内其他县（市、区）登记，请办理组织关系转接，不要重复登记")
 
 
@@ -514,24 +515,36 @@ async def current_profile(uow: UnitOfWork, *, member_id: str,
     row = await repo.get_member(uow, member_id=member_id, for_update=lock)
     if row is None:
         return None
-    evaluation = await repo.latest_complete_evaluation(uow, member_id=row.id)
+    return row, await profile_of(uow, row=row)
+
+
+async def profile_of(uow: UnitOfWork, *, row: MemberRow) -> registry_events_pb2.MemberProfileChanged:
+    """The current facts of a member whose row the caller has just read (under its lock if it needs one)."""
+    evaluation, status = await repo.member_facts(uow, member_id=row.id, open_statuses=_OPEN_STATUSES)
     grade_year, grade = 0, 0
     if evaluation is not None:
         grade, _ = notebook_domain.merged_grade(evaluation[1], evaluation[2])
         grade_year = evaluation[0] if grade else 0
-    status = await repo.latest_flow_status(uow, member_id=row.id,
-                                           open_statuses=sorted(int(s) for s in flows_domain.OPEN))
-    return row, member_profile(row, grade_year=grade_year, grade=grade,
-                               returned=status == flows_domain.FlowStatus.RETURNED)
+    return member_profile(row, grade_year=grade_year, grade=grade, returned=status == flows_domain.FlowStatus.RETURNED)
+
+
+_OPEN_STATUSES = sorted(int(s) for s in flows_domain.OPEN)
 
 
 async def publish_profile(uow: UnitOfWork, *, cipher: FieldCipher, member_id: str,
                           before: registry_events_pb2.MemberProfileChanged | None = None,
-                          traceparent: str = "") -> bool:
+                          traceparent: str = "", locked_row: MemberRow | None = None) -> bool:
     """Queue MemberProfileChanged with the member's full current facts in the unit of work's outbox (the same
-    transaction as the change); with ``before``, only when the facts differ from it. True when queued."""
+    transaction as the change); with ``before``, only when the facts differ from it. True when queued.
+
+    ``locked_row``: the member's current row, as the caller read or wrote it under the row's lock in this transaction
+    (it is not read again)."""
     # The row lock comes before the event's occur_time is taken: consumers keep the newest by it.
-    found = await current_profile(uow, member_id=member_id, lock=True)
+    if locked_row is not None:
+        found: tuple[MemberRow, registry_events_pb2.MemberProfileChanged] | None = (
+            locked_row, await profile_of(uow, row=locked_row))
+    else:
+        found = await current_profile(uow, member_id=member_id, lock=True)
     if found is None:
         return False
     row, profile = found

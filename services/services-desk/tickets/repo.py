@@ -70,12 +70,19 @@ async def next_sequence(uow: UnitOfWork, *, day: date) -> int:
     return value
 
 
-async def insert(uow: UnitOfWork, *, values: dict[str, Any]) -> TicketRow | None:
-    """Insert a ticket; None when its request id was already used (the first ticket stands)."""
+async def insert_filed(uow: UnitOfWork, *, values: dict[str, Any], actor: str, actor_name: str,
+                       to_status: int) -> TicketRow | None:
+    """Insert a ticket and its history's first entry ("filed") in one statement; None (and no entry) when its request
+    id was already used (the first ticket stands)."""
     columns, params, args = _args({"tenant_id": uow.tenant, **values})
+    n = len(args)
     record = await uow.conn.fetchrow(
-        f"INSERT INTO {TICKETS} ({', '.join(columns)}) VALUES ({', '.join(params)})"
-        " ON CONFLICT (tenant_id, request_id) DO NOTHING RETURNING *", *args)
+        f"WITH filed AS (INSERT INTO {TICKETS} ({', '.join(columns)}) VALUES ({', '.join(params)})"
+        " ON CONFLICT (tenant_id, request_id) DO NOTHING RETURNING *),"
+        " entry AS (INSERT INTO ticket_history (tenant_id, id, ticket_id, at, actor, actor_name, action, from_status,"
+        f" to_status, comment_kind, body) SELECT filed.tenant_id, ${n + 1}, filed.id, filed.created_at, ${n + 2},"
+        f" ${n + 3}, 'filed', 0, ${n + 4}, 0, '' FROM filed)"
+        " SELECT * FROM filed", *args, str(uuid.uuid4()), actor, actor_name, to_status)
     return TicketRow.from_record(record) if record else None
 
 
@@ -143,6 +150,15 @@ async def attachment_counts(uow: UnitOfWork, *, ticket_ids: list[str]) -> dict[s
         "SELECT ticket_id, count(*) AS n FROM ticket_attachments WHERE ticket_id = ANY($1::uuid[])"
         " GROUP BY ticket_id", ticket_ids)
     return {str(r["ticket_id"]): r["n"] for r in records}
+
+
+async def view_facts(uow: UnitOfWork, *, ticket_id: str, org_id: str | None) -> tuple[str | None, int]:
+    """The replica's name of the ticket's queue organisation (None when unknown) and how many files the ticket
+    has, in one round trip."""
+    record = await uow.conn.fetchrow(
+        "SELECT (SELECT name FROM desk_orgs WHERE id = $1) AS org_name,"
+        " (SELECT count(*) FROM ticket_attachments WHERE ticket_id = $2) AS files", org_id, ticket_id)
+    return record["org_name"], int(record["files"])
 
 
 async def org_names(uow: UnitOfWork, *, org_ids: list[str]) -> dict[str, str]:

@@ -228,15 +228,15 @@ async def _open(*, deps: DeskDeps, uow: UnitOfWork, principal: Principal, catego
         "incoming_referral_id": incoming_referral_id, "referred_from_tenant_id": referred_from_tenant_id,
         **sla_domain.open_clocks(policy=category.sla, calendar=calendar, at=now),
     }
-    row = await repo.insert(uow, values=values)
+    # The ticket and its history's "filed" entry in one statement.
+    row = await repo.insert_filed(uow, values=values, actor=actor or principal.user, actor_name=actor_name,
+                                  to_status=int(TicketStatus.NEW))
     if row is None:
         # A concurrent retry of the same request won: its ticket is the one.
         assert request_id is not None
         first = await repo.by_request_id(uow, request_id=request_id)
         assert first is not None
         return first
-    await repo.add_history(uow, ticket_id=row.id, at=now, actor=actor or principal.user, actor_name=actor_name,
-                           action="filed", from_status=0, to_status=int(TicketStatus.NEW), comment_kind=0, body="")
     await record_act(uow, principal, service=SERVICE, action="ticket.file", object_type="ticket", object_id=row.id,
                      aggregate_version=row.version, event=events.TicketOpened(
                          ticket_id=row.id, category=row.category, category_group=row.category_group,
@@ -366,10 +366,9 @@ async def _queue_for(uow: UnitOfWork, principal: Principal, *, category: Categor
 
 
 async def _view(uow: UnitOfWork, row: TicketRow) -> TicketView:
-    names = await repo.org_names(uow, org_ids=[row.serving_org_id] if row.serving_org_id else [])
-    counts = await repo.attachment_counts(uow, ticket_ids=[row.id])
-    return TicketView(row=row, serving_org_name=names.get(row.serving_org_id or "", "") if row.serving_org_id
-                      else "县委组织部", attachment_count=counts.get(row.id, 0))
+    org_name, files = await repo.view_facts(uow, ticket_id=row.id, org_id=row.serving_org_id)
+    return TicketView(row=row, serving_org_name=(org_name or "") if row.serving_org_id else "县委组织部",
+                      attachment_count=files)
 
 
 async def get_ticket(*, deps: DeskDeps, principal: Principal, ticket_id: str) -> TicketView:

@@ -67,6 +67,9 @@ class FakeUnitOfWork:
     async def execute(self, sql: str, *args: object) -> None:
         self.audit = args
 
+    def append_audit(self, row: tuple[object, ...]) -> None:
+        self.audit = row
+
 
 async def test_an_act_queues_its_event_and_appends_its_audit_row():
     uow = FakeUnitOfWork()

@@ -1,4 +1,4 @@
-"""CONTRACT (issue 16, helper h3): what the member import needs in the schema to go faster.
+"""Nothing needed for the member import: the province-wide check already reads members_bidx (0002).
 
 Revision ID: 0011
 Revises: 0010
@@ -11,8 +11,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet; the helper fills it in or leaves it empty with a note."""
+    """Nothing needed: the check of an import's people against other counties (id_number_bidx = ANY(...) AND
+    record_status = 1) is served by the partial index members_bidx of 0002, and the check within the county by the
+    unique key (tenant_id, id_number_bidx); another index would only slow every COPY into members."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing to undo."""

@@ -11,8 +11,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet; the helper fills it in or leaves it empty with a note."""
+    """Nothing needed: the write path folds its statements over the existing schema."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing needed: upgrade adds nothing."""

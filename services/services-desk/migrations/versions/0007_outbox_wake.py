@@ -1,8 +1,14 @@
-"""CONTRACT (issue 16, helper h1): the relay woken by commits (LISTEN/NOTIFY) rather than by polling.
+"""the relay's fair pick reads at most a batch per county, not the whole backlog, on every pass
+
+The wake-up across processes needs no schema: a relay standing by NOTIFYs the relay holding the lock after its
+process's commits (kit/outbox.py). A NOTIFY trigger on the outbox was measured and left out: PostgreSQL serialises
+the commits of notifying transactions, fsync included, and concurrent commits fell by half.
 
 Revision ID: 0007
 Revises: 0006
 """
+
+from jinqiao.kit import migrations as kit
 
 revision = "0007"
 down_revision = "0006"
@@ -11,8 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet; the helper fills it in or leaves it empty with a note."""
+    """The relay's pick read through an index of unsent rows by county."""
+    kit.bounded_fair_outbox_pending()
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """The relay's pick reads the whole backlog again."""
+    kit.drop_bounded_fair_outbox_pending()
