@@ -16,6 +16,9 @@ from typing import Literal, Protocol
 
 import psutil
 
+# Restart jitter from a generator of its own: the global `random` state stays the caller's.
+_JITTER = random.Random()  # noqa: S311
+
 
 def stop_pid(pid: int, *, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
     """Signal one process and wait for it to go, killing it if it will not; False when it survived even that.
@@ -235,7 +238,7 @@ class Supervised:
                  None = None, on_change: Callable[[], None] = lambda: None, stop_signal: int = signal.SIGTERM,
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = _JITTER.random) -> None:
         self.name = name
         self.log_path = log_path
         self._launch, self._ready, self._after_restart = launch, ready, after_restart
