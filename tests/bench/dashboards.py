@@ -556,12 +556,14 @@ async def grpc_floor(size: int) -> float:
     async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         return body
 
-    server = grpc.aio.server()
+    # The same message limits as the platform's side of the measurement (the province's matrix is over 4 MiB).
+    limits = [("grpc.max_send_message_length", 1 << 28), ("grpc.max_receive_message_length", 1 << 28)]
+    server = grpc.aio.server(options=limits)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "floor.Floor", {"Get": grpc.unary_unary_rpc_method_handler(handle)}),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=limits)
     method = channel.unary_unary("/floor.Floor/Get")
 
     async def call(_: int) -> object:
