@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,11 +24,11 @@ import grpc
 
 from jinqiao.demo import province
 from jinqiao.insights.v1 import insights_pb2, insights_pb2_grpc
-from jinqiao.kit import catalog, kms, pii
+from jinqiao.kit import kms, pii
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.runtime.ports import free_port
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 from tests.bench.common import Target, load, pct, print_verdicts, verdict
+from tests.bench.memory import JINQIAO, stack_env
 
 SIZES = (10_000, 100_000, 1_000_000)
 WRITE_CALLS, WRITE_CONCURRENCY = 500, 8
@@ -56,23 +54,6 @@ class Row:
     disk: dict[str, float]
 
 
-def _jinqiao() -> str:
-    return str(Path(sys.executable).parent / "jinqiao")
-
-
-def stack_env(data: Path) -> dict[str, str]:
-    """`jinqiao up` on free ports, every catalogued service's too (other stacks may run on this machine)."""
-    env = dict(os.environ)
-    env.update({"JINQIAO_DATA_DIR": str(data), "JINQIAO_PG_PORT": str(free_port()),
-                "JINQIAO_NATS_PORT": str(free_port()), "JINQIAO_NATS_MONITOR_PORT": str(free_port()),
-                "JINQIAO_HTTP_PORT": str(free_port())})
-    for entry in catalog.load():
-        if entry.grpc_port:
-            env[f"JINQIAO_{entry.env_name}_GRPC_PORT"] = str(free_port())
-        env[f"JINQIAO_{entry.env_name}_METRICS_PORT"] = str(free_port())
-    return env
-
-
 def start_stack(root: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """`jinqiao up` without the demo seed (the province is the data); returns once the console answers."""
     root.chmod(0o755)  # as root, PostgreSQL runs as an unprivileged user who must pass through
@@ -81,7 +62,7 @@ def start_stack(root: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
     data.chmod(0o755)
     (data / ".seeded").touch()  # the runner seeds once per data directory: this one is the province's
     env = stack_env(data)
-    proc = subprocess.Popen([_jinqiao(), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([JINQIAO, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 300
     seen: list[str] = []
@@ -101,7 +82,7 @@ def start_stack(root: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 def grow(env: dict[str, str], members: int, report: Path) -> dict[str, object]:
     """`jinqiao province --members N`; its report."""
-    subprocess.run([_jinqiao(), "province", "--members", str(members), "--report", str(report)], env=env, check=True)
+    subprocess.run([JINQIAO, "province", "--members", str(members), "--report", str(report)], env=env, check=True)
     loaded: dict[str, object] = json.loads(report.read_text())
     return loaded
 
