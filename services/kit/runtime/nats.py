@@ -17,7 +17,7 @@ from pathlib import Path
 from jinqiao.kit import catalog
 from jinqiao.kit.runtime.natsauth import ADMIN, NatsLogin, authorization_block
 from jinqiao.kit.runtime.ports import ensure_free
-from jinqiao.kit.runtime.processes import die_with_parent, stop_popen, wait_until
+from jinqiao.kit.runtime.processes import orphan_proof, stop_popen, wait_until
 
 MONITOR_HOST = "127.0.0.1"
 
@@ -101,8 +101,8 @@ class EmbeddedNats:
         conf.chmod(0o600)
         conf.write_text(self.config())
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
-        self._proc = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
+        self._proc = subprocess.Popen(orphan_proof([nats_server_binary(), "-c", str(conf)], sig=signal.SIGTERM),
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return self._proc
 

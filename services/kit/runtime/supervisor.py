@@ -41,10 +41,10 @@ from jinqiao.kit.runtime.processes import (
     PopenHandle,
     Supervised,
     alive,
-    die_with_parent,
     kill_group,
     leftovers,
     marked_by,
+    orphan_proof,
     port_holder,
     stop_pid,
 )
@@ -115,8 +115,8 @@ async def launch_service(spec: ServiceSpec, *, env: dict[str, str], log_path: Pa
     `down` and Ctrl-C still stop services politely.
     """
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", spec.module, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
+        *orphan_proof([sys.executable, "-m", spec.module], sig=signal.SIGKILL), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
     )
     _PUMPS.add(task := asyncio.create_task(_pump(spec.name, proc, log_path)))
     task.add_done_callback(_PUMPS.discard)
