@@ -6,7 +6,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 GEN_STAMP := gen/.generated
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: up test chaos bench bench-province lint gen status down clean browser console console-types
+.PHONY: up test chaos bench bench-province lint gen status down clean browser console console-types deploy-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ browser:
 
 test: lint browser console
 	$(BIN)/python -m pytest -q -ra
+
+# Beyond one machine (issue 17), offline: the image linted, the compose file and the rendered chart validated, and the
+# schema checked ready for Citus. `make test` runs these tests too (they live under tests/).
+deploy-check: $(GEN_STAMP)
+	$(BIN)/python -m pytest -q -ra -p no:cacheprovider tests/deploy tests/integration/deploy
 
 # The whole chaos suite (issue 11) with its real outages; `make test` runs only its bounded subset.
 chaos: $(GEN_STAMP)

@@ -23,7 +23,10 @@ class KitSettings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
 
+    # One server or a cluster: comma-separated URLs, any of which may be down (nats-py tries the others).
     nats_url: str = "nats://127.0.0.1:4222"
+    # JetStream replicas of each producer's stream and of its durable consumers: 1 embedded, 3 on a cluster.
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     # The broker refuses anonymous clients: each service logs in as itself (the runner generates the passwords).
     nats_user: str = ""
     nats_password: SecretStr = SecretStr("")
@@ -52,6 +55,9 @@ class KitSettings(BaseSettings):
     grpc_tls_key_file: Path | None = Field(default=None, description="PEM private key of that certificate")
     # What callers inside the platform (the gateway, the demo seed) trust when the services speak TLS.
     grpc_tls_ca_file: Path | None = Field(default=None, description="PEM CA certificate(s) of the gRPC ports")
+    # Deployed beyond one machine: a second gRPC port for calls between the platform's own processes, mutual TLS
+    # only (the cert/key above as both server and client identity, the CA above verifying peers); 0 = none.
+    grpc_internal_port: int = Field(default=0, ge=0, le=65535)
     # Each county system (one service account) may call one service this often; people are not limited here.
     grpc_client_rate_limit: str = Field(default="600/minute", description="a `limits` rate, e.g. 600/minute")
     grpc_client_rate_limit_storage: str = Field(default="async+memory://",
