@@ -44,7 +44,8 @@ console: $(WEB)/dist/index.html
 console-types: $(NODE_STAMP)
 	cd $(WEB) && npm run --silent types
 
-# Protos (Buf lint + breaking), ruff, import contracts (.importlinter), mypy, and the HTTP API's own breaking gate.
+# Protos (Buf lint + breaking), ruff, import contracts (.importlinter), mypy, the image (hadolint), the generated
+# deploy files, the chart rendered and validated against the Kubernetes schemas, and the HTTP API's own breaking gate.
 lint: $(GEN_STAMP) $(NODE_STAMP)
 	cd proto && ../$(BIN)/buf lint
 	@if git rev-parse --verify -q HEAD:proto >/dev/null; then \
@@ -52,6 +53,10 @@ lint: $(GEN_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check services gateway demo tests scripts examples setup.py
 	$(BIN)/python scripts/package_tree.py imports
 	$(BIN)/python scripts/package_tree.py mypy
+	$(BIN)/hadolint deploy/image/Dockerfile
+	$(BIN)/python scripts/deploy_gen.py --check
+	$(BIN)/python scripts/chart_values.py --check
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/deploy/test_chart.py
 	$(BIN)/python scripts/openapi_gate.py --check
 	cd $(WEB) && npx openapi-typescript ../../docs/openapi.json -o node_modules/.schema.d.ts --silent \
 		&& cmp -s node_modules/.schema.d.ts src/api/schema.d.ts \

@@ -24,7 +24,7 @@ from jinqiao.desk.v1 import desk_pb2, desk_pb2_grpc, tickets_pb2
 from jinqiao.gateway.accounts import Account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_settings_channel
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import flows_pb2, registry_pb2, registry_pb2_grpc
 
@@ -447,14 +447,14 @@ async def _seed_desk(*, settings: GatewaySettings, issuer: TokenIssuer, counties
                      member_login: Account | None) -> int:
     now = datetime.now(UTC)
     demo_member = member_login.acting_member if member_login else None
-    async with open_channel(settings.target("registry"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("registry"), settings) as channel:
         registry: registry_pb2_grpc.RegistryServiceAsyncStub = registry_pb2_grpc.RegistryServiceStub(channel)
         members = {c: await _members(registry, issuer, c) for c in counties}
         guests = [(home, m) for home in GUEST_COUNTIES if home in counties
                   for m in (await _flows_to(registry, issuer, home, STATION_COUNTY))[:1]]
         away = [m for m in await _flows_to(registry, issuer, STATION_COUNTY, AWAY_DESTINATION) if m != demo_member]
     away_member = away[0] if away else demo_member
-    async with open_channel(settings.target("desk"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("desk"), settings) as channel:
         desk = _Desk(desk_pb2_grpc.DeskServiceStub(channel), issuer,
                      asyncio.get_running_loop().time() + WAIT_SECONDS)
 

@@ -14,7 +14,7 @@ from jinqiao.gateway.accounts import Account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_settings_channel
 from jinqiao.kit.clock import china_date, utc_now
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb_orgs
@@ -131,7 +131,7 @@ async def seed_flows(*, settings: GatewaySettings, issuer: TokenIssuer,
         return True
 
     await _wait(answered)
-    async with open_channel(settings.target("organizations"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("organizations"), settings) as channel:
         orgs: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
             organizations_pb2_grpc.OrganizationsServiceStub(channel)
         )

@@ -27,7 +27,7 @@ from jinqiao.desk.v1 import desk_pb2_grpc, loans_pb2
 from jinqiao.gateway.accounts import Account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_settings_channel
 from jinqiao.kit.regions import name_of
 from jinqiao.registry.v1 import registry_pb2, registry_pb2_grpc
 
@@ -504,8 +504,8 @@ async def _seed_loans(*, settings: GatewaySettings, issuer: TokenIssuer, member_
                       counties: Sequence[str]) -> int:
     today = datetime.now(BEIJING).date()  # the desk's dates are Beijing calendar days
     demo_member = member_login.acting_member if member_login else None
-    async with open_channel(settings.target("registry"), ca_file=settings.grpc_tls_ca_file) as r_channel, \
-            open_channel(settings.target("desk"), ca_file=settings.grpc_tls_ca_file) as d_channel:
+    async with open_settings_channel(settings.target("registry"), settings) as r_channel, \
+            open_settings_channel(settings.target("desk"), settings) as d_channel:
         registry: registry_pb2_grpc.RegistryServiceAsyncStub = registry_pb2_grpc.RegistryServiceStub(r_channel)
         desk = _Loans(desk_pb2_grpc.DeskServiceStub(d_channel), issuer,
                       asyncio.get_running_loop().time() + WAIT_SECONDS)

@@ -19,7 +19,7 @@ from jinqiao.demo.flows import bearer
 from jinqiao.gateway.accounts import Account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_settings_channel
 from jinqiao.notifications.v1 import notifications_pb2 as pb
 from jinqiao.notifications.v1 import notifications_pb2_grpc
 
@@ -78,7 +78,7 @@ async def _seed(*, settings: GatewaySettings, issuer: TokenIssuer, accounts: Seq
     people = [a for a in accounts if a.acting_tenant == county and a.role in PERSON_ROLES]
     department = next((a for a in people if a.role is Role.COUNTY_ADMIN), None)
     done = 0
-    async with open_channel(settings.target("notifications"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("notifications"), settings) as channel:
         stub: notifications_pb2_grpc.NotificationsServiceAsyncStub = (
             notifications_pb2_grpc.NotificationsServiceStub(channel))
         if department is not None:

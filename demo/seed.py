@@ -20,7 +20,7 @@ from jinqiao.gateway.accounts import Account, upsert_account
 from jinqiao.gateway.settings import GatewaySettings
 from jinqiao.kit import pii
 from jinqiao.kit.auth import Role, TokenIssuer
-from jinqiao.kit.channels import open_channel
+from jinqiao.kit.channels import open_settings_channel
 from jinqiao.kit.db import Database
 from jinqiao.kit.regions import name_of
 from jinqiao.organizations.v1 import organizations_pb2 as pb_orgs
@@ -203,7 +203,7 @@ async def seed(settings: GatewaySettings) -> int:
     officers: list[Account] = []
     home_branch: str | None = None
     created = 0
-    async with open_channel(settings.target("organizations"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("organizations"), settings) as channel:
         org_stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
             organizations_pb2_grpc.OrganizationsServiceStub(channel)
         )
@@ -221,7 +221,7 @@ async def seed(settings: GatewaySettings) -> int:
         finally:
             await db.close()
     members: dict[str, list[str]] = {}
-    async with open_channel(settings.target("registry"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("registry"), settings) as channel:
         stub: registry_pb2_grpc.RegistryServiceAsyncStub = registry_pb2_grpc.RegistryServiceStub(channel)
         for county in COUNTIES:
             token, _ = issuer.issue(user="demo-seed", role=Role.COUNTY_ADMIN, scope=county)
@@ -283,7 +283,7 @@ async def seed_meetings(settings: GatewaySettings, *, issuer: TokenIssuer, branc
                 pb_orgs.ATTENDANCE_STATUS_ON_LEAVE, pb_orgs.ATTENDANCE_STATUS_ABSENT)
     now = datetime.now(UTC)
     gave_up = False
-    async with open_channel(settings.target("organizations"), ca_file=settings.grpc_tls_ca_file) as channel:
+    async with open_settings_channel(settings.target("organizations"), settings) as channel:
         stub: organizations_pb2_grpc.OrganizationsServiceAsyncStub = (
             organizations_pb2_grpc.OrganizationsServiceStub(channel))
         for days, kind, title, place in MEETINGS:

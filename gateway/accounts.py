@@ -74,6 +74,13 @@ async def upsert_account(*, db: Database, account: Account, password: str) -> No
     """Create or reset an account (used by the demo seed and by operators)."""
     validate_binding(account)
     async with db.unit_of_work_in_scope(scope=account.scope) as uow:
+        # The name first (login_names keeps it unique in the province): another scope's holder of the name makes
+        # this a unique violation on login_names_pkey, as it was on accounts before the schema was shardable.
+        await uow.conn.execute(
+            "INSERT INTO login_names (username, tenant_id) VALUES ($1, $2)"
+            " ON CONFLICT (tenant_id, username) DO NOTHING",
+            account.username, account.scope,
+        )
         await uow.conn.execute(
             "INSERT INTO accounts (tenant_id, username, password_hash, role, scope, acting_tenant, display_name,"
             " acting_org, acting_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"

@@ -49,8 +49,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                               replay_seconds=replay_seconds(settings))
         await feed.start()
         app.state.revoked_sessions = revoked
-        clients = ServiceClients.connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds,
-                                         ca_file=settings.grpc_tls_ca_file)
+        clients = ServiceClients.from_settings(settings)
         # Readiness (GET /readyz): this process's database and broker, and each upstream service's own readiness.
         app.state.readiness = health.Readiness(service="gateway", checks={
             health.POSTGRESQL: health.database_check(db, timeout=settings.readiness_timeout_seconds),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -13,11 +13,19 @@ from jinqiao.desk.v1 import desk_pb2_grpc
 from jinqiao.gateway import problems
 from jinqiao.insights.v1 import insights_pb2_grpc
 from jinqiao.kit import catalog, telemetry
-from jinqiao.kit.channels import open_channel, service_descriptor
+from jinqiao.kit.channels import open_channel, open_settings_channel, service_descriptor
 from jinqiao.notifications.v1 import notifications_pb2_grpc
 from jinqiao.operations.v1 import operations_pb2_grpc
 from jinqiao.organizations.v1 import organizations_pb2_grpc
 from jinqiao.registry.v1 import registry_pb2_grpc
+
+if TYPE_CHECKING:
+    from google.protobuf.descriptor import ServiceDescriptor
+
+    from jinqiao.gateway.settings import GatewaySettings
+
+# Opens the channel to one service: its target, the interceptors (outermost first) and its descriptors for retries.
+_OpenChannel = Callable[[str, list[Any], list["ServiceDescriptor"]], grpc.aio.Channel]
 
 
 @dataclass
@@ -33,6 +41,24 @@ class ServiceClients:
     @classmethod
     def connect(cls, *, targets: Mapping[str, str], timeout: float, ca_file: Path | None = None) -> ServiceClients:
         """Open one channel per service (HTTP/2 multiplexes every request over it); TLS when given a CA file."""
+
+        def channel(target: str, interceptors: list[Any], services: list[ServiceDescriptor]) -> grpc.aio.Channel:
+            return open_channel(target, ca_file=ca_file, interceptors=interceptors, services=services)
+
+        return cls._connect(targets=targets, timeout=timeout, channel=channel)
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> ServiceClients:
+        """Channels to ``settings.targets`` as the settings say: plaintext embedded; deployed, TLS against the CA,
+        presenting the gateway's own certificate (the services' internal ports are mutual TLS only)."""
+
+        def channel(target: str, interceptors: list[Any], services: list[ServiceDescriptor]) -> grpc.aio.Channel:
+            return open_settings_channel(target, settings, interceptors=interceptors, services=services)
+
+        return cls._connect(targets=settings.targets, timeout=settings.grpc_timeout_seconds, channel=channel)
+
+    @classmethod
+    def _connect(cls, *, targets: Mapping[str, str], timeout: float, channel: _OpenChannel) -> ServiceClients:
         interceptors = telemetry.client_interceptors()
         stubs: dict[str, Any] = {}
         channels: list[grpc.aio.Channel] = []
@@ -41,12 +67,11 @@ class ServiceClients:
             # Outermost first: the service's name is put on the error the caller finally sees (after retries).
             services = ([service_descriptor(entry.proto_service, stub=entry.stub)]
                         if entry.proto_service and entry.stub else [])
-            channel = open_channel(targets[entry.name], ca_file=ca_file, services=services,
-                                   interceptors=[NameTheService(entry.name), *interceptors])
-            channels.append(channel)
-            stubs[entry.name] = entry.stub_class()(channel)
+            opened = channel(targets[entry.name], [NameTheService(entry.name), *interceptors], services)
+            channels.append(opened)
+            stubs[entry.name] = entry.stub_class()(opened)
             if entry.consumes:
-                dead_letters[entry.name] = operations_pb2_grpc.DeadLetterServiceStub(channel)
+                dead_letters[entry.name] = operations_pb2_grpc.DeadLetterServiceStub(opened)
         return cls(stubs=stubs, channels=channels, timeout=timeout, dead_letters=dead_letters)
 
     def stub(self, service: str) -> Any:

@@ -46,6 +46,7 @@ from jinqiao.kit.availability import unavailable_dependency
 from jinqiao.kit.db import Database, UnitOfWork
 from jinqiao.kit.errors import DomainError
 from jinqiao.kit.retention import StreamLimits
+from jinqiao.kit.settings import KitSettings
 from jinqiao.kit.tenancy import InvalidTenant, parse_tenant
 
 log = logging.getLogger("jinqiao.broker")
@@ -106,13 +107,23 @@ def _connection_log(name: str) -> tuple[Callable[[], Awaitable[None]], Callable[
     return disconnected, reconnected
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers a (possibly comma-separated) ``nats_url`` names: one server, or the nodes of a cluster."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("nats_url names no server")
+    return servers
+
+
 def build_broker(*, url: str, name: str, user: str = "", password: str = "") -> Broker:
     """A broker logged in as ``user`` that reconnects forever with jittered back-off and logs only state changes.
 
+    ``url`` may name a cluster (comma-separated URLs): nats-py connects to any one of them, learns the others from
+    the cluster's gossip, and on a lost connection moves to the server it has tried least (``_reconnect_to``).
     A first ``connect()`` to a server that is not up yet waits for it too (nats-py retries it every second).
     """
     disconnected, reconnected = _connection_log(name)
-    return Broker(url, name=name, graceful_timeout=10.0,
+    return Broker(server_urls(url), name=name, graceful_timeout=10.0,
                   security=NatsUserPassword(username=user, password=password) if user else None,
                   inbox_prefix=inbox_prefix(user), error_cb=_report_broker_error,
                   # Never give up (nats-py's default stops after 60 attempts, about two minutes).
@@ -123,35 +134,60 @@ def build_broker(*, url: str, name: str, user: str = "", password: str = "") -> 
                   logger=None)
 
 
-def stream_config(service: str, *, limits: StreamLimits | None = None) -> StreamConfig:
-    """A producing service's stream: file storage, two-minute duplicate window, bounded by age and size.
+def stream_replicas(replicas: int | None = None) -> int:
+    """How many servers keep each stream: ``replicas``, else the environment's (JINQIAO_NATS_STREAM_REPLICAS).
+
+    Every process the runner (or the chart) starts sees the same setting, so a service looking its streams up finds
+    them as the runner declared them.
+    """
+    if replicas is not None:
+        if replicas < 1:
+            raise ValueError("a stream needs at least one replica")
+        return replicas
+    return KitSettings().nats_stream_replicas
+
+
+def stream_config(service: str, *, limits: StreamLimits | None = None, replicas: int | None = None) -> StreamConfig:
+    """A producing service's stream: file storage, two-minute duplicate window, bounded by age and size, kept by
+    ``replicas`` servers (the environment's ``nats_stream_replicas`` when not given: 1 on one server, 3 on a cluster).
 
     A full stream refuses new messages (DiscardPolicy.NEW) rather than dropping unconsumed ones: the relay keeps
     its outbox rows pending until there is room (backpressure). Messages older than max_age are gone whatever
     their consumers did, so a consumer may be away up to max_age (kit/retention.py: the inbox horizon outlasts it).
+    At R3 a message is acknowledged to the relay once a majority of the three has it, so losing any one server
+    loses no acknowledged message; the duplicate window lets the relay publish again after a lost PubAck.
     """
     bounds = limits or StreamLimits.configured()
     return StreamConfig(name=ev.stream_name(service), subjects=ev.stream_subjects(service),
                         storage=StorageType.FILE, duplicate_window=120.0, max_age=bounds.max_age,
-                        max_bytes=bounds.max_bytes, discard=DiscardPolicy.NEW)
+                        max_bytes=bounds.max_bytes, discard=DiscardPolicy.NEW, num_replicas=stream_replicas(replicas))
 
 
-async def ensure_stream(broker: NatsBroker, *, service: str, limits: StreamLimits | None = None) -> None:
-    """Make sure a producing service's stream exists as configured (limits: the environment's when not given).
+async def ensure_stream(broker: NatsBroker, *, service: str, limits: StreamLimits | None = None,
+                        replicas: int | None = None) -> None:
+    """Make sure a producing service's stream exists as configured (limits and replicas: the environment's when
+    not given).
 
     The runner declares every stream at start-up (its login may); a service's login may only look a stream up,
     so a stream found as configured is left alone and only a missing or different one (e.g. one made before it
-    had limits) is created or updated.
+    had limits, or at fewer replicas) is created or updated. A clustered JetStream changes a stream's
+    replica count in place (R1 → R3 copies it to two more servers); its durable consumers follow, since they are
+    made with ``num_replicas`` 0, "the stream's" (``Consumer.consumer_config``).
     """
     js = broker.config.connection_state.stream
-    config = stream_config(service, limits=limits)
+    config = stream_config(service, limits=limits, replicas=replicas)
     try:
         found = (await js.stream_info(config.name)).config
     except NotFoundError:
         await js.add_stream(config)
         return
+    if replicas is None and (found.num_replicas or 1) > (config.num_replicas or 1):
+        # Only an explicit count scales a stream down: a process merely lacking JINQIAO_NATS_STREAM_REPLICAS (a
+        # migrate job, a service) must neither take copies away from a cluster's streams nor fail to start on them.
+        config = config.evolve(num_replicas=found.num_replicas)
     if (sorted(found.subjects or []) != sorted(config.subjects or []) or found.storage != config.storage
-            or found.duplicate_window != config.duplicate_window or not _same_limits(found, config)):
+            or found.duplicate_window != config.duplicate_window or not _same_limits(found, config)
+            or (found.num_replicas or 1) != config.num_replicas):
         await js.update_stream(config)
 
 
@@ -354,9 +390,16 @@ class Consumer:
         log.warning("消费者 %s 未能及时停止 / consumer %s did not stop within 10 s", self._name, self._name)
 
     def consumer_config(self) -> ConsumerConfig:
-        """The durable's configuration: explicit acks, unlimited server-side deliveries (our policy counts)."""
+        """The durable's configuration: explicit acks, unlimited server-side deliveries (our policy counts).
+
+        ``num_replicas`` 0 means the stream's: on a cluster the durable's state (what was delivered and acknowledged)
+        is kept by as many servers as its stream's messages, and follows the stream when its replica count changes.
+        A durable kept by fewer servers than its stream would forget its acknowledgements with its one server, and
+        every message would come back (absorbed by the inbox, but a burst of redeliveries).
+        """
         return ConsumerConfig(name=self._name, durable_name=self._name, ack_policy=AckPolicy.EXPLICIT,
-                              max_deliver=-1, ack_wait=self._retry.ack_wait, filter_subject=self._filter)
+                              max_deliver=-1, ack_wait=self._retry.ack_wait, filter_subject=self._filter,
+                              num_replicas=0)
 
     async def _run(self) -> None:
         attempt = 0

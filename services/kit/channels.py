@@ -12,11 +12,14 @@ import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
+
+if TYPE_CHECKING:
+    from jinqiao.kit.settings import KitSettings
 
 # Methods whose name starts with one of these verbs only read (checked against every proto by a unit test).
 READ_VERBS = ("Get", "List", "Search", "Count", "Export", "Check", "Suggest")
@@ -93,11 +96,36 @@ def channel_options(services: Sequence[ServiceDescriptor] = ()) -> list[tuple[st
     return options
 
 
-def open_channel(target: str, *, ca_file: Path | None = None, interceptors: Sequence[Any] = (),
+def open_channel(target: str, *, ca_file: Path | None = None, cert_file: Path | None = None,
+                 key_file: Path | None = None, interceptors: Sequence[Any] = (),
                  services: Sequence[ServiceDescriptor] = ()) -> grpc.aio.Channel:
-    """A channel to ``target`` retrying the repeatable calls of ``services``; TLS against ``ca_file`` when given."""
+    """A channel to ``target`` retrying the repeatable calls of ``services``; TLS against ``ca_file`` when given.
+
+    With ``cert_file`` and ``key_file`` as well, the channel presents that certificate (mutual TLS: a service's
+    internal port demands one); a server that asks for none never sees it.
+    """
     options = channel_options(services)
+    if (cert_file is None) != (key_file is None):
+        raise ValueError("客户端证书和私钥须同时提供 / cert_file and key_file are given together")
     if ca_file is None:
+        if cert_file is not None:
+            raise ValueError("客户端证书须与 CA 文件一同提供 / a client certificate needs ca_file to verify the server")
         return grpc.aio.insecure_channel(target, options=options, interceptors=list(interceptors) or None)
-    credentials = grpc.ssl_channel_credentials(root_certificates=ca_file.read_bytes())
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca_file.read_bytes(),
+        private_key=key_file.read_bytes() if key_file is not None else None,
+        certificate_chain=cert_file.read_bytes() if cert_file is not None else None,
+    )
     return grpc.aio.secure_channel(target, credentials, options=options, interceptors=list(interceptors) or None)
+
+
+def open_settings_channel(target: str, settings: KitSettings, *, interceptors: Sequence[Any] = (),
+                          services: Sequence[ServiceDescriptor] = ()) -> grpc.aio.Channel:
+    """A channel from the process's settings: plaintext without a CA file (embedded, loopback); TLS against
+    ``grpc_tls_ca_file`` otherwise, presenting the process's own certificate (``grpc_tls_cert_file`` / ``_key_file``)
+    when it has one, as a service's internal mutual-TLS port requires."""
+    ca_file = settings.grpc_tls_ca_file
+    with_identity = ca_file is not None and settings.grpc_tls_cert_file is not None
+    return open_channel(target, ca_file=ca_file, interceptors=interceptors, services=services,
+                        cert_file=settings.grpc_tls_cert_file if with_identity else None,
+                        key_file=settings.grpc_tls_key_file if with_identity else None)

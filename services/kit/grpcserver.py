@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import limits
@@ -242,14 +243,85 @@ class ServerTls:
         return cls(certificate_chain=cert.read_bytes(), private_key=key.read_bytes())
 
 
+@dataclass(frozen=True, slots=True)
+class InternalPort:
+    """The second gRPC port, for calls between the platform's own processes: mutual TLS only.
+
+    The process's certificate (JINQIAO_GRPC_TLS_CERT_FILE / _KEY_FILE) is its identity here, and a caller must
+    present one signed by the platform's CA (JINQIAO_GRPC_TLS_CA_FILE). ``port`` 0 binds an ephemeral port (tests);
+    in the settings, ``grpc_internal_port`` 0 means no internal port at all (``from_settings`` answers None).
+    """
+
+    port: int
+    certificate_chain: bytes
+    private_key: bytes
+    client_ca: bytes
+
+    @classmethod
+    def from_settings(cls, settings: KitSettings) -> InternalPort | None:
+        """The internal port of ``grpc_internal_port`` with its three files; None when it is 0."""
+        if settings.grpc_internal_port == 0:
+            return None
+        files = {"JINQIAO_GRPC_TLS_CERT_FILE": settings.grpc_tls_cert_file,
+                 "JINQIAO_GRPC_TLS_KEY_FILE": settings.grpc_tls_key_file,
+                 "JINQIAO_GRPC_TLS_CA_FILE": settings.grpc_tls_ca_file}
+        missing = [name for name, path in files.items() if path is None]
+        if missing:
+            names = ", ".join(missing)
+            raise ValueError(f"内部 gRPC 端口（双向 TLS）需要证书、私钥和 CA 文件，缺少 {names} / "
+                             f"JINQIAO_GRPC_INTERNAL_PORT needs the certificate, key and CA files; missing {names}")
+        cert, key, ca = (path.read_bytes() for path in files.values() if path is not None)
+        return cls(port=settings.grpc_internal_port, certificate_chain=cert, private_key=key, client_ca=ca)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        """Server credentials that demand a client certificate of the platform's CA."""
+        return grpc.ssl_server_credentials([(self.private_key, self.certificate_chain)],
+                                           root_certificates=self.client_ca, require_client_auth=True)
+
+
+# How long an HTTP probe waits for the event loop to answer; a loop busier than this serves no one in time either.
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
 @dataclass
 class GrpcApp:
-    """A started server, its bound port and its health servicer."""
+    """A started server, its bound ports and its health servicer."""
 
     server: grpc.aio.Server
     health: HealthServicer
     port: int
     service_names: tuple[str, ...]
+    # The bound mutual-TLS port for the platform's own callers; None when the server has none.
+    internal_port: int | None = None
+
+    async def ready(self) -> bool:
+        """True while the process as a whole ("") reports SERVING: every dependency up, not shutting down."""
+        # Asked as gRPC's own Check answers it; "" is set from the start, so no RPC context is ever consulted.
+        reply = await self.health.Check(health_pb2.HealthCheckRequest(service=""), cast(Any, None))
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def http_probes(self, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[Callable[[], bool], Callable[[], bool]]:
+        """Liveness and readiness for the HTTP probe server's thread, each answered on this event loop.
+
+        Asked from another thread, each goes through the running loop, so a wedged loop fails both (the process
+        then serves nothing) rather than the probe answering for a process that cannot.
+        """
+        loop = asyncio.get_running_loop()
+
+        async def alive() -> bool:
+            return True
+
+        def ask(check: Callable[[], Coroutine[Any, Any, bool]]) -> bool:
+            if loop.is_closed():
+                return False
+            future = asyncio.run_coroutine_threadsafe(check(), loop)
+            try:
+                return bool(future.result(timeout))
+            except (TimeoutError, concurrent.futures.CancelledError):
+                future.cancel()
+                return False
+
+        return (lambda: ask(alive)), (lambda: ask(self.ready))
 
     async def serving(self) -> None:
         """Report SERVING for the process and each service."""
@@ -282,11 +354,13 @@ async def start_server(
     service: str,
     client_limiter: ClientRateLimiter | None = None,
     tls: ServerTls | None = None,
+    internal: InternalPort | None = None,
 ) -> GrpcApp:
     """Build, bind and start a server with the standard interceptor chain (outermost first).
 
     County systems are limited by ``client_limiter`` (the default rate when none is given); with ``tls`` the port
-    speaks TLS only.
+    speaks TLS only. With ``internal`` the same server also listens on ``host:internal.port`` with mutual TLS; a
+    bearer token is still required there (defence in depth: a stolen certificate alone calls nothing).
     """
     limiter = client_limiter or ClientRateLimiter(service=service)
     server = grpc.aio.server(
@@ -311,8 +385,15 @@ async def start_server(
         bound = server.add_secure_port(address, credentials)
     if bound == 0:
         raise OSError(f"端口 {host}:{port} 已被占用 / cannot bind gRPC port {host}:{port}")
+    internal_bound: int | None = None
+    if internal is not None:
+        internal_bound = server.add_secure_port(f"{host}:{internal.port}", internal.credentials())
+        if internal_bound == 0:
+            raise OSError(f"内部端口 {host}:{internal.port} 已被占用 / cannot bind internal gRPC port "
+                          f"{host}:{internal.port}")
     await server.start()
-    app = GrpcApp(server=server, health=health, port=bound, service_names=tuple(service_names))
+    app = GrpcApp(server=server, health=health, port=bound, service_names=tuple(service_names),
+                  internal_port=internal_bound)
     await app.serving()
     return app
 

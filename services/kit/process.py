@@ -118,7 +118,7 @@ async def start_service(
         verifier=TokenVerifier.from_settings(settings, revocations=revoked), service_names=service_names,
         register=registers, host=settings.host, port=settings.grpc_port, service=service,
         client_limiter=grpcserver.ClientRateLimiter.from_settings(settings),
-        tls=grpcserver.ServerTls.from_settings(settings),
+        tls=grpcserver.ServerTls.from_settings(settings), internal=grpcserver.InternalPort.from_settings(settings),
     )
     tasks = [asyncio.create_task(loop(), name=f"{service}-background") for loop in ctx.background]
     tasks.extend(await _watch_and_prune(settings, service=service, db=db, broker=broker, app=app))
@@ -156,13 +156,22 @@ async def serve(
     running = await start_service(
         settings, service=service, service_names=service_names, produces_events=produces_events, setup=setup
     )
-    telemetry.start_metrics_server(port=settings.metrics_port, host=settings.host)
-    log.info("serving", port=running.port)
+    probes = start_probes(settings, running.app)
+    log.info("serving", port=running.port, internal_port=running.app.internal_port)
     try:
         await grpcserver.wait_for_shutdown_signal()
     finally:
+        # The app's stop turns health NOT_SERVING first, so /readyz says 503 while calls drain.
         await running.stop()
+        if probes is not None:
+            probes.stop()
         log.info("stopped")
+
+
+def start_probes(settings: KitSettings, app: grpcserver.GrpcApp) -> telemetry.ProbeServer | None:
+    """The metrics port (``metrics_port``, 0 none) with the app's liveness and readiness; on the running loop."""
+    live, ready = app.http_probes()
+    return telemetry.start_metrics_server(port=settings.metrics_port, host=settings.host, live=live, ready=ready)
 
 
 def run_service(main: Callable[[KitSettings], Coroutine[Any, Any, None]], *, service: str) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import grpc
 import structlog
@@ -33,10 +37,11 @@ from prometheus_client import (
     Counter,
     Histogram,
     gc_collector,
+    make_wsgi_app,
     platform_collector,
     process_collector,
-    start_http_server,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from jinqiao.kit.grpcwrap import Context, Handler, wrap_unary
 
@@ -542,10 +547,78 @@ class MetricsServerInterceptor(grpc.aio.ServerInterceptor):
         return wrap_unary(await continuation(details), measured)
 
 
+# A probe answers from the HTTP server's thread: True healthy, False not.
+Probe = Callable[[], bool]
+_WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def probes_app(*, registry: CollectorRegistry, live: Probe | None = None, ready: Probe | None = None) -> _WsgiApp:
+    """A WSGI app: ``/metrics`` (Prometheus text), ``/healthz`` (liveness), ``/readyz`` (readiness), else 404.
+
+    Kubernetes probes these over plain HTTP: its gRPC probe speaks no TLS, and the internal port wants a client
+    certificate. A missing probe answers 200 (``ready`` falls back to ``live``).
+    """
+    metrics = make_wsgi_app(registry)
+    checks = {"/healthz": live, "/readyz": ready or live}
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            answer: Iterable[bytes] = metrics(environ, start_response)
+            return answer
+        if path not in checks:
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return ["未找到 not found\n".encode()]
+        check = checks[path]
+        ok = check is None or check()
+        start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"ok\n" if ok else "未就绪 not ready\n".encode()]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Probes arrive every few seconds; a log line each would drown the service's own."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        """Log nothing."""
+
+
+@dataclass
+class ProbeServer:
+    """The metrics and probe port, served from daemon threads."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
 def start_metrics_server(
-    *, port: int, host: str = "127.0.0.1", registry: CollectorRegistry | None = None
-) -> None:
-    """Serve ``/metrics`` over HTTP from a daemon thread; port 0 turns it off."""
+    *, port: int, host: str = "127.0.0.1", registry: CollectorRegistry | None = None,
+    live: Probe | None = None, ready: Probe | None = None,
+) -> ProbeServer | None:
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` (``probes_app``) over HTTP from daemon threads; port 0 turns
+    it off (None)."""
     if port == 0:
-        return
-    start_http_server(port, addr=host, registry=registry or default_registry())
+        return None
+    # As prometheus_client's start_http_server: the address family follows the host (an IPv6 "::" works too).
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+
+    class Server(ThreadingWSGIServer):
+        address_family = family
+
+    app = probes_app(registry=registry or default_registry(), live=live, ready=ready)
+    server = make_server(str(address[0]), port, app, Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="jinqiao-probes", daemon=True)
+    thread.start()
+    return ProbeServer(server=server, thread=thread)

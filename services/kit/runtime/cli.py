@@ -1,4 +1,5 @@
-"""The `jinqiao` command: up, status, down, keys (status, rotate, reencrypt, retire), dead-letters, province."""
+"""The `jinqiao` command: up, status, down, keys (status, rotate, reencrypt, retire), dead-letters, province,
+migrate and nats-config (deployments beyond one machine, kit/runtime/deploy.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import signal
 import sys
 
-from jinqiao.kit.runtime import config, supervisor
+from jinqiao.kit.runtime import config, deploy, supervisor
 from jinqiao.kit.runtime import deadletters as dead_letters
 from jinqiao.kit.runtime.processes import alive
 
@@ -35,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     province.add_argument("--seed", type=int, default=7)
     province.add_argument("--concurrency", type=int, default=32, help="同时进行的调用数 / RPCs in flight")
     province.add_argument("--report", help="把报告写成 JSON / write the report as JSON to this file")
+    deploy.add_migrate_parser(commands)
+    commands.add_parser("nats-config", help="部署用 NATS 授权配置（密码为环境变量）/ print the deployed broker's "
+                                            "authorization block (passwords as $VARIABLES)")
     return parser
 
 
@@ -44,6 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command != "up":
         # A reader that stops early (`jinqiao status | head`) ends the output quietly, as any command-line tool.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Deployment commands run from the image, beside no embedded configuration (deploy/embedded.toml): before it.
+    if args.command == "migrate":
+        sys.exit(asyncio.run(deploy.run_migrate(env=os.environ, names=args.service, streams=not args.no_streams)))
+    if args.command == "nats-config":
+        print(deploy.nats_authorization_file(), end="")
+        sys.exit(0)
     settings = config.load()
     if args.command == "up":
         try:
