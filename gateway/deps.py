@@ -132,6 +132,8 @@ ROUTES: dict[str, Permission | None] = {
     f"GET {_T}/members/{{member_id}}/activities": P.MEMBERS_READ,
     f"GET {_T}/members/{{member_id}}/attendance": P.ORGS_READ,
     f"POST {_T}/members/{{member_id}}/check-in": P.MEMBERSHIPS_SELF_CHECK_IN,
+    f"POST {_T}/members/{{member_id}}/departure": P.MEMBERS_END,
+    f"POST {_T}/members/{{member_id}}/erase-personal-data": P.MEMBERS_ERASE,
     f"GET {_T}/members/{{member_id}}/evaluations": P.MEMBERS_READ,
     f"POST {_T}/members/{{member_id}}/evaluations": P.FLOWS_WRITE,
     f"GET {_T}/members/{{member_id}}/flows": P.MEMBERS_READ,

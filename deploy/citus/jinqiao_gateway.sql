@@ -16,6 +16,7 @@ SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
 SELECT create_reference_table('login_names');
 -- Per-county tables, one co-location group anchored on accounts.
 SELECT create_distributed_table('accounts', 'tenant_id');
+SELECT create_distributed_table('audit_anchors', 'tenant_id', colocate_with => 'accounts');
 SELECT create_distributed_table('audit_log', 'tenant_id', colocate_with => 'accounts');
 SELECT create_distributed_table('idempotency_keys', 'tenant_id', colocate_with => 'accounts');
 SELECT create_distributed_table('outbox', 'tenant_id', colocate_with => 'accounts');

@@ -12,20 +12,21 @@
 BEGIN;
 -- Foreign keys between tables distributed in one transaction need its shard commands run one by one.
 SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
--- Per-county tables, one co-location group anchored on audit_log.
-SELECT create_distributed_table('audit_log', 'tenant_id');
-SELECT create_distributed_table('channel_settings', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dead_letters', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('deliveries', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dir_appointments', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dir_flows', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dir_guests', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dir_members', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('dir_orgs', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('escalations', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('inbox', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('inbox_marks', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('people', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('preferences', 'tenant_id', colocate_with => 'audit_log');
-SELECT create_distributed_table('templates', 'tenant_id', colocate_with => 'audit_log');
+-- Per-county tables, one co-location group anchored on audit_anchors.
+SELECT create_distributed_table('audit_anchors', 'tenant_id');
+SELECT create_distributed_table('audit_log', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('channel_settings', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dead_letters', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('deliveries', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dir_appointments', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dir_flows', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dir_guests', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dir_members', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('dir_orgs', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('escalations', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('inbox', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('inbox_marks', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('people', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('preferences', 'tenant_id', colocate_with => 'audit_anchors');
+SELECT create_distributed_table('templates', 'tenant_id', colocate_with => 'audit_anchors');
 COMMIT;

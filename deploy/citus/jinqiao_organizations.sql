@@ -18,6 +18,7 @@ SELECT create_distributed_table('orgs', 'tenant_id', colocate_with => 'officers'
 SELECT create_distributed_table('appointments', 'tenant_id', colocate_with => 'officers');
 SELECT create_distributed_table('meetings', 'tenant_id', colocate_with => 'officers');
 SELECT create_distributed_table('attendance', 'tenant_id', colocate_with => 'officers');
+SELECT create_distributed_table('audit_anchors', 'tenant_id', colocate_with => 'officers');
 SELECT create_distributed_table('audit_log', 'tenant_id', colocate_with => 'officers');
 SELECT create_distributed_table('checkin_codes', 'tenant_id', colocate_with => 'officers');
 SELECT create_distributed_table('checklist_items', 'tenant_id', colocate_with => 'officers');

@@ -19,6 +19,7 @@ SELECT create_distributed_table('applicants', 'tenant_id', colocate_with => 'act
 SELECT create_distributed_table('applicant_inspections', 'tenant_id', colocate_with => 'activities');
 SELECT create_distributed_table('applicant_mentors', 'tenant_id', colocate_with => 'activities');
 SELECT create_distributed_table('applicant_stages', 'tenant_id', colocate_with => 'activities');
+SELECT create_distributed_table('audit_anchors', 'tenant_id', colocate_with => 'activities');
 SELECT create_distributed_table('audit_log', 'tenant_id', colocate_with => 'activities');
 SELECT create_distributed_table('certificate_counters', 'tenant_id', colocate_with => 'activities');
 SELECT create_distributed_table('dead_letters', 'tenant_id', colocate_with => 'activities');

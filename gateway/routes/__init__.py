@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from jinqiao.gateway.routes import (
     desk,
+    erasure,
     insights,
     integrations,
     loans,
@@ -20,7 +21,7 @@ from jinqiao.gateway.wire import plain_parameters
 def all_routers() -> list[APIRouter]:
     """Every service's routers, in a stable order (the OpenAPI document lists them so), each refusing a query or
     path parameter no service could take (gateway/wire.py)."""
-    return [_plain(router) for router in (*registry.ROUTERS, *insights.ROUTERS, *organizations.ROUTERS,
+    return [_plain(router) for router in (*registry.ROUTERS, erasure.router, *insights.ROUTERS, *organizations.ROUTERS,
                                           *integrations.ROUTERS, *operations.ROUTERS, *desk.ROUTERS,
                                           *loans.ROUTERS, *notifications.ROUTERS)]
 

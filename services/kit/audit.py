@@ -66,10 +66,21 @@ async def record_act(uow: UnitOfWork, *, actor: str, role: str, action: str, obj
 
 
 async def verify_chain(uow: UnitOfWork) -> int | None:
-    """Return the first broken ``seq`` of the tenant's chain, or None when it is intact."""
+    """Return the first broken ``seq`` of the tenant's chain, or None when it is intact.
+
+    The chain starts at GENESIS, or, once old rows were pruned (kit/lifecycle.py), at the latest anchor: the seq and
+    hash of the last pruned row, which the first kept row must chain on. A tampered or removed anchor breaks it.
+    """
     prev = GENESIS
     expected_seq = 1
-    rows = await uow.conn.fetch("SELECT * FROM audit_log WHERE tenant_id = $1 ORDER BY seq", uow.tenant)
+    # Databases migrated before audit_anchors existed have no anchors (and so no pruned rows).
+    if await uow.conn.fetchval("SELECT to_regclass('audit_anchors') IS NOT NULL"):
+        anchor = await uow.conn.fetchrow(
+            "SELECT seq, hash FROM audit_anchors WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1", uow.tenant)
+        if anchor is not None:
+            prev, expected_seq = bytes(anchor["hash"]), int(anchor["seq"]) + 1
+    rows = await uow.conn.fetch("SELECT * FROM audit_log WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq",
+                                uow.tenant, expected_seq)
     for row in rows:
         entry = AuditEntry(
             actor=row["actor"], role=row["role"], action=row["action"], object_type=row["object_type"],

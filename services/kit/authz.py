@@ -37,6 +37,8 @@ class Permission(StrEnum):
     MEMBERS_READ = "members.read"
     MEMBERS_WRITE = "members.write"
     MEMBERS_REVEAL = "members.reveal"
+    MEMBERS_ERASE = "members.erase"
+    MEMBERS_END = "members.end"
     FLOWS_WRITE = "flows.write"
     DEVELOPMENT_READ = "development.read"
     DEVELOPMENT_WRITE = "development.write"
@@ -121,6 +123,11 @@ TABLE: dict[Permission, dict[Role, Reach]] = {
     Permission.MEMBERS_WRITE: {**_COUNTY, **_SYSTEM},
     # Revealing a full ID number is the county department's act alone, always audited with a reason.
     Permission.MEMBERS_REVEAL: _COUNTY,
+    # Erasing a departed member's personal fields at once (before the retention period) is the county department's
+    # act alone, with a reason, audited; a county system erases only through the scheduled job, never on request.
+    Permission.MEMBERS_ERASE: _COUNTY,
+    # Ending a record (去世, 退党, 除名, 开除党籍) is the county department's decision, audited with a reason.
+    Permission.MEMBERS_END: _COUNTY,
     Permission.FLOWS_WRITE: {**_COUNTY, **_SYSTEM},
     # Applicants are persons: each office sees those whose home organisation lies in its own reach.
     Permission.DEVELOPMENT_READ: {Role.COUNTY_ADMIN: Reach.COUNTY, Role.TOWNSHIP_OFFICER: Reach.TOWNSHIP,
@@ -204,6 +211,8 @@ METHODS: dict[str, Permission] = {
         "UpdateMember": Permission.MEMBERS_WRITE,
         "ListMemberHistory": Permission.MEMBERS_READ,
         "RevealIdNumber": Permission.MEMBERS_REVEAL,
+        "RecordMemberDeparture": Permission.MEMBERS_END,
+        "EraseMemberPersonalData": Permission.MEMBERS_ERASE,
         "RegisterFlow": Permission.FLOWS_WRITE,
         "GetFlow": Permission.MEMBERS_READ,
         "ListFlows": Permission.MEMBERS_READ,

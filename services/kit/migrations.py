@@ -5,12 +5,16 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
+if TYPE_CHECKING:
+    from jinqiao.kit.lifecycle import RecordKind
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -393,3 +397,151 @@ def drop_bounded_fair_outbox_pending() -> None:
         """
     )
     op.execute("DROP INDEX IF EXISTS outbox_unsent_tenant")
+
+
+def create_audit_anchors() -> None:
+    """``audit_anchors`` and the audit-row pruning function (kit/lifecycle.py): the chain stays verifiable.
+
+    Before a county's audit rows up to seq N are deleted, an anchor (tenant, N, hash of row N, when) is written;
+    ``audit.verify_chain`` starts from the latest anchor instead of GENESIS. DELETE on ``audit_log`` is allowed only
+    for rows an anchor covers, and only the owner role (through the SECURITY DEFINER function) writes anchors: the
+    app role may read them, never write them. UPDATE and TRUNCATE stay refused; anchors are append-only too.
+    """
+    op.execute(
+        """
+        CREATE TABLE audit_anchors (
+            tenant_id text NOT NULL,
+            seq bigint NOT NULL,
+            hash bytea NOT NULL,
+            pruned_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant_id, seq)
+        )
+        """
+    )
+    enable_tenant_rls("audit_anchors")
+    # The default privileges gave the app role DML on the new table: an anchor it could write would license deletes.
+    op.execute(
+        """
+        DO $$ DECLARE r text; BEGIN
+            FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants
+                     WHERE table_schema = 'public' AND table_name = 'audit_anchors' AND grantee <> current_user LOOP
+                EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_anchors FROM %I', r);
+            END LOOP;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER audit_anchors_no_update BEFORE UPDATE OR DELETE ON audit_anchors"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute(
+        """
+        CREATE FUNCTION audit_log_prune_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM audit_anchors an WHERE an.tenant_id = OLD.tenant_id AND an.seq >= OLD.seq)
+            THEN RAISE EXCEPTION 'audit_log is append-only';
+            END IF;
+            RETURN OLD;
+        END $$
+        """
+    )
+    op.execute("DROP TRIGGER audit_log_no_update ON audit_log")
+    op.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_prune_only BEFORE DELETE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_prune_guard()"
+    )
+    op.execute("CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)")
+    # Per county: the old prefix of the chain (rows before the first one at/after the cutoff), at most ``batch``
+    # rows, never the head (the next append chains on it), anchored at its last row, then deleted.
+    op.execute(
+        """
+        CREATE FUNCTION lifecycle_audit_rows_all_tenants(cutoff timestamptz, batch integer, pruned_at timestamptz)
+        RETURNS TABLE (tenant_id text, deleted integer)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+        #variable_conflict use_column
+        DECLARE
+            t text; first_seq bigint; head_seq bigint; young_seq bigint; upto bigint; n integer;
+        BEGIN
+            FOR t IN SELECT DISTINCT a.tenant_id FROM audit_log a WHERE a.at < cutoff ORDER BY 1 LOOP
+                SELECT min(a.seq), max(a.seq) INTO first_seq, head_seq FROM audit_log a WHERE a.tenant_id = t;
+                SELECT min(a.seq) INTO young_seq FROM audit_log a WHERE a.tenant_id = t AND a.at >= cutoff;
+                upto := least(coalesce(young_seq, head_seq + 1) - 1, head_seq - 1, first_seq + batch - 1);
+                CONTINUE WHEN upto < first_seq;
+                INSERT INTO audit_anchors (tenant_id, seq, hash, pruned_at)
+                    SELECT a.tenant_id, a.seq, a.hash, pruned_at FROM audit_log a
+                    WHERE a.tenant_id = t AND a.seq = upto
+                    ON CONFLICT DO NOTHING;
+                DELETE FROM audit_log a WHERE a.tenant_id = t AND a.seq <= upto;
+                GET DIAGNOSTICS n = ROW_COUNT;
+                tenant_id := t;
+                deleted := n;
+                RETURN NEXT;
+            END LOOP;
+        END $$
+        """
+    )
+
+
+def drop_audit_anchors() -> None:
+    """Undo ``create_audit_anchors``: audit_log refuses every DELETE again."""
+    op.execute("DROP FUNCTION IF EXISTS lifecycle_audit_rows_all_tenants(timestamptz, integer, timestamptz)")
+    op.execute("DROP INDEX IF EXISTS audit_log_at")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_prune_only ON audit_log")
+    op.execute("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
+    op.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log"
+        " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute("DROP FUNCTION IF EXISTS audit_log_prune_guard()")
+    op.execute("DROP TABLE IF EXISTS audit_anchors")
+
+
+def create_lifecycle_functions(*kinds: RecordKind) -> None:
+    """One SECURITY DEFINER function per kind of record (kit/lifecycle.py): the only way its job crosses counties.
+
+    ``lifecycle_<kind>_all_tenants(cutoff, batch)`` deletes at most ``batch`` eligible rows whose instant is before
+    ``cutoff`` (oldest first, skipping rows another transaction holds), with their children, and returns the rows
+    deleted per county.
+    """
+    for kind in kinds:
+        table, fn = _ident(kind.table), _ident(kind.function)
+        if kind.index is not None:
+            # The index predicate names the table's columns without the function's alias.
+            predicate = re.sub(r"\bt\.", "", kind.eligible)
+            op.execute(f"CREATE INDEX IF NOT EXISTS {table}_lifecycle ON {table} ({kind.index}) WHERE {predicate}")
+        # A date column (closed_on) is before the cutoff when it is before the cutoff's date in China (UTC+8).
+        before = (f"{kind.at} < ((cutoff AT TIME ZONE 'UTC') + interval '8 hours')::date" if kind.on_date
+                  else f"{kind.at} < cutoff")
+        children = "".join(
+            f" c{i} AS (DELETE FROM {_ident(child)} c USING doomed d"
+            f" WHERE c.tenant_id = d.tenant_id AND c.{_ident(column)} = d.id),"
+            for i, (child, column) in enumerate(kind.children)
+        )
+        op.execute(
+            f"""
+            CREATE FUNCTION {fn}(cutoff timestamptz, batch integer)
+            RETURNS TABLE (tenant_id text, deleted integer)
+            LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+                WITH doomed AS MATERIALIZED (
+                    SELECT t.tenant_id, t.id FROM {table} t WHERE ({kind.eligible}) AND {before}
+                    ORDER BY {kind.at} LIMIT batch FOR UPDATE SKIP LOCKED
+                ),{children}
+                gone AS (
+                    DELETE FROM {table} t USING doomed d WHERE t.tenant_id = d.tenant_id AND t.id = d.id
+                    RETURNING t.tenant_id
+                )
+                SELECT g.tenant_id, count(*)::integer FROM gone g GROUP BY g.tenant_id
+            $$
+            """
+        )
+
+
+def drop_lifecycle_functions(*kinds: RecordKind) -> None:
+    """Undo ``create_lifecycle_functions``."""
+    for kind in kinds:
+        op.execute(f"DROP FUNCTION IF EXISTS {_ident(kind.function)}(timestamptz, integer)")
+        op.execute(f"DROP INDEX IF EXISTS {_ident(kind.table)}_lifecycle")

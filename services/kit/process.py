@@ -12,7 +12,7 @@ import grpc
 from faststream.nats import NatsBroker
 
 from jinqiao.kit import broker as kit_broker
-from jinqiao.kit import catalog, deadletters, grpcserver, health, retention, telemetry
+from jinqiao.kit import catalog, deadletters, grpcserver, health, lifecycle, retention, telemetry
 from jinqiao.kit.auth import TokenVerifier
 from jinqiao.kit.db import Database
 from jinqiao.kit.outbox import OutboxRelay
@@ -92,6 +92,8 @@ async def start_service(
     setup: Setup,
 ) -> RunningService:
     """Open the pool and broker, let ``setup`` wire the service, start consumers and gRPC."""
+    # A bad retention policy stops the process before it serves, naming the kind (not hours later, at the first run).
+    lifecycle.load_policy(settings)
     telemetry.instrument()
     db = await Database.connect(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     broker = kit_broker.build_broker(url=settings.nats_url, name=service, user=settings.nats_user,

@@ -8,7 +8,12 @@ Why pruning keeps the no-duplicate guarantee (the inbox horizon):
 - The relay re-publishes an outbox row only while the row is pending; a sent row is never published again, so
   pruning sent rows cannot bring an event back. The margin also covers a copy re-published after the first one
   was processed (a row left pending by a PubAck lost in an outage, up to a day).
-- Dead letters are never pruned here: operators replay or keep them.
+- Dead letters are never pruned here: operators replay or keep them (the province's policy prunes them after its
+  period, kit/lifecycle.py).
+
+The province's retention policy (kit/lifecycle.py, deploy/retention.toml) is loaded with these settings: its
+``outbox_sent`` period wins over ``outbox_retention_seconds``, and its optional ``inbox_processed`` may only lengthen
+the inbox horizon (a shorter one is refused at start). The records job runs within this pass, on its own schedule.
 
 A full stream (``stream_max_bytes``) refuses new messages (DiscardPolicy.NEW) instead of dropping unconsumed
 ones; the relay then keeps its rows pending until there is room again: backpressure, never silent loss.
@@ -23,6 +28,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from jinqiao.kit import lifecycle
 from jinqiao.kit.db import Database
 from jinqiao.kit.settings import KitSettings
 
@@ -62,6 +68,8 @@ class RetentionPolicy:
     outbox: timedelta = timedelta(days=1)
     inbox_horizon: timedelta = timedelta(days=8)
     batch: int = MAX_BATCH
+    # The province's policy of records (None: no records job, e.g. tests that build a policy by hand).
+    records: lifecycle.LifecyclePolicy | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch <= MAX_BATCH:
@@ -69,9 +77,17 @@ class RetentionPolicy:
 
     @classmethod
     def from_settings(cls, settings: KitSettings) -> RetentionPolicy:
-        """Built from the retention settings; the inbox horizon is the stream's max_age plus the margin."""
-        return cls(outbox=timedelta(seconds=settings.outbox_retention_seconds),
-                   inbox_horizon=inbox_horizon(settings), batch=settings.retention_batch)
+        """Built from the retention settings and the province's policy file (refused when invalid: PolicyError).
+
+        The policy's outbox_sent period wins over ``outbox_retention_seconds``; the inbox horizon is the stream's
+        max_age plus the margin, or the policy's longer inbox_processed (never shorter: parse_policy refuses it).
+        """
+        records = lifecycle.load_policy(settings)
+        outbox = records.get("outbox_sent")
+        inbox = records.get("inbox_processed")
+        return cls(outbox=outbox.period if outbox else timedelta(seconds=settings.outbox_retention_seconds),
+                   inbox_horizon=max(inbox_horizon(settings), inbox.period if inbox else timedelta(0)),
+                   batch=settings.retention_batch, records=records)
 
 
 def inbox_horizon(settings: KitSettings) -> timedelta:
@@ -117,11 +133,17 @@ async def _drain(conn: asyncpg.Connection, function: str, older_than: timedelta,
 
 
 async def run_pruning(db: Database, *, policy: RetentionPolicy, interval: float, service: str) -> None:
-    """Prune every ``interval`` seconds while the service runs; an unreachable database waits for the next pass."""
+    """Prune every ``interval`` seconds while the service runs; an unreachable database waits for the next pass.
+
+    With a policy of records, the records job (kit/lifecycle.py) runs in the same loop when it is due.
+    """
+    schedule = lifecycle.Schedule(policy.records) if policy.records is not None else None
     while True:
         await asyncio.sleep(interval)
         try:
             report = await prune_once(db, policy=policy)
+            if schedule is not None:
+                await schedule.maybe_run(db, service=service)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

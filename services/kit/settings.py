@@ -80,3 +80,5 @@ class KitSettings(BaseSettings):
     # How often pruning runs (0 disables it) and how many rows one DELETE may remove.
     retention_interval_seconds: float = Field(default=600.0, ge=0)
     retention_batch: int = Field(default=5000, ge=1, le=5000)
+    # The province's retention policy per kind of record (kit/lifecycle.py); None: deploy/retention.toml.
+    retention_policy_file: Path | None = Field(default=None, description="TOML retention policy (issue 18)")

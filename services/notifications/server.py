@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Sequence
 
 from jinqiao.kit import broker as kit_broker
+from jinqiao.kit import lifecycle
 from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_catalogued
+from jinqiao.notifications import lifecycle as notifications_lifecycle
 from jinqiao.notifications.channels import service as channel_service
 from jinqiao.notifications.channels.api import ChannelsApi
 from jinqiao.notifications.deliveries import timers as delivery_timers
@@ -38,6 +40,7 @@ class NotificationsServicer(InboxApi, EscalationsApi, PreferencesApi, Deliveries
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Subscribe the directory's and the triggers' consumers, start the worker and the sweep, build the servicer."""
+    lifecycle.register(*notifications_lifecycle.KINDS)  # old deliveries, per the retention policy
     deps = NotificationsDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings))
     for source in ("registry", "organizations", "desk"):
         await kit_broker.ensure_stream(ctx.broker, service=source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jinqiao.desk import lifecycle as desk_lifecycle
 from jinqiao.desk.attachments.api import AttachmentsApi
 from jinqiao.desk.calendar.api import CalendarApi
 from jinqiao.desk.categories.api import CategoriesApi
@@ -22,6 +23,7 @@ from jinqiao.desk.sla import timers as sla_timers
 from jinqiao.desk.tickets.api import TicketsApi
 from jinqiao.desk.v1 import desk_pb2, desk_pb2_grpc
 from jinqiao.kit import broker as kit_broker
+from jinqiao.kit import lifecycle
 from jinqiao.kit.crypto import FieldCipher
 from jinqiao.kit.process import Register, ServiceContext, run_catalogued
 
@@ -37,6 +39,7 @@ class DeskServicer(TicketsApi, CategoriesApi, QueuesApi, AttachmentsApi, Referra
 
 async def setup(ctx: ServiceContext) -> Sequence[Register]:
     """Subscribe the replica's and the referrals' consumers, start the SLA and referral sweeps, build the servicer."""
+    lifecycle.register(*desk_lifecycle.KINDS)  # closed tickets and repaid loans, per the retention policy
     deps = DeskDeps(db=ctx.db, cipher=FieldCipher.from_settings(ctx.settings))
     for source in ("registry", "organizations", "desk"):
         await kit_broker.ensure_stream(ctx.broker, service=source)

@@ -1,5 +1,6 @@
 """The `jinqiao` command: up, status, down, keys (status, rotate, reencrypt, retire), dead-letters, province,
-migrate and nats-config (deployments beyond one machine, kit/runtime/deploy.py)."""
+backup and restore (kit/runtime/backup.py), migrate and nats-config (deployments beyond one machine,
+kit/runtime/deploy.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     province.add_argument("--seed", type=int, default=7)
     province.add_argument("--concurrency", type=int, default=32, help="同时进行的调用数 / RPCs in flight")
     province.add_argument("--report", help="把报告写成 JSON / write the report as JSON to this file")
+    backup = commands.add_parser("backup", help="加密备份全部数据库、事件流与密钥元数据 / an encrypted, checksummed "
+                                                "archive of every database, the streams and the keys' metadata")
+    backup.add_argument("--out", help="归档文件 / the archive (default <data dir>/backups/jinqiao-<UTC>.jqbak)")
+    restore = commands.add_parser("restore", help="把备份恢复到空数据目录（平台停止时）/ restore an archive into an "
+                                                  "empty data directory, the platform stopped")
+    restore.add_argument("archive", help="归档文件 / the .jqbak archive")
+    restore.add_argument("--identity", help="age 解密身份 / the age identity (default <key dir>/backup.key)")
     deploy.add_migrate_parser(commands)
     commands.add_parser("nats-config", help="部署用 NATS 授权配置（密码为环境变量）/ print the deployed broker's "
                                             "authorization block (passwords as $VARIABLES)")
@@ -69,11 +77,24 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "province":
         code = asyncio.run(_province(settings, members=args.members, seed=args.seed, concurrency=args.concurrency,
                                      report=args.report))
+    elif args.command in ("backup", "restore"):
+        code = _backup(settings, args)
     elif args.command == "dead-letters":
         code = asyncio.run(dead_letters.run(settings, args))
     else:
         code = _keys(settings, args)
     sys.exit(code)
+
+
+def _backup(settings: config.EmbeddedConfig, args: argparse.Namespace) -> int:
+    """`jinqiao backup` / `jinqiao restore`; imported here, as the keys' commands are."""
+    from pathlib import Path
+
+    from jinqiao.kit.runtime import backup
+
+    if args.command == "backup":
+        return asyncio.run(backup.backup(settings, Path(args.out) if args.out else None))
+    return backup.restore(settings, Path(args.archive), Path(args.identity) if args.identity else None)
 
 
 def _keys(settings: config.EmbeddedConfig, args: argparse.Namespace) -> int:

@@ -396,6 +396,7 @@ async def up(config: EmbeddedConfig) -> int:
         # Streams are the runner's to declare: no service's login may create or change one.
         await nats.declare_streams()
         phase("streams declared")
+        await _republish_restored(config, nats=nats, admin_dsn=pg.admin_dsn(), phase=phase)
 
     async def bring_up(spec: ServiceSpec, streams: Awaitable[None], migrated: Awaitable[str] | None) -> None:
         # A service starts once the streams exist and its own database is at head; it waits for no other service
@@ -447,6 +448,24 @@ async def up(config: EmbeddedConfig) -> int:
             task.cancel()
         run_file.unlink(missing_ok=True)
         print("已停止 / stopped", flush=True)
+
+
+async def _republish_restored(config: EmbeddedConfig, *, nats: EmbeddedNats, admin_dsn: str,
+                              phase: Callable[[str], None]) -> None:
+    """After `jinqiao restore`: the archive's messages go back into the fresh streams before any service starts
+    (kit/runtime/backup.py says why nothing is lost or applied twice); a failure stops the start, marker kept."""
+    if not (config.data_dir / "restore.json").exists():
+        return
+    from jinqiao.kit.runtime import backup
+
+    try:
+        counts = await backup.republish_restored(config.data_dir, nats_url=nats.url, admin=nats.login(),
+                                                 admin_dsn=admin_dsn)
+    except Exception as exc:
+        raise StartupFailed(f"恢复的消息重新发布失败 / re-publishing the restored streams failed: {exc!r}") from exc
+    if counts is not None:
+        phase(f"restored streams re-published ({counts['published']} messages; dropped "
+              f"{counts['after_snapshot']} after the snapshot)")
 
 
 async def _all(*steps: Awaitable[object]) -> None:

@@ -15,6 +15,7 @@ PLACEMENT = "organizations-placement"
 PLACEMENT_REDIRECTED = "organizations-placement-redirected"
 REDIRECT_CLOSE = "organizations-redirect-close"
 FLOW_CLOSED = "organizations-flow-closed"
+ERASURE = "organizations-member-erasure"
 
 
 def _placing(event: registry_events.FlowRegistered | registry_events.FlowRedirected) -> str:
@@ -30,6 +31,11 @@ def _previous_placing(event: registry_events.FlowRedirected) -> str:
 def _closing(event: registry_events.FlowClosed) -> str:
     """The county holding the flow's membership."""
     return event.placing_tenant_id
+
+
+def _holder(event: registry_events.MemberPersonalDataErased) -> str:
+    """The county holding copies of the member's personal fields (one event per such county)."""
+    return event.holder_tenant_id
 
 
 def handlers(deps: OrgDeps) -> dict[str, kit_broker.Handler]:
@@ -53,8 +59,11 @@ def handlers(deps: OrgDeps) -> dict[str, kit_broker.Handler]:
         await service.close_flow(uow=uow, consumer=FLOW_CLOSED, flow_id=event.flow_id, reason=event.reason,
                                  origin_tenant_id=delivery.tenant)
 
+    async def erasure(uow: UnitOfWork, event: registry_events.MemberPersonalDataErased, delivery: Delivery) -> None:
+        await service.erase_member_copies(uow=uow, member_id=event.member_id, origin_tenant_id=delivery.tenant)
+
     return {PLACEMENT: placement(PLACEMENT), PLACEMENT_REDIRECTED: placement(PLACEMENT_REDIRECTED),
-            REDIRECT_CLOSE: redirect_close, FLOW_CLOSED: flow_closed}
+            REDIRECT_CLOSE: redirect_close, FLOW_CLOSED: flow_closed, ERASURE: erasure}
 
 
 async def subscribe_all(ctx: ServiceContext, deps: OrgDeps) -> None:
@@ -68,4 +77,5 @@ async def subscribe_all(ctx: ServiceContext, deps: OrgDeps) -> None:
         Subscription(REDIRECT_CLOSE, "registry", registry_events.FlowRedirected, bound[REDIRECT_CLOSE],
                      _previous_placing),
         Subscription(FLOW_CLOSED, "registry", registry_events.FlowClosed, bound[FLOW_CLOSED], _closing),
+        Subscription(ERASURE, "registry", registry_events.MemberPersonalDataErased, bound[ERASURE], _holder),
     )

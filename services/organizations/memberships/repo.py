@@ -205,3 +205,15 @@ async def create_checkin_secret(uow: UnitOfWork, *, org_id: str, secret: str, cr
         uow.tenant, org_id, secret, created_by,
     )
     return str(await uow.conn.fetchval("SELECT secret FROM checkin_codes WHERE org_id = $1", org_id))
+
+
+async def erase_member_copies(uow: UnitOfWork, *, member_id: str, origin_tenant_id: str) -> int:
+    """Erase the copies of a member's personal fields in this county's memberships of them; how many changed."""
+    result = await uow.conn.execute(
+        "UPDATE memberships SET id_number_masked = '已删除', phone_enc = NULL,"
+        " phone_masked = CASE WHEN phone_masked = '' THEN '' ELSE '已删除' END, address = ''"
+        " WHERE member_id = $1 AND origin_tenant_id = $2"
+        " AND (id_number_masked <> '已删除' OR phone_enc IS NOT NULL OR address <> '')",
+        member_id, origin_tenant_id,
+    )
+    return int(result.split()[-1])

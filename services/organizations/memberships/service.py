@@ -353,3 +353,13 @@ async def assess_membership(*, deps: OrgDeps, principal: Principal, membership_i
             reason=f"{assessment.year}={assessment.grade}")
         await uow.commit()
     return assessment
+
+
+async def erase_member_copies(*, uow: UnitOfWork, member_id: str, origin_tenant_id: str) -> int:
+    """The origin erased a departed member's personal fields: erase this county's copies in the member's temporary
+    memberships (masked ID, phone, address); only the origin's own members (the event's origin must agree with the
+    state it changes, DESIGN §5); idempotent (a redelivery finds nothing left)."""
+    member = parse_id_or_none(member_id)
+    if member is None:
+        return 0
+    return await repo.erase_member_copies(uow, member_id=member, origin_tenant_id=origin_tenant_id)

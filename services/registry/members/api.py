@@ -36,6 +36,10 @@ def member_to_proto(member: domain.Member, *, principal: Principal) -> registry_
         full_member_date=_iso(member.full_member_date),
     )
     message.create_time.FromDatetime(member.created_at)
+    message.record_status = registry_pb2.RecordStatus.ValueType(member.record_status)
+    message.ended_on = _iso(member.ended_on)
+    if member.erased_at is not None:
+        message.erase_time.FromDatetime(member.erased_at)
     return message
 
 

@@ -32,10 +32,28 @@ class MembershipStatus(IntEnum):
 
 
 class RecordStatus(IntEnum):
-    """Whether the county still holds the member, or handed them to another county (转出)."""
+    """Whether the county still holds the member, and if not how the record ended."""
 
     ACTIVE = 1
-    TRANSFERRED_OUT = 2
+    TRANSFERRED_OUT = 2  # 转出
+    DECEASED = 3  # 去世
+    LEFT_PARTY = 4  # 出党: 退党、除名、开除党籍 (the form is the Departure)
+
+
+class Departure(IntEnum):
+    """How a record ended other than by transfer (the wire's MemberDeparture)."""
+
+    NONE = 0
+    DECEASED = 1  # 去世
+    WITHDREW = 2  # 退党
+    STRUCK_OFF = 3  # 除名
+    EXPELLED = 4  # 开除党籍
+
+
+DEPARTURE_NAMES = {Departure.DECEASED: "去世", Departure.WITHDREW: "退党", Departure.STRUCK_OFF: "除名",
+                   Departure.EXPELLED: "开除党籍"}
+# What a masked number reads once the member's personal fields were erased.
+ERASED = "已删除"
 
 
 # 学历: the categories of the Party's statistical reports.
@@ -91,6 +109,9 @@ class Member:
     destination_code: str = ""
     industry: str = ""
     record_status: RecordStatus = RecordStatus.ACTIVE
+    ended_on: date | None = None
+    departure: Departure = Departure.NONE
+    erased_at: datetime | None = None
 
 
 REASON_MIN = 4

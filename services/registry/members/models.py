@@ -8,7 +8,7 @@ from datetime import date, datetime
 import asyncpg
 
 from jinqiao.kit.crypto import EncryptedColumn
-from jinqiao.registry.members.domain import Gender, Member, MembershipStatus, RecordStatus
+from jinqiao.registry.members.domain import Departure, Gender, Member, MembershipStatus, RecordStatus
 
 MEMBERS = "members"
 # What `jinqiao keys rotate` re-encrypts, bound as new_member_row binds it (tenant, table, column, row id).
@@ -27,8 +27,9 @@ class MemberRow:
     name: str
     gender: int
     birth_date: date
-    id_number_enc: bytes
-    id_number_bidx: bytes
+    # None once erased (members_erased_or_whole): nothing left to decrypt or look up.
+    id_number_enc: bytes | None
+    id_number_bidx: bytes | None
     id_number_masked: str
     phone_enc: bytes | None
     phone_masked: str
@@ -50,6 +51,9 @@ class MemberRow:
     flow_status: int = 0
     destination_code: str = ""
     industry: str = ""
+    ended_on: date | None = None
+    departure: int = 0
+    erased_at: datetime | None = None
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> MemberRow:
@@ -74,7 +78,8 @@ class MemberRow:
             home_branch_id=self.home_branch_id, household_address=self.household_address,
             full_member_date=self.full_member_date, flow_id=self.flow_id, flow_status=self.flow_status,
             destination_code=self.destination_code, industry=self.industry,
-            record_status=RecordStatus(self.record_status),
+            record_status=RecordStatus(self.record_status), ended_on=self.ended_on,
+            departure=Departure(self.departure), erased_at=self.erased_at,
         )
 
 

@@ -91,7 +91,9 @@ async def set_member_flow(uow: UnitOfWork, *, member_id: str, flow_id: str | Non
 async def mark_transferred_out(uow: UnitOfWork, *, member_id: str) -> None:
     """The county no longer holds the member; the row stays for the ledgers."""
     await uow.conn.execute(
-        "UPDATE members SET record_status = 2, version = version + 1, updated_at = now() WHERE id = $1", member_id
+        "UPDATE members SET record_status = 2, version = version + 1, updated_at = now(),"
+        # The day the record ended starts the retention period of its personal fields (member_departed).
+        " ended_on = coalesce(ended_on, (now() AT TIME ZONE 'Asia/Shanghai')::date) WHERE id = $1", member_id
     )
 
 

@@ -68,6 +68,7 @@ def validate(data: MemberInput, *, today: date) -> domain.NewMember:
 
 async def ensure_new_in_province(uow: UnitOfWork, *, row: MemberRow, field: str = "id_number") -> None:
     """Refuse a person the county or another county already holds (the latter without saying which)."""
+    assert row.id_number_bidx is not None  # a new row always holds its numbers
     here, elsewhere = await repo.id_number_holders(uow, bidx=row.id_number_bidx)
     if here:
         raise AlreadyExists("该身份证号已在本县登记")
@@ -329,6 +330,8 @@ async def update_member(*, deps: RegistryDeps, principal: Principal, member_id: 
 
 def _as_input(deps: RegistryDeps, row: MemberRow) -> MemberInput:
     bind = {"tenant": row.tenant_id, "table": MEMBERS, "row": row.id}
+    # Only an active member is edited, and only an ended record is ever erased.
+    assert row.id_number_enc is not None
     return MemberInput(
         name=row.name, id_number=deps.cipher.decrypt(row.id_number_enc, column="id_number", **bind),
         phone=deps.cipher.decrypt(row.phone_enc, column="phone", **bind) if row.phone_enc else "",
@@ -376,6 +379,8 @@ async def reveal_id_number(*, deps: RegistryDeps, principal: Principal, member_i
         row = await repo.get_member(uow, member_id=key)
         if row is None:
             raise NotFound(NOT_FOUND)
+        if row.id_number_enc is None:
+            raise FailedPrecondition("该党员的个人信息已依法删除，身份证号无法查看")
         number = deps.cipher.decrypt(row.id_number_enc, tenant=row.tenant_id, table=MEMBERS, column="id_number",
                                      row=row.id)
         await record_act(uow, principal, service=SERVICE,
@@ -416,6 +421,8 @@ async def mark_transferred_out(uow: UnitOfWork, *, member_id: str) -> None:
 def clear_numbers(deps: RegistryDeps, *, member: MemberRow) -> tuple[str, str | None]:
     """The member's ID number and phone (if any) in clear, to seal them for another county."""
     bind = {"tenant": member.tenant_id, "table": MEMBERS, "row": member.id}
+    if member.id_number_enc is None:
+        raise FailedPrecondition("该党员的个人信息已依法删除，无法转交")
     id_number = deps.cipher.decrypt(member.id_number_enc, column="id_number", **bind)
     phone = deps.cipher.decrypt(member.phone_enc, column="phone", **bind) if member.phone_enc else None
     return id_number, phone
@@ -460,7 +467,7 @@ async def register_transferred_member(*, deps: RegistryDeps, uow: UnitOfWork, fl
         checked = validate(MemberInput(name=m.name, id_number=id_number, phone="", membership_status=2, township="",
                                        village="", occupation="", join_date=""), today=today)
     row = new_member_row(deps, tenant=tenant, member=checked, request_id=f"transfer:{flow_id}")
-    if await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
+    if row.id_number_bidx is not None and await repo.member_by_bidx(uow, bidx=row.id_number_bidx) is not None:
         return
     await repo.insert_member(uow, row=row)
     uow.add_event(new_event(member_registered(row), service=SERVICE, tenant=tenant, aggregate_id=row.id,

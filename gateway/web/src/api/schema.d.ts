@@ -1555,6 +1555,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenant}/members/{member_id}/departure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Departure
+         * @description End a member's record: death or leaving the Party; audited.
+         */
+        post: operations["record_departure_api_v1_tenants__tenant__members__member_id__departure_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenant}/members/{member_id}/erase-personal-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase Personal Data
+         * @description Erase a departed member's personal fields now, where the law allows it (409 otherwise); audited, idempotent.
+         */
+        post: operations["erase_personal_data_api_v1_tenants__tenant__members__member_id__erase_personal_data_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenant}/members/{member_id}/evaluations": {
         parameters: {
             query?: never;
@@ -4242,6 +4282,28 @@ export interface components {
             totals: components["schemas"]["StatusCountOut"][];
         };
         /**
+         * DepartureIn
+         * @description How and when the member's record ended, and why (kept in the audit log).
+         */
+        DepartureIn: {
+            /**
+             * Date
+             * @description 去世或作出决定的日期 YYYY-MM-DD
+             */
+            date: string;
+            /**
+             * Departure
+             * @description 去世 / 退党 / 除名 / 开除党籍
+             * @enum {string}
+             */
+            departure: "deceased" | "withdrew" | "struck_off" | "expelled";
+            /**
+             * Reason
+             * @description 理由
+             */
+            reason: string;
+        };
+        /**
          * DisburseIn
          * @description 放款: the day the bank paid the loan out, and the first due date if not a month later.
          */
@@ -4344,6 +4406,17 @@ export interface components {
              * @description 离任日期 YYYY-MM-DD
              */
             end_date: string;
+        };
+        /**
+         * ErasureIn
+         * @description Why the personal fields are erased now (kept in the audit log).
+         */
+        ErasureIn: {
+            /**
+             * Reason
+             * @description 删除理由
+             */
+            reason: string;
         };
         /**
          * EscalationAcknowledgeIn
@@ -6474,6 +6547,29 @@ export interface components {
              * @description 满意度，1至5分
              */
             score: number;
+        };
+        /**
+         * RecordStateOut
+         * @description A member's record as its end and erasure leave it (the masked numbers read 已删除 once erased).
+         */
+        RecordStateOut: {
+            /**
+             * Already Erased
+             * @default false
+             */
+            already_erased: boolean;
+            /** Ended On */
+            ended_on: string;
+            /** Erased At */
+            erased_at: string | null;
+            /** Id Number Masked */
+            id_number_masked: string;
+            /** Member Id */
+            member_id: string;
+            /** Phone Masked */
+            phone_masked: string;
+            /** Record Status */
+            record_status: string;
         };
         /**
          * RecordedRepaymentOut
@@ -10851,6 +10947,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SelfCheckInOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_departure_api_v1_tenants__tenant__members__member_id__departure_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                member_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DepartureIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordStateOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    erase_personal_data_api_v1_tenants__tenant__members__member_id__erase_personal_data_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                authorization?: string | null;
+                /** @description 幂等键：重试同一请求时带上同一个值（最多 100 个可打印 ASCII 字符，建议 UUID），24 小时内重复的请求返回第一次的成功结果（响应头 Idempotency-Replayed: true），不会重复执行；同一键用于不同请求答 422，第一次请求仍在处理时答 409（Retry-After）；被拒绝（4xx）或失败（5xx）的请求不保存，可用同一键重试。 / Idempotency key: repeat a request with the same value (≤ 100 printable ASCII characters, e.g. a UUID) and within 24 h it gets the first successful answer again instead of acting twice; refusals and failures are not kept. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                member_id: string;
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ErasureIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordStateOut"];
                 };
             };
             /** @description Validation Error */
