@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,17 +34,23 @@ class NatsCluster:
                  host: str = "127.0.0.1") -> None:
         if size < 1:
             raise ValueError("a cluster needs at least one node")
-        logins = list(users)
+        self._data_dir, self._logins, self._size, self._name, self._host = Path(data_dir), list(users), size, name, host
         # Routes log in too, with a password of this cluster's own: a stray process on the host cannot join.
-        password = secrets.token_urlsafe(24)
-        route_ports = [free_port(host) for _ in range(size)]
-        self.nodes: list[EmbeddedNats] = []
+        self._route_password = secrets.token_urlsafe(24)
+        self.nodes: list[EmbeddedNats] = self._build()
+
+    def _build(self) -> list[EmbeddedNats]:
+        host = self._host
+        route_ports = [free_port(host) for _ in range(self._size)]
+        nodes = []
         for index, route_port in enumerate(route_ports):
             others = tuple(f"{host}:{port}" for port in route_ports if port != route_port)
-            self.nodes.append(EmbeddedNats(
-                data_dir=Path(data_dir) / f"node{index}", port=free_port(host), users=logins, host=host,
+            nodes.append(EmbeddedNats(
+                data_dir=self._data_dir / f"node{index}", port=free_port(host), users=self._logins, host=host,
                 monitor_port=free_port(MONITOR_HOST),
-                cluster=ClusterRoutes(name=name, port=route_port, routes=others, user=ROUTE_USER, password=password)))
+                cluster=ClusterRoutes(name=self._name, port=route_port, routes=others, user=ROUTE_USER,
+                                      password=self._route_password)))
+        return nodes
 
     @property
     def urls(self) -> str:
@@ -61,17 +68,35 @@ class NatsCluster:
                 return index
         raise KeyError(server_name)
 
-    def start(self, timeout: float = 60) -> None:
-        """Start every node, then wait until each greets clients and JetStream has elected its meta leader."""
-        try:
-            # All at once: a node waits for its routes, and JetStream needs a majority up to elect a leader.
-            for node in self.nodes:
-                node.spawn()
-            for index in range(len(self.nodes)):
-                self._wait_ready(index, timeout=timeout)
-        except BaseException:
-            self.stop()
-            raise
+    def start(self, timeout: float = 60, *, attempts: int = 3) -> None:
+        """Start every node, then wait until each greets clients and JetStream has elected its meta leader.
+
+        A port found free a moment before may be taken by the time a node binds it (3 × 3 ports, from the range the
+        kernel also hands outgoing connections): such a start is retried on fresh ports and an empty store.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                # All at once: a node waits for its routes, and JetStream needs a majority up to elect a leader.
+                for node in self.nodes:
+                    node.spawn()
+                for index in range(len(self.nodes)):
+                    self._wait_ready(index, timeout=timeout)
+                return
+            except BaseException as exc:
+                self.stop()
+                if attempt == attempts or not isinstance(exc, RuntimeError) or not self._lost_a_port():
+                    raise
+                for node in self.nodes:
+                    shutil.rmtree(node.data_dir, ignore_errors=True)
+                self.nodes = self._build()
+
+    def _lost_a_port(self) -> bool:
+        """Whether a node's log says it could not bind one of its ports."""
+        for node in self.nodes:
+            log = node.data_dir / "nats.log"
+            if log.exists() and "address already in use" in log.read_text(errors="replace"):
+                return True
+        return False
 
     def kill(self, index: int) -> None:
         """SIGKILL one node (by its pid): no flush, no goodbye to its routes or clients."""

@@ -30,9 +30,10 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
         # The postgres OS user must traverse into it when we run as root.
         self.root.chmod(0o755)
-        # A test session runs the platform and many more service instances and pools beside it.
+        # A test session runs the platform and many more service instances and pools beside it, and the
+        # session's admin connections (tests/conftest.py admin_conn_factory) stay open until it ends.
         self.postgres = EmbeddedPostgres(data_dir=self.root / "pg", port=free_port(), superuser_password="sandbox",
-                                         max_connections=400) if postgres else None
+                                         max_connections=800) if postgres else None
         self.logins = logins(new_passwords({}, catalog.load()))
         self.nats = EmbeddedNats(data_dir=self.root / "nats", port=free_port(), users=self.logins.values())
 
